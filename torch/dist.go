@@ -171,7 +171,9 @@ func (pg *ProcessGroup) Barrier() error {
 func (pg *ProcessGroup) AllGather(t *Tensor) *Tensor { return pg.allGather("AllGather", t, true) }
 
 // AllGatherNoGrad is AllGather without autograd.
-func (pg *ProcessGroup) AllGatherNoGrad(t *Tensor) *Tensor { return pg.allGather("AllGatherNoGrad", t, false) }
+func (pg *ProcessGroup) AllGatherNoGrad(t *Tensor) *Tensor {
+	return pg.allGather("AllGatherNoGrad", t, false)
+}
 
 func (pg *ProcessGroup) allGather(op string, t *Tensor, diff bool) *Tensor {
 	if r := bad1(op, t); r != nil {

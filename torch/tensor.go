@@ -435,7 +435,9 @@ func (s *Scope) FromBytes(data []byte, dt DType, dev Device, shape ...int64) *Te
 }
 
 // FromFloat32 copies data into a new untracked CPU float32 tensor.
-func FromFloat32(data []float32, shape ...int64) *Tensor { return (*Scope)(nil).FromFloat32(data, shape...) }
+func FromFloat32(data []float32, shape ...int64) *Tensor {
+	return (*Scope)(nil).FromFloat32(data, shape...)
+}
 
 // FromInt64 copies data into a new untracked CPU int64 tensor.
 func FromInt64(data []int64, shape ...int64) *Tensor { return (*Scope)(nil).FromInt64(data, shape...) }
