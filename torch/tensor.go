@@ -139,6 +139,15 @@ func (s *Scope) Adopt(t *Tensor) *Tensor {
 	return t
 }
 
+// Error returns an invalid tensor carrying err, owned by s: the way for code built on this package to report a
+// failure through a chain of operations.
+func (s *Scope) Error(err error) *Tensor {
+	if err == nil {
+		err = errors.New("torch: unknown error")
+	}
+	return errTensor(err, s)
+}
+
 // Use returns a new handle to t owned by s: the same tensor (same storage and autograd identity, so gradients
 // still accumulate into t), but operations on it put their results in s. Use it for parameters inside a step:
 // `w := s.Use(param)`; closing the handle does not free t.
@@ -636,4 +645,9 @@ func (t *Tensor) Item() (float64, error) {
 	}
 	v := make([]float64, 1)
 	return v[0], t.copyOut("Item", Float64, ptr(v), 8)
+}
+
+// FromBytes copies raw little-endian element bytes into a new untracked tensor.
+func FromBytes(data []byte, dt DType, dev Device, shape ...int64) *Tensor {
+	return (*Scope)(nil).FromBytes(data, dt, dev, shape...)
 }

@@ -1,0 +1,206 @@
+package dataset
+
+import (
+	"bufio"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+)
+
+// AtomicFile is a buffered file that appears at its path only when Commit
+// succeeds: it is written to a temporary file in the same directory and
+// renamed over the target.
+type AtomicFile struct {
+	path string
+	tmp  *os.File
+	bw   *bufio.Writer
+	err  error
+	done bool
+}
+
+// CreateAtomic starts writing path. The parent directory is created if needed.
+func CreateAtomic(path string) (*AtomicFile, error) {
+	dir := filepath.Dir(path)
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, err
+	}
+	tmp, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp*")
+	if err != nil {
+		return nil, err
+	}
+	return &AtomicFile{path: path, tmp: tmp, bw: bufio.NewWriterSize(tmp, 256<<10)}, nil
+}
+
+// Path is the final path of the file.
+func (a *AtomicFile) Path() string { return a.path }
+
+// Write buffers p. Errors are sticky: once a write fails, Commit fails too.
+func (a *AtomicFile) Write(p []byte) (int, error) {
+	if a.done {
+		return 0, fmt.Errorf("%s: write after close", a.path)
+	}
+	if a.err != nil {
+		return 0, a.err
+	}
+	n, err := a.bw.Write(p)
+	if err != nil {
+		a.err = err
+	}
+	return n, err
+}
+
+// WriteString buffers s.
+func (a *AtomicFile) WriteString(s string) (int, error) {
+	if a.done {
+		return 0, fmt.Errorf("%s: write after close", a.path)
+	}
+	if a.err != nil {
+		return 0, a.err
+	}
+	n, err := a.bw.WriteString(s)
+	if err != nil {
+		a.err = err
+	}
+	return n, err
+}
+
+// Commit flushes, syncs and renames the file into place. After an earlier
+// write error it removes the temporary file and returns that error. Calling
+// Commit or Abort again is a no-op.
+func (a *AtomicFile) Commit() error {
+	if a.done {
+		return nil
+	}
+	if a.err != nil {
+		a.Abort()
+		return a.err
+	}
+	a.done = true
+	name := a.tmp.Name()
+	err := a.bw.Flush()
+	if err == nil {
+		err = a.tmp.Sync()
+	}
+	if cerr := a.tmp.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Chmod(name, 0o644)
+	}
+	if err == nil {
+		err = os.Rename(name, a.path)
+	}
+	if err != nil {
+		os.Remove(name)
+		return fmt.Errorf("%s: %w", a.path, err)
+	}
+	if d, derr := os.Open(filepath.Dir(a.path)); derr == nil {
+		d.Sync()
+		d.Close()
+	}
+	return nil
+}
+
+// Abort discards the file. It is safe to call after Commit (it then does nothing).
+func (a *AtomicFile) Abort() error {
+	if a.done {
+		return nil
+	}
+	a.done = true
+	name := a.tmp.Name()
+	a.tmp.Close()
+	return os.Remove(name)
+}
+
+// WriteFileAtomic creates path with the bytes written by fill, atomically.
+func WriteFileAtomic(path string, fill func(w *AtomicFile) error) error {
+	a, err := CreateAtomic(path)
+	if err != nil {
+		return err
+	}
+	if err := fill(a); err != nil {
+		a.Abort()
+		return err
+	}
+	return a.Commit()
+}
+
+// tsvWriter writes tab-separated rows, refusing fields that would break the
+// format (a TAB, a newline or a carriage return inside a field).
+type tsvWriter struct {
+	a    *AtomicFile
+	rows int
+	err  error
+}
+
+func createTSV(path string) (*tsvWriter, error) {
+	a, err := CreateAtomic(path)
+	if err != nil {
+		return nil, err
+	}
+	return &tsvWriter{a: a}, nil
+}
+
+var errClosed = errors.New("writer is closed")
+
+func (w *tsvWriter) row(fields ...string) error {
+	if w.err != nil {
+		return w.err
+	}
+	if w.a.done {
+		return fmt.Errorf("%s: %w", w.a.path, errClosed)
+	}
+	for i, f := range fields {
+		if strings.ContainsAny(f, "\t\n\r") {
+			w.err = fmt.Errorf("%s: row %d, column %d: field contains a tab or newline: %q",
+				w.a.path, w.rows+1, i+1, clip(f, 60))
+			return w.err
+		}
+	}
+	for i, f := range fields {
+		if i > 0 {
+			w.a.WriteString("\t")
+		}
+		w.a.WriteString(f)
+	}
+	if _, err := w.a.WriteString("\n"); err != nil {
+		w.err = err
+		return err
+	}
+	w.rows++
+	return nil
+}
+
+// fail records a refused row: the error is sticky, so Close discards the file.
+func (w *tsvWriter) fail(format string, a ...any) error {
+	if w.err == nil {
+		w.err = fmt.Errorf("%s: row %d: %s", w.a.path, w.rows+1, fmt.Sprintf(format, a...))
+	}
+	return w.err
+}
+
+// Rows is the number of rows written so far.
+func (w *tsvWriter) Rows() int { return w.rows }
+
+// Close commits the file; after a failed Write it discards the file and
+// returns that error. Safe to call twice.
+func (w *tsvWriter) Close() error {
+	if w.err != nil {
+		w.a.Abort()
+		return w.err
+	}
+	return w.a.Commit()
+}
+
+// Abort discards the file.
+func (w *tsvWriter) Abort() error { return w.a.Abort() }
+
+func clip(s string, n int) string {
+	r := []rune(s)
+	if len(r) <= n {
+		return s
+	}
+	return string(r[:n]) + "..."
+}

@@ -1,0 +1,44 @@
+// Package dataset reads and writes the data files of RocketQA, PAIR, RocketQA v2,
+// DuReader-retrieval and MS MARCO, as the official releases lay them out.
+//
+// Every reader streams: it holds one line (or one JSON value) at a time, so an
+// 8M-line passage collection is read in bounded memory. Lines may be several
+// megabytes long (Options.MaxLineBytes, default 64 MiB). A malformed line is an
+// error of type *LineError that names the file and the 1-based line number;
+// with Options{SkipBad: true} such lines are skipped instead and counted
+// (Skipped). Readers follow one pattern:
+//
+//	r, err := dataset.OpenDualTrain(path)
+//	if err != nil { ... }
+//	defer r.Close()
+//	for r.Next() {
+//		ex := r.Example()
+//		...
+//	}
+//	if err := r.Err(); err != nil { ... }
+//
+// Files whose name ends in ".gz" are decompressed on the fly.
+//
+// Writers write to a temporary file in the target directory and rename it over
+// the target on Close, so a failed run never leaves a partial file behind.
+// Abort discards what was written. A Write that refuses its record (a field
+// holding a TAB or newline, a missing id, ...) is sticky: later writes fail
+// and Close discards the file and returns that error.
+//
+// Formats (columns are separated by one TAB; spec sections in brackets):
+//
+//   - dual.train.tsv [3.3, 6.1]: query, title_pos, para_pos, title_neg, para_neg, label (6 columns).
+//   - cross.train.tsv [3.2, 6.1]: query, title, para, label (0 or 1).
+//   - passage collection parts, DuReader passage-collection/part-0N and RocketQA
+//     para_8part/part-0N [1.4, 3.3]: "-", title, para, "0"; the passage is identified by
+//     its row, the line index over all parts in order.
+//   - passage2id.map.json [1.4]: one JSON object {"<row>": "<pid>"}.
+//   - q2qid.dev.json [6.1]: one JSON object {"<query text>": "<qid>"}.
+//   - dev.json [1.5, 6.1]: JSON lines {question_id, question, answer_paragraphs: [{paragraph_id, paragraph_text}]}.
+//   - MS MARCO / RocketQA corpus files para.txt, para.title.txt, collection.tsv,
+//     queries.*.tsv, *.query.txt [3.3]: id, text (2 columns).
+//   - qrels.*.tsv [3.3, 7]: qid, pid (2 columns) or TREC "qid 0 pid rel" (4 columns).
+//   - query input files *.q.format / *.query.txt.format [3.3]: query, "-", "-", "0".
+//   - RocketQA v2 joint-training lists [5.3]: query, title, para, label; each block of
+//     m consecutive lines is one list whose first line is the positive.
+package dataset

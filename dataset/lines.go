@@ -1,0 +1,253 @@
+package dataset
+
+import (
+	"bufio"
+	"bytes"
+	"compress/gzip"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"unicode/utf8"
+)
+
+// DefaultMaxLineBytes is the longest line a reader accepts when
+// Options.MaxLineBytes is zero.
+const DefaultMaxLineBytes = 64 << 20
+
+// Options tune a reader.
+type Options struct {
+	// SkipBad skips malformed lines (or lists, or JSON entries) instead of
+	// stopping with an error; the reader's Skipped method counts them.
+	SkipBad bool
+	// MaxLineBytes bounds the length of one line; 0 means DefaultMaxLineBytes.
+	// A longer line is malformed.
+	MaxLineBytes int
+}
+
+func pickOptions(opts []Options) Options {
+	if len(opts) == 0 {
+		return Options{}
+	}
+	return opts[0]
+}
+
+func (o Options) maxLine() int {
+	if o.MaxLineBytes <= 0 {
+		return DefaultMaxLineBytes
+	}
+	return o.MaxLineBytes
+}
+
+// LineError reports a malformed line: the file, the 1-based line number and
+// what is wrong with it.
+type LineError struct {
+	Path string
+	Line int
+	Msg  string
+	// Err is the underlying error, if any (ErrLineTooLong for an over-long line).
+	Err error
+}
+
+func (e *LineError) Error() string {
+	return fmt.Sprintf("%s:%d: %s", e.Path, e.Line, e.Msg)
+}
+
+// Unwrap returns the underlying error.
+func (e *LineError) Unwrap() error { return e.Err }
+
+// ErrLineTooLong is wrapped by the error for a line longer than
+// Options.MaxLineBytes.
+var ErrLineTooLong = errors.New("line too long")
+
+// lineSource yields the lines of one file, without the trailing "\n" or "\r\n".
+type lineSource struct {
+	path   string
+	file   *os.File
+	gz     *gzip.Reader
+	br     *bufio.Reader
+	max    int
+	lineNo int
+	long   []byte // accumulates lines longer than the bufio buffer
+	closed bool
+}
+
+func openLines(path string, max int) (*lineSource, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	s := &lineSource{path: path, file: f, max: max}
+	var r io.Reader = f
+	if strings.HasSuffix(path, ".gz") {
+		gz, err := gzip.NewReader(f)
+		if err != nil {
+			f.Close()
+			return nil, fmt.Errorf("%s: %w", path, err)
+		}
+		s.gz = gz
+		r = gz
+	}
+	s.br = bufio.NewReaderSize(r, 64<<10)
+	return s, nil
+}
+
+// next returns the next line. The slice is valid until the following call.
+// At the end of the file it returns io.EOF. A line longer than the limit
+// returns a *LineError wrapping ErrLineTooLong; the rest of that line is
+// consumed, so reading may go on with the next line.
+func (s *lineSource) next() ([]byte, error) {
+	if s.closed {
+		return nil, io.EOF
+	}
+	s.long = s.long[:0]
+	tooLong := false
+	for {
+		frag, err := s.br.ReadSlice('\n')
+		if err == bufio.ErrBufferFull {
+			if !tooLong {
+				if len(s.long)+len(frag) > s.max+2 {
+					tooLong = true
+					s.long = s.long[:0]
+				} else {
+					s.long = append(s.long, frag...)
+				}
+			}
+			continue
+		}
+		if err != nil && err != io.EOF {
+			return nil, fmt.Errorf("%s:%d: %w", s.path, s.lineNo+1, err)
+		}
+		if err == io.EOF && len(frag) == 0 && len(s.long) == 0 && !tooLong {
+			return nil, io.EOF
+		}
+		s.lineNo++
+		if tooLong {
+			return nil, s.tooLong()
+		}
+		line := frag
+		if len(s.long) > 0 {
+			s.long = append(s.long, frag...)
+			line = s.long
+		}
+		line = bytes.TrimSuffix(line, []byte{'\n'})
+		line = bytes.TrimSuffix(line, []byte{'\r'})
+		if len(line) > s.max {
+			return nil, s.tooLong()
+		}
+		if s.lineNo == 1 {
+			line = bytes.TrimPrefix(line, []byte("\xef\xbb\xbf"))
+		}
+		return line, nil
+	}
+}
+
+func (s *lineSource) tooLong() error {
+	return &LineError{Path: s.path, Line: s.lineNo, Err: ErrLineTooLong,
+		Msg: fmt.Sprintf("%v: longer than %d bytes", ErrLineTooLong, s.max)}
+}
+
+func (s *lineSource) close() error {
+	if s.closed {
+		return nil
+	}
+	s.closed = true
+	var err error
+	if s.gz != nil {
+		err = s.gz.Close()
+	}
+	if cerr := s.file.Close(); err == nil {
+		err = cerr
+	}
+	return err
+}
+
+// splitTab splits a line on TAB into exactly n fields, or reports how many it has.
+func splitTab(line []byte, n int) ([]string, error) {
+	if !utf8.Valid(line) {
+		return nil, errors.New("not valid UTF-8")
+	}
+	got := bytes.Count(line, []byte{'\t'}) + 1
+	if got != n {
+		return nil, fmt.Errorf("want %d tab-separated columns, got %d", n, got)
+	}
+	out := make([]string, n)
+	s := string(line)
+	for i := 0; i < n-1; i++ {
+		j := strings.IndexByte(s, '\t')
+		out[i] = s[:j]
+		s = s[j+1:]
+	}
+	out[n-1] = s
+	return out, nil
+}
+
+// records is the engine shared by the line-oriented readers: it reads lines,
+// hands them to parse and keeps the last good value, the skip count and the
+// first error.
+type records[T any] struct {
+	src     *lineSource
+	opts    Options
+	parse   func(line []byte) (T, error)
+	cur     T
+	curLine int
+	skipped int
+	err     error
+}
+
+func openRecords[T any](path string, opts []Options, parse func([]byte) (T, error)) (*records[T], error) {
+	o := pickOptions(opts)
+	src, err := openLines(path, o.maxLine())
+	if err != nil {
+		return nil, err
+	}
+	return &records[T]{src: src, opts: o, parse: parse}, nil
+}
+
+// Next advances to the next record. It returns false at the end of the file
+// or on an error; Err tells which.
+func (r *records[T]) Next() bool {
+	if r.err != nil {
+		return false
+	}
+	for {
+		line, err := r.src.next()
+		if err == io.EOF {
+			return false
+		}
+		if err != nil {
+			var le *LineError
+			if errors.As(err, &le) && r.opts.SkipBad {
+				r.skipped++
+				continue
+			}
+			r.err = err
+			return false
+		}
+		v, perr := r.parse(line)
+		if perr != nil {
+			if r.opts.SkipBad {
+				r.skipped++
+				continue
+			}
+			r.err = &LineError{Path: r.src.path, Line: r.src.lineNo, Msg: perr.Error()}
+			return false
+		}
+		r.cur = v
+		r.curLine = r.src.lineNo
+		return true
+	}
+}
+
+// Line is the 1-based line number of the current record.
+func (r *records[T]) Line() int { return r.curLine }
+
+// Skipped counts the malformed lines skipped under Options.SkipBad.
+func (r *records[T]) Skipped() int { return r.skipped }
+
+// Err is the first error met, or nil at a clean end of file.
+func (r *records[T]) Err() error { return r.err }
+
+// Close releases the file. It is safe to call twice.
+func (r *records[T]) Close() error { return r.src.close() }

@@ -1,0 +1,148 @@
+package encoder
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sort"
+
+	"github.com/rocketqa-go/rocketqa/tokenizer"
+	"github.com/rocketqa-go/rocketqa/torch"
+)
+
+// Batch is a padded model input on the host: row-major [Rows, Cols] ids, type ids and mask.
+type Batch = tokenizer.Batch
+
+// Tensors copies a padded batch into int64 tensors (ids, type ids, mask) owned by s, on dev.
+func Tensors(s *torch.Scope, b Batch, dev torch.Device) (ids, types, mask *torch.Tensor) {
+	r, c := int64(b.Rows), int64(b.Cols)
+	ids, types, mask = s.FromInt64(b.IDs, r, c), s.FromInt64(b.TypeIDs, r, c), s.FromInt64(b.Mask, r, c)
+	if dev != torch.CPU {
+		ids, types, mask = ids.ToDevice(dev), types.ToDevice(dev), mask.ToDevice(dev)
+	}
+	return ids, types, mask
+}
+
+// EncodeOptions control batched inference.
+type EncodeOptions struct {
+	BatchSize int          // sequences per forward pass (default 64)
+	Device    torch.Device // where the model lives (default CPU)
+	// SortWindow is how many sequences are sorted by length together to cut padding (default 50 batches; 1
+	// disables sorting). Output order is always the input order.
+	SortWindow int
+	// Progress, when set, is called after each batch with the number of sequences done and the total.
+	Progress func(done, total int)
+}
+
+func (o *EncodeOptions) defaults() {
+	if o.BatchSize <= 0 {
+		o.BatchSize = 64
+	}
+	if o.SortWindow <= 0 {
+		o.SortWindow = 50 * o.BatchSize
+	}
+}
+
+// Embedder turns text into vectors with a dual encoder: the library side of rocketqa.EncodeQuery / EncodePara.
+// It is safe for concurrent use (the model is only read, under no_grad).
+type Embedder struct {
+	Model      *DualEncoder
+	Tok        *tokenizer.Tokenizer
+	QMaxLen    int // query length limit in tokens, [CLS] and [SEP] included (official default 32)
+	PMaxLen    int // passage length limit (official default 384 for DuReader, 128 for MS MARCO)
+	Options    EncodeOptions
+	Normalized bool // L2-normalise the output vectors (off: RocketQA scores with the raw dot product)
+}
+
+// EncodeQueries returns one vector per query, in input order.
+func (e *Embedder) EncodeQueries(ctx context.Context, queries []string) ([][]float32, error) {
+	encs := make([]tokenizer.Encoding, len(queries))
+	for i, q := range queries {
+		encs[i] = e.Tok.EncodeQuery(q, e.QMaxLen)
+	}
+	return e.run(ctx, encs, e.Model.Query)
+}
+
+// EncodePassages returns one vector per passage; titles may be nil (no titles) or have one entry per passage.
+func (e *Embedder) EncodePassages(ctx context.Context, titles, paras []string) ([][]float32, error) {
+	if titles != nil && len(titles) != len(paras) {
+		return nil, fmt.Errorf("encoder: %d titles for %d passages", len(titles), len(paras))
+	}
+	encs := make([]tokenizer.Encoding, len(paras))
+	for i, p := range paras {
+		t := ""
+		if titles != nil {
+			t = titles[i]
+		}
+		encs[i] = e.Tok.EncodePassage(t, p, e.PMaxLen)
+	}
+	return e.run(ctx, encs, e.Model.Para)
+}
+
+func (e *Embedder) run(ctx context.Context, encs []tokenizer.Encoding, m *BERT) ([][]float32, error) {
+	if e.Model == nil || e.Tok == nil {
+		return nil, errors.New("encoder: Embedder needs a Model and a Tok")
+	}
+	o := e.Options
+	o.defaults()
+	out := make([][]float32, len(encs))
+	order := lengthOrder(encs, o.SortWindow)
+	h := m.Cfg.HiddenSize
+	var runErr error
+	torch.NoGrad(func() {
+		for start := 0; start < len(order); start += o.BatchSize {
+			if err := ctx.Err(); err != nil {
+				runErr = err
+				return
+			}
+			idx := order[start:min(start+o.BatchSize, len(order))]
+			batch := make([]tokenizer.Encoding, len(idx))
+			for i, j := range idx {
+				batch[i] = encs[j]
+			}
+			err := torch.With(func(s *torch.Scope) error {
+				ids, types, mask := Tensors(s, e.Tok.Pad(batch), o.Device)
+				v := CLS(m.Forward(s, ids, types, mask, false))
+				if e.Normalized {
+					v = v.Div(v.Norm(1).Unsqueeze(1).ClampMin(1e-12))
+				}
+				flat, err := v.Float32s()
+				if err != nil {
+					return err
+				}
+				for i, j := range idx {
+					out[j] = flat[i*h : (i+1)*h : (i+1)*h]
+				}
+				return nil
+			})
+			if err != nil {
+				runErr = err
+				return
+			}
+			if o.Progress != nil {
+				o.Progress(min(start+o.BatchSize, len(order)), len(order))
+			}
+		}
+	})
+	if runErr != nil {
+		return nil, runErr
+	}
+	return out, nil
+}
+
+// lengthOrder returns the indices of encs sorted by length (longest first) within consecutive windows, so batches
+// hold sequences of similar length (less padding) while memory and latency stay bounded.
+func lengthOrder(encs []tokenizer.Encoding, window int) []int {
+	order := make([]int, len(encs))
+	for i := range order {
+		order[i] = i
+	}
+	if window <= 1 {
+		return order
+	}
+	for s := 0; s < len(order); s += window {
+		w := order[s:min(s+window, len(order))]
+		sort.SliceStable(w, func(a, b int) bool { return len(encs[w[a]].IDs) > len(encs[w[b]].IDs) })
+	}
+	return order
+}

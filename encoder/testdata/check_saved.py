@@ -1,0 +1,58 @@
+#!/usr/bin/python3
+"""Load a saved model directory into the reference encoder and print its outputs as JSON.
+
+  /usr/bin/python3 encoder/testdata/check_saved.py DIR --ids 1,5,6,2 [--types 0,0,0,0] [--ids ... --types ...]
+
+DIR must hold config.json and model.safetensors. The weights are loaded with load_state_dict(strict=True) into
+ref_bert.RefBert (pooler and classifier head chosen from the tensors present), so any missing, unexpected or
+misshapen tensor is an error (exit status 1). Each --ids gives one sequence (no padding; --types defaults to all 0).
+Prints {"cls": [[...H floats] per sequence], "pooled": [...] or null, "logits": [...] or null} in eval mode.
+"""
+import argparse
+import json
+import os
+import sys
+
+import torch
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+sys.path.insert(0, os.path.join(HERE, "..", "..", "safetensors", "testdata"))
+
+import pysafetensors as st  # noqa: E402
+from ref_bert import from_state_dict  # noqa: E402
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("dir")
+    ap.add_argument("--ids", action="append", required=True)
+    ap.add_argument("--types", action="append", default=[])
+    a = ap.parse_args()
+    with open(os.path.join(a.dir, "config.json")) as f:
+        cfg = json.load(f)
+    sd, _ = st.load_file(os.path.join(a.dir, "model.safetensors"))
+    m = from_state_dict(cfg, sd, strict=True)
+    m.eval()
+    out = {"cls": [], "pooled": None, "logits": None}
+    if m.pooler is not None:
+        out["pooled"] = []
+    if m.head is not None:
+        out["logits"] = []
+    with torch.no_grad():
+        for i, ids_s in enumerate(a.ids):
+            ids = torch.tensor([[int(x) for x in ids_s.split(",")]])
+            types = torch.zeros_like(ids)
+            if i < len(a.types):
+                types = torch.tensor([[int(x) for x in a.types[i].split(",")]])
+            seq, pooled, logits = m(ids, types, torch.ones_like(ids))
+            out["cls"].append(seq[0, 0].tolist())
+            if pooled is not None:
+                out["pooled"].append(pooled[0].tolist())
+            if logits is not None:
+                out["logits"].append(logits[0].tolist())
+    json.dump(out, sys.stdout)
+
+
+if __name__ == "__main__":
+    main()
