@@ -353,6 +353,7 @@ type flexID struct {
 	set bool
 }
 
+// UnmarshalJSON accepts a JSON string or number.
 func (f *flexID) UnmarshalJSON(b []byte) error {
 	b = bytes.TrimSpace(b)
 	if len(b) > 0 && b[0] == '"' {

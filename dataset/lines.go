@@ -50,6 +50,7 @@ type LineError struct {
 	Err error
 }
 
+// Error formats the error as "path:line: message".
 func (e *LineError) Error() string {
 	return fmt.Sprintf("%s:%d: %s", e.Path, e.Line, e.Msg)
 }

@@ -1,0 +1,391 @@
+package rocketqa
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+
+	"github.com/rocketqa-go/rocketqa/dataset"
+	"github.com/rocketqa-go/rocketqa/encoder"
+	"github.com/rocketqa-go/rocketqa/tokenizer"
+	"github.com/rocketqa-go/rocketqa/torch"
+	"github.com/rocketqa-go/rocketqa/train"
+)
+
+// OfficialModels are the names the official Python package downloads (spec 8). They are PaddlePaddle checkpoints;
+// this library loads HuggingFace-layout directories only.
+var OfficialModels = []string{
+	"v1_marco_de", "v1_marco_ce", "v1_nq_de", "v1_nq_ce", "pair_marco_de", "pair_nq_de",
+	"v2_marco_de", "v2_marco_ce", "v2_nq_de", "zh_dureader_de", "zh_dureader_ce", "zh_dureader_de_v2", "zh_dureader_ce_v2",
+}
+
+// LoadOptions configure Load.
+type LoadOptions struct {
+	Device    torch.Device // [CPU]
+	BatchSize int          // inference batch [32]
+}
+
+// Model is a loaded dual or cross encoder with the official package's methods. Safe for concurrent use.
+type Model struct {
+	Info  *encoder.ModelInfo
+	Dual  *encoder.DualEncoder  // set for a dual encoder
+	Cross *encoder.CrossEncoder // set for a cross encoder
+	Tok   *tokenizer.Tokenizer
+	emb   *encoder.Embedder
+	rr    *Reranker
+}
+
+// TokenizerFor builds the tokenizer a model directory's settings call for (do_lower_case; for_cn removes spaces).
+func TokenizerFor(vocab string, info encoder.ModelInfo) (*tokenizer.Tokenizer, error) {
+	o := tokenizer.DefaultOptions()
+	o.Lowercase = info.DoLowerCase
+	o.RemoveSpaces = info.ForCN
+	return tokenizer.New(vocab, o)
+}
+
+// Load reads a model directory written by this library (rocketqa.json beside HF-layout weights), like the
+// official rocketqa.load_model.
+func Load(dir string, o LoadOptions) (*Model, error) {
+	if st, err := os.Stat(dir); err != nil || !st.IsDir() {
+		if slices.Contains(OfficialModels, dir) {
+			return nil, fmt.Errorf("rocketqa: %q is an official PaddlePaddle model name; download and convert it to a HuggingFace-layout directory (see README, \"Official checkpoints\") and pass that directory", dir)
+		}
+		return nil, fmt.Errorf("rocketqa: model directory %s: not found", dir)
+	}
+	if o.BatchSize <= 0 {
+		o.BatchSize = 32
+	}
+	info, err := encoder.ReadModelInfo(dir)
+	if err != nil {
+		return nil, err
+	}
+	m := &Model{Info: info}
+	switch info.ModelType {
+	case "dual_encoder":
+		d, _, err := encoder.LoadDual(dir)
+		if err != nil {
+			return nil, err
+		}
+		m.Dual = d
+		if err := moveDual(d, o.Device); err != nil {
+			d.Close()
+			return nil, err
+		}
+		if m.Tok, err = TokenizerFor(filepath.Join(dir, encoder.QueryDir, "vocab.txt"), *info); err != nil {
+			d.Close()
+			return nil, err
+		}
+		m.emb = &encoder.Embedder{Model: d, Tok: m.Tok, QMaxLen: orDefault(info.QMaxSeqLen, 32), PMaxLen: orDefault(info.PMaxSeqLen, 384),
+			Options: encoder.EncodeOptions{BatchSize: o.BatchSize, Device: o.Device}}
+	default:
+		c, _, err := encoder.LoadCross(dir)
+		if err != nil {
+			return nil, err
+		}
+		m.Cross = c
+		if o.Device != torch.CPU {
+			c.Close()
+			return nil, errors.New("rocketqa: cross-encoders load on CPU only in this version")
+		}
+		if m.Tok, err = TokenizerFor(filepath.Join(dir, "vocab.txt"), *info); err != nil {
+			c.Close()
+			return nil, err
+		}
+		m.rr = &Reranker{Model: c, Tok: m.Tok, MaxSeqLen: orDefault(info.MaxSeqLen, 384), BatchSize: o.BatchSize, Device: o.Device}
+	}
+	return m, nil
+}
+
+func orDefault(v, d int) int {
+	if v > 0 {
+		return v
+	}
+	return d
+}
+
+func moveDual(d *encoder.DualEncoder, dev torch.Device) error {
+	if err := d.Query.ToDevice(dev); err != nil {
+		return err
+	}
+	if d.Shared {
+		return nil
+	}
+	return d.Para.ToDevice(dev)
+}
+
+// EncodeQuery returns the query vectors (raw [CLS]) of a dual encoder.
+func (m *Model) EncodeQuery(ctx context.Context, queries []string) ([][]float32, error) {
+	if m.emb == nil {
+		return nil, errors.New("rocketqa: EncodeQuery needs a dual encoder")
+	}
+	return m.emb.EncodeQueries(ctx, queries)
+}
+
+// EncodePara returns passage vectors; titles may be nil.
+func (m *Model) EncodePara(ctx context.Context, paras, titles []string) ([][]float32, error) {
+	if m.emb == nil {
+		return nil, errors.New("rocketqa: EncodePara needs a dual encoder")
+	}
+	return m.emb.EncodePassages(ctx, titles, paras)
+}
+
+// Matching scores query i against passage i: the dot product of their vectors for a dual encoder, the
+// cross-encoder's score (P(relevant) for v1, the logit for v2) for a cross encoder.
+func (m *Model) Matching(ctx context.Context, queries, paras, titles []string) ([]float32, error) {
+	if len(queries) != len(paras) {
+		return nil, fmt.Errorf("rocketqa: Matching: %d queries and %d passages", len(queries), len(paras))
+	}
+	if m.rr != nil {
+		return m.rr.Score(ctx, queries, titles, paras)
+	}
+	q, err := m.EncodeQuery(ctx, queries)
+	if err != nil {
+		return nil, err
+	}
+	p, err := m.EncodePara(ctx, paras, titles)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]float32, len(q))
+	for i := range q {
+		var s float32
+		for j := range q[i] {
+			s += q[i][j] * p[i][j]
+		}
+		out[i] = s
+	}
+	return out, nil
+}
+
+// Embedder exposes the dual encoder's batched encoder (nil for a cross encoder).
+func (m *Model) Embedder() *encoder.Embedder { return m.emb }
+
+// Reranker exposes the cross encoder's scorer (nil for a dual encoder).
+func (m *Model) Reranker() *Reranker { return m.rr }
+
+// Close frees the model; safe to call twice.
+func (m *Model) Close() {
+	if m.Dual != nil {
+		m.Dual.Close()
+	}
+	if m.Cross != nil {
+		m.Cross.Close()
+	}
+}
+
+// ---- training entry points ----
+
+// InitSpec says where the initial weights come from.
+type InitSpec struct {
+	// Init is a pretrained HuggingFace model directory (config.json, model.safetensors or pytorch_model.bin,
+	// vocab.txt): both towers start from it ("twin init"). Or a directory written by this library
+	// (rocketqa.json) to continue from.
+	Init string
+	// Config is a config.json for a randomly initialised model when Init is empty; Vocab then names vocab.txt.
+	Config string
+	Vocab  string
+}
+
+func (s InitSpec) vocab() (string, error) {
+	if s.Vocab != "" {
+		return s.Vocab, nil
+	}
+	if s.Init == "" {
+		return "", errors.New("rocketqa: no vocab.txt: set Init or Vocab")
+	}
+	for _, p := range []string{filepath.Join(s.Init, "vocab.txt"), filepath.Join(s.Init, encoder.QueryDir, "vocab.txt")} {
+		if _, err := os.Stat(p); err == nil {
+			return p, nil
+		}
+	}
+	return "", fmt.Errorf("rocketqa: %s has no vocab.txt", s.Init)
+}
+
+// newBERT builds one tower from the spec (a fresh copy each call).
+func (s InitSpec) newBERT(withPooler bool, sub string) (*encoder.BERT, error) {
+	if s.Init == "" {
+		if s.Config == "" {
+			return nil, errors.New("rocketqa: set Init (pretrained model directory) or Config (config.json for random init)")
+		}
+		cfg, err := encoder.ReadConfig(s.Config)
+		if err != nil {
+			return nil, err
+		}
+		return encoder.NewBERT(cfg, withPooler)
+	}
+	dir := s.Init
+	if _, err := os.Stat(filepath.Join(dir, encoder.InfoFile)); err == nil && sub != "" {
+		if _, err := os.Stat(filepath.Join(dir, sub)); err == nil {
+			dir = filepath.Join(dir, sub)
+		} else if sub == encoder.ParaDir {
+			dir = filepath.Join(dir, encoder.QueryDir) // shared towers saved once
+		}
+	}
+	return encoder.LoadBERT(dir, withPooler)
+}
+
+// DualConfig configures TrainDual.
+type DualConfig struct {
+	InitSpec
+	TrainFile string // dual.train.tsv (6 columns)
+	DevDir    string // optional DuReader-layout directory evaluated during training (MRR@10 over its collection)
+	QMaxLen   int    // [32]
+	PMaxLen   int    // [384] (DuReader; 128 for MS MARCO)
+	ForCN     bool   // remove spaces before tokenizing (DuReader / Chinese)
+	Cased     bool   // keep case (default: lower-case, as BERT uncased and ERNIE)
+	Shared    bool   // one tower for queries and passages (PAIR)
+	ChunkSize int
+	GradCache bool
+	Device    torch.Device
+	Autocast  bool
+	EvalBatch int
+	// CrossBatch gathers passages across processes when Train.PG is set [true unless NoCrossBatch].
+	NoCrossBatch bool
+	Train        train.Options
+}
+
+// ReadDualExamples loads a dual-encoder training file into memory.
+func ReadDualExamples(path string) ([]dataset.DualExample, error) {
+	r, err := dataset.OpenDualTrain(path)
+	if err != nil {
+		return nil, err
+	}
+	defer r.Close()
+	var out []dataset.DualExample
+	for r.Next() {
+		out = append(out, r.Example())
+	}
+	return out, r.Err()
+}
+
+// ReadCrossExamples loads a cross-encoder training file into memory.
+func ReadCrossExamples(path string) ([]dataset.CrossExample, error) {
+	r, err := dataset.OpenCrossTrain(path)
+	if err != nil {
+		return nil, err
+	}
+	defer r.Close()
+	var out []dataset.CrossExample
+	for r.Next() {
+		out = append(out, r.Example())
+	}
+	return out, r.Err()
+}
+
+// NewDualTask builds the model and task of a DualConfig without training.
+func NewDualTask(c DualConfig) (*DualTask, error) {
+	exs, err := ReadDualExamples(c.TrainFile)
+	if err != nil {
+		return nil, err
+	}
+	vocab, err := c.vocab()
+	if err != nil {
+		return nil, err
+	}
+	info := encoder.ModelInfo{QMaxSeqLen: orDefault(c.QMaxLen, 32), PMaxSeqLen: orDefault(c.PMaxLen, 384), ForCN: c.ForCN, DoLowerCase: !c.Cased}
+	tok, err := TokenizerFor(vocab, info)
+	if err != nil {
+		return nil, err
+	}
+	torch.ManualSeed(max(c.Train.Seed, 1))
+	q, err := c.newBERT(false, encoder.QueryDir)
+	if err != nil {
+		return nil, err
+	}
+	p := q
+	if !c.Shared {
+		if p, err = c.newBERT(false, encoder.ParaDir); err != nil {
+			q.Close()
+			return nil, err
+		}
+	}
+	d := encoder.NewDualEncoder(q, p)
+	if err := moveDual(d, c.Device); err != nil {
+		d.Close()
+		return nil, err
+	}
+	return &DualTask{Model: d, Tok: tok, Examples: exs, Info: info, Vocab: vocab, ChunkSize: c.ChunkSize, GradCache: c.GradCache,
+		PG: c.Train.PG, CrossBatch: !c.NoCrossBatch, Device: c.Device, Autocast: c.Autocast}, nil
+}
+
+// TrainDual trains a RocketQA v1 dual encoder (step 1, 3 or 4 of the pipeline, depending on the training file).
+func TrainDual(ctx context.Context, c DualConfig) (*train.Result, error) {
+	task, err := NewDualTask(c)
+	if err != nil {
+		return nil, err
+	}
+	defer task.Model.Close()
+	if c.DevDir != "" {
+		dev, err := LoadDuReaderDev(c.DevDir)
+		if err != nil {
+			return nil, err
+		}
+		c.Train.Eval = task.Evaluator(dev, orDefault(c.EvalBatch, 64))
+	}
+	return train.Run(ctx, task, c.Train)
+}
+
+// CrossConfig configures TrainCross.
+type CrossConfig struct {
+	InitSpec
+	TrainFile string // cross.train.tsv (4 columns)
+	MaxSeqLen int    // pair length [384] (DuReader; 160 for MS MARCO)
+	ForCN     bool
+	Cased     bool
+	V2Head    bool // raw [CLS] -> Linear(H,1) (RocketQA v2) instead of pooler -> Linear(H,2)
+	Perturb   bool // the official embedding-gradient step
+	Device    torch.Device
+	Train     train.Options
+}
+
+// NewCrossTask builds the model and task of a CrossConfig without training.
+func NewCrossTask(c CrossConfig) (*CrossTask, error) {
+	exs, err := ReadCrossExamples(c.TrainFile)
+	if err != nil {
+		return nil, err
+	}
+	vocab, err := c.vocab()
+	if err != nil {
+		return nil, err
+	}
+	info := encoder.ModelInfo{MaxSeqLen: orDefault(c.MaxSeqLen, 384), ForCN: c.ForCN, DoLowerCase: !c.Cased, JointTraining: c.V2Head}
+	tok, err := TokenizerFor(vocab, info)
+	if err != nil {
+		return nil, err
+	}
+	torch.ManualSeed(max(c.Train.Seed, 1))
+	v := encoder.HeadV1
+	if c.V2Head {
+		v = encoder.HeadV2
+	}
+	enc, err := c.newBERT(v == encoder.HeadV1, "")
+	if err != nil {
+		return nil, err
+	}
+	model, err := encoder.NewCrossEncoder(enc, v)
+	if err != nil {
+		enc.Close()
+		return nil, err
+	}
+	if c.Device != torch.CPU {
+		model.Close()
+		return nil, errors.New("rocketqa: cross-encoder training runs on CPU only in this version")
+	}
+	return &CrossTask{Model: model, Tok: tok, Examples: exs, Info: info, Vocab: vocab, Perturb: c.Perturb, Device: c.Device}, nil
+}
+
+// TrainCross trains a RocketQA v1 cross-encoder (step 2 of the pipeline).
+func TrainCross(ctx context.Context, c CrossConfig) (*train.Result, error) {
+	task, err := NewCrossTask(c)
+	if err != nil {
+		return nil, err
+	}
+	defer task.Model.Close()
+	if c.Train.Schedule == "" {
+		c.Train.Schedule = train.Constant
+	}
+	return train.Run(ctx, task, c.Train)
+}
