@@ -34,7 +34,9 @@ func (t *CrossTask) Params() []encoder.Param { return t.Model.Params() }
 func (t *CrossTask) NumExamples() int { return len(t.Examples) }
 
 // SaveModel implements train.Task.
-func (t *CrossTask) SaveModel(dir string) error { return encoder.SaveCross(dir, t.Model, t.Info, t.Vocab) }
+func (t *CrossTask) SaveModel(dir string) error {
+	return encoder.SaveCross(dir, t.Model, t.Info, t.Vocab)
+}
 
 // LoadModel implements train.Task.
 func (t *CrossTask) LoadModel(dir string) error {
