@@ -353,6 +353,9 @@ func SaveDir(dir string, cfg *Config, tensors []safetensors.Tensor, vocabPath st
 	}
 
 	parent := filepath.Dir(dir)
+	if err := os.MkdirAll(parent, 0o755); err != nil {
+		return err
+	}
 	tmp, err := os.MkdirTemp(parent, "."+filepath.Base(dir)+".tmp-")
 	if err != nil {
 		return err
@@ -391,6 +394,8 @@ func SaveDir(dir string, cfg *Config, tensors []safetensors.Tensor, vocabPath st
 	}
 
 	// Swap: move an old dir aside, move the new one in, then delete the old one.
+	// (A crash between the two renames leaves both complete copies beside dir,
+	// as .<base>.tmp-*.old and .<base>.tmp-*; never a partial model in dir.)
 	var old string
 	if _, err := os.Lstat(dir); err == nil {
 		old = tmp + ".old"

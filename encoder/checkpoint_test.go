@@ -341,9 +341,10 @@ func TestSaveDirRoundTrip(t *testing.T) {
 	vdir := t.TempDir()
 	require.NoError(t, os.WriteFile(filepath.Join(vdir, VocabFile), v1, 0o644))
 	require.NoError(t, os.WriteFile(filepath.Join(vdir, TokenizerConfigFile), []byte(`{"do_lower_case": false, "model_max_length": 32, "tokenizer_class": "ErnieTokenizer", "x": 1}`), 0o644))
-	out2 := filepath.Join(parent, "cased")
+	out2 := filepath.Join(parent, "nested", "cased")
 	require.NoError(t, SaveDir(out2, cfg, tensorList(tensors), filepath.Join(vdir, VocabFile)))
-	b, _ = os.ReadFile(filepath.Join(out2, TokenizerConfigFile))
+	b, err = os.ReadFile(filepath.Join(out2, TokenizerConfigFile))
+	require.NoError(t, err)
 	assert.JSONEq(t, `{"do_lower_case": false, "model_max_length": 32, "tokenizer_class": "BertTokenizer", "x": 1}`, string(b))
 }
 

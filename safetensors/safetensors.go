@@ -432,9 +432,9 @@ func parseHeader(hdr []byte) (map[string]string, []rawEntry, error) {
 	return meta, entries, nil
 }
 
-// Encode serialises tensors (sorted by name, data in that order) and metadata
-// into the safetensors byte format.
-func Encode(tensors []Tensor, metadata map[string]string) ([]byte, error) {
+// encodeHeader validates tensors and returns the length-prefixed, padded
+// header and the tensors in data order (sorted by name).
+func encodeHeader(tensors []Tensor, metadata map[string]string) ([]byte, []*Tensor, error) {
 	ts := make([]*Tensor, len(tensors))
 	for i := range tensors {
 		ts[i] = &tensors[i]
@@ -447,16 +447,16 @@ func Encode(tensors []Tensor, metadata map[string]string) ([]byte, error) {
 	var off int64
 	for i, t := range ts {
 		if t.Name == "" {
-			return nil, errors.New("tensor with an empty name")
+			return nil, nil, errors.New("tensor with an empty name")
 		}
 		if t.Name == "__metadata__" {
-			return nil, errors.New(`tensor name "__metadata__" is reserved`)
+			return nil, nil, errors.New(`tensor name "__metadata__" is reserved`)
 		}
 		if i > 0 && ts[i-1].Name == t.Name {
-			return nil, fmt.Errorf("duplicate tensor name %q", t.Name)
+			return nil, nil, fmt.Errorf("duplicate tensor name %q", t.Name)
 		}
 		if err := t.check(); err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		shape := t.Shape
 		if shape == nil {
@@ -468,33 +468,66 @@ func Encode(tensors []Tensor, metadata map[string]string) ([]byte, error) {
 	}
 	js, err := json.Marshal(hdr)
 	if err != nil {
+		return nil, nil, err
+	}
+	pad := (8 - len(js)%8) % 8
+	out := make([]byte, 0, 8+len(js)+pad)
+	out = binary.LittleEndian.AppendUint64(out, uint64(len(js)+pad))
+	out = append(out, js...)
+	out = append(out, bytes.Repeat([]byte{' '}, pad)...)
+	return out, ts, nil
+}
+
+// Encode serialises tensors (sorted by name, data in that order) and metadata
+// into the safetensors byte format.
+func Encode(tensors []Tensor, metadata map[string]string) ([]byte, error) {
+	hdr, ts, err := encodeHeader(tensors, metadata)
+	if err != nil {
 		return nil, err
 	}
-	if pad := (8 - len(js)%8) % 8; pad > 0 {
-		js = append(js, bytes.Repeat([]byte{' '}, pad)...)
+	n := len(hdr)
+	for _, t := range ts {
+		n += len(t.Data)
 	}
-	out := make([]byte, 0, 8+int64(len(js))+off)
-	out = binary.LittleEndian.AppendUint64(out, uint64(len(js)))
-	out = append(out, js...)
+	out := make([]byte, 0, n)
+	out = append(out, hdr...)
 	for _, t := range ts {
 		out = append(out, t.Data...)
 	}
 	return out, nil
 }
 
-// WriteFile writes tensors and metadata to path atomically: the bytes go to a
-// temporary file in the same directory, which is synced and renamed over path.
+// WriteFile writes tensors and metadata to path atomically: the bytes are
+// streamed to a temporary file in the same directory, which is synced and
+// renamed over path.
 func WriteFile(path string, tensors []Tensor, metadata map[string]string) error {
-	data, err := Encode(tensors, metadata)
+	hdr, ts, err := encodeHeader(tensors, metadata)
 	if err != nil {
 		return fmt.Errorf("%s: %w", path, err)
 	}
-	return WriteFileAtomic(path, data, 0o644)
+	return writeAtomic(path, 0o644, func(w io.Writer) error {
+		if _, err := w.Write(hdr); err != nil {
+			return err
+		}
+		for _, t := range ts {
+			if _, err := w.Write(t.Data); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
 }
 
 // WriteFileAtomic writes data to a temporary file beside path, syncs it and
 // renames it to path, so that path holds either its old content or all of data.
 func WriteFileAtomic(path string, data []byte, perm os.FileMode) error {
+	return writeAtomic(path, perm, func(w io.Writer) error {
+		_, err := w.Write(data)
+		return err
+	})
+}
+
+func writeAtomic(path string, perm os.FileMode, write func(io.Writer) error) error {
 	dir, base := filepath.Split(path)
 	if dir == "" {
 		dir = "."
@@ -511,7 +544,7 @@ func WriteFileAtomic(path string, data []byte, perm os.FileMode) error {
 			os.Remove(tmpName)
 		}
 	}()
-	if _, err := tmp.Write(data); err != nil {
+	if err := write(tmp); err != nil {
 		return fmt.Errorf("%s: %w", path, err)
 	}
 	if err := tmp.Chmod(perm); err != nil {

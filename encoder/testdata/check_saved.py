@@ -13,6 +13,8 @@ import json
 import os
 import sys
 
+sys.dont_write_bytecode = True  # keep testdata free of __pycache__
+
 import torch
 
 HERE = os.path.dirname(os.path.abspath(__file__))

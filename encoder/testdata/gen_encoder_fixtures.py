@@ -31,6 +31,8 @@ import os
 import shutil
 import sys
 
+sys.dont_write_bytecode = True  # keep testdata free of __pycache__
+
 import torch
 
 HERE = os.path.dirname(os.path.abspath(__file__))

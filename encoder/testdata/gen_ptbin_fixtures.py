@@ -13,11 +13,14 @@ pure-Python writer) and the key order in metadata["order"] (comma-separated). Th
               its int64 num_batches_tracked; carries the _metadata attribute)
   proto4.bin  module.bin's state dict saved with pickle_protocol=4 (FRAME, MEMOIZE, SHORT_BINUNICODE, ...)
   legacy.bin  module.bin's state dict in the legacy non-zip format (_use_new_zipfile_serialization=False): must be
-              refused with a conversion command
+              refused with a conversion command (this one file is not byte-identical between runs: the legacy format
+              records storage ids and system info)
 """
 import collections
 import os
 import sys
+
+sys.dont_write_bytecode = True  # keep testdata free of __pycache__
 
 import torch
 

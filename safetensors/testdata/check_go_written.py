@@ -8,6 +8,8 @@ import json
 import math
 import sys
 
+sys.dont_write_bytecode = True  # keep testdata free of __pycache__
+
 import torch
 
 import pysafetensors as st

@@ -12,6 +12,9 @@ Writes:
 import json
 import math
 import os
+import sys
+
+sys.dont_write_bytecode = True  # keep testdata free of __pycache__
 
 import torch
 
