@@ -1,0 +1,131 @@
+// Command bench measures the throughput of one RocketQA v1 dual-encoder training step (two towers, raw [CLS],
+// in-batch cross entropy, backward, clip, AdamW) in Go against the same step in PyTorch eager, same libtorch, same
+// thread count, same shapes, in the same run.
+//
+//	scripts/bench-train.sh [-batch 32 -q-len 32 -p-len 128 -hidden 128 -layers 2]
+package main
+
+import (
+	"encoding/json"
+	"flag"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"sort"
+	"time"
+
+	"github.com/rocketqa-go/rocketqa/encoder"
+	"github.com/rocketqa-go/rocketqa/torch"
+	"github.com/rocketqa-go/rocketqa/train"
+)
+
+func main() {
+	threads := flag.Int("threads", runtime.NumCPU(), "threads on both sides")
+	batch := flag.Int("batch", 32, "queries per step (2x passages)")
+	qlen := flag.Int("q-len", 32, "query length in tokens")
+	plen := flag.Int("p-len", 128, "passage length in tokens")
+	hidden := flag.Int("hidden", 128, "hidden size")
+	layers := flag.Int("layers", 2, "layers")
+	steps := flag.Int("steps", 3, "steps per repeat")
+	reps := flag.Int("reps", 5, "repeats (median)")
+	flag.Parse()
+	torch.SetNumThreads(*threads)
+	cfg := &encoder.Config{ModelType: "bert", VocabSize: 3000, HiddenSize: *hidden, NumHiddenLayers: *layers, NumAttentionHeads: 4,
+		IntermediateSize: 4 * *hidden, HiddenAct: "gelu", HiddenDropoutProb: 0.1, AttentionDropoutProb: 0.1,
+		MaxPositionEmbeddings: 512, TypeVocabSize: 2, LayerNormEps: 1e-12, InitializerRange: 0.02}
+	dir, err := os.MkdirTemp("", "rqbench")
+	check(err)
+	defer os.RemoveAll(dir)
+	cfgPath := filepath.Join(dir, "config.json")
+	check(cfg.WriteFile(cfgPath))
+
+	torch.ManualSeed(0)
+	q, err := encoder.NewBERT(cfg, false)
+	check(err)
+	p, err := encoder.NewBERT(cfg, false)
+	check(err)
+	var decay, nodecay []*torch.Tensor
+	for _, m := range []*encoder.BERT{q, p} {
+		for _, pr := range m.Params() {
+			if train.NoDecay(pr.Name) {
+				nodecay = append(nodecay, pr.Tensor)
+			} else {
+				decay = append(decay, pr.Tensor)
+			}
+		}
+	}
+	all := append(append([]*torch.Tensor(nil), decay...), nodecay...)
+	opt, err := torch.NewAdamW([]torch.ParamGroup{{Params: decay, LR: 1e-4}, {Params: nodecay, LR: 1e-4}}, torch.AdamWOptions{})
+	check(err)
+	B, Q, P := int64(*batch), int64(*qlen), int64(*plen)
+	ids := func(n int64) []int64 {
+		v := make([]int64, n)
+		for i := range v {
+			v[i] = int64(5 + (i*7919)%2990)
+		}
+		return v
+	}
+	ones := func(n int64) []int64 {
+		v := make([]int64, n)
+		for i := range v {
+			v[i] = 1
+		}
+		return v
+	}
+	step := func() {
+		check(torch.With(func(s *torch.Scope) error {
+			qi, pi := s.FromInt64(ids(B*Q), B, Q), s.FromInt64(ids(2*B*P), 2*B, P)
+			qt, pt := s.Zeros([]int64{B, Q}, torch.Int64, torch.CPU), s.Zeros([]int64{2 * B, P}, torch.Int64, torch.CPU)
+			qm, pm := s.FromInt64(ones(B*Q), B, Q), s.FromInt64(ones(2*B*P), 2*B, P)
+			qv := encoder.CLS(q.Forward(s, qi, qt, qm, true))
+			pv := encoder.CLS(p.Forward(s, pi, pt, pm, true))
+			loss := torch.CrossEntropy(qv.MatMul(pv.T()), s.Arange(0, float64(B), 1, torch.Int64, torch.CPU))
+			if err := loss.Backward(); err != nil {
+				return err
+			}
+			if _, err := torch.ClipGradNorm(all, 1); err != nil {
+				return err
+			}
+			if err := opt.Step(); err != nil {
+				return err
+			}
+			return opt.ZeroGrad()
+		}))
+	}
+	step()
+	ts := make([]float64, *reps)
+	for r := range ts {
+		t0 := time.Now()
+		for i := 0; i < *steps; i++ {
+			step()
+		}
+		ts[r] = time.Since(t0).Seconds() / float64(*steps)
+	}
+	sort.Float64s(ts)
+	goStep := ts[len(ts)/2]
+
+	script := "rocketqa/bench/step.py"
+	out, err := exec.Command("/usr/bin/python3", script, cfgPath, fmt.Sprint(*threads), fmt.Sprint(*batch), fmt.Sprint(*qlen),
+		fmt.Sprint(*plen), fmt.Sprint(*steps), fmt.Sprint(*reps)).Output()
+	check(err)
+	var ref struct {
+		Threads int     `json:"threads"`
+		StepS   float64 `json:"step_s"`
+	}
+	check(json.Unmarshal(out, &ref))
+	fmt.Printf("dual-encoder training step: %d queries x %d tokens + %d passages x %d tokens, hidden %d, %d layers, two towers\n",
+		B, Q, 2*B, P, *hidden, *layers)
+	fmt.Printf("threads: Go %d, PyTorch %d; OPENBLAS_CORETYPE=%q; median of %d x %d steps\n", torch.NumThreads(), ref.Threads, os.Getenv("OPENBLAS_CORETYPE"), *reps, *steps)
+	fmt.Printf("Go      %8.1f ms/step  %8.1f queries/s\n", goStep*1e3, float64(B)/goStep)
+	fmt.Printf("PyTorch %8.1f ms/step  %8.1f queries/s\n", ref.StepS*1e3, float64(B)/ref.StepS)
+	fmt.Printf("Go/PyTorch throughput ratio: %.2fx\n", ref.StepS/goStep)
+}
+
+func check(err error) {
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "bench:", err)
+		os.Exit(1)
+	}
+}

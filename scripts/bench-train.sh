@@ -1,0 +1,7 @@
+#!/usr/bin/env bash
+# Training-step throughput of the Go dual encoder against PyTorch eager (same libtorch, threads, shapes; same run).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+scripts/setup.sh --dev
+source scripts/env.sh
+go run ./rocketqa/bench "$@"
