@@ -30,14 +30,18 @@ func main() {
 	batch := flag.Int("batch", 32, "training batch (queries per step; each brings a positive and a hard negative)")
 	lr := flag.Float64("lr", 5e-4, "peak learning rate")
 	threads := flag.Int("threads", 0, "libtorch threads (0: all cores)")
+	shared := flag.Bool("shared", false, "one encoder for queries and passages (share_parameter)")
+	plen := flag.Int("p-len", 128, "passage length in tokens")
+	layers := flag.Int("layers", 2, "transformer layers")
+	initStd := flag.Float64("init-std", 0.1, "initializer_range of the random init")
 	flag.Parse()
-	if err := run(*data, *out, *epochs, *batch, *lr, *threads); err != nil {
+	if err := run(*data, *out, *epochs, *batch, *lr, *threads, *shared, *plen, *layers, *initStd); err != nil {
 		fmt.Fprintln(os.Stderr, "demo:", err)
 		os.Exit(1)
 	}
 }
 
-func run(data, out string, epochs, batch int, lr float64, threads int) error {
+func run(data, out string, epochs, batch int, lr float64, threads int, shared bool, plen, layers int, initStd float64) error {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
 	if threads <= 0 {
@@ -54,7 +58,7 @@ func run(data, out string, epochs, batch int, lr float64, threads int) error {
 		return err
 	}
 	cfgPath := filepath.Join(out, "config.json")
-	if err := demo.SmallConfig(n, 160).WriteFile(cfgPath); err != nil {
+	if err := demo.SmallConfig(n, 160, layers, initStd).WriteFile(cfgPath); err != nil {
 		return err
 	}
 	slog.Info("demo corpus", "dir", data, "vocab", n, "threads", torch.NumThreads(), "blas", os.Getenv("OPENBLAS_CORETYPE"))
@@ -62,7 +66,7 @@ func run(data, out string, epochs, batch int, lr float64, threads int) error {
 	cfg := rocketqa.DualConfig{
 		InitSpec:  rocketqa.InitSpec{Config: cfgPath, Vocab: vocab},
 		TrainFile: filepath.Join(data, "train", "dual.train.tsv"),
-		QMaxLen:   32, PMaxLen: 128, ForCN: true,
+		QMaxLen:   32, PMaxLen: plen, ForCN: true, Shared: shared,
 		Train: train.Options{OutDir: filepath.Join(out, "de"), Epochs: epochs, BatchSize: batch, LR: lr,
 			WarmupProportion: 0.1, Seed: 1, LogEvery: 20},
 	}
