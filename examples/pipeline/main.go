@@ -1,0 +1,356 @@
+// Command pipeline runs RocketQA v1's four steps (Qu et al., NAACL 2021; spec 3.4) on a DuReader-layout corpus:
+//
+//  1. train the dual encoder M_D(0) with random negatives;
+//  2. retrieve the training queries' top passages with M_D(0) and train the cross-encoder M_C on them;
+//  3. let M_C score M_D(0)'s top 50, mine denoised hard negatives (CE score < 0.1), train M_D(1) from the same init;
+//  4. retrieve and score the top 50 of unlabelled queries with M_D(1) and M_C, keep pseudo-positives (> 0.9) and
+//     negatives (< 0.1), merge with step 3's data and train M_D(2) from the same init;
+//
+// evaluating every dual encoder on the dev set. Every stage writes its outputs under -out and is skipped when they
+// are already there, so an interrupted run resumes; training itself resumes from its checkpoints.
+//
+//	go run ./examples/pipeline -preset small -data data/demo -out out/pipeline        # Debian demo corpus, CPU
+//	go run ./examples/pipeline -preset dureader -init ernie-1.0-base-zh -data dureader-retrieval-baseline-dataset
+//
+// The small preset trains tiny models from scratch; the labelled queries are 70% of the training queries and the
+// other 30% play the unlabelled queries of step 4. The dureader and marco presets use the papers' settings and need a
+// pretrained checkpoint (-init) and, realistically, GPUs (-device cuda:0, or several processes with rocketqa launch).
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"log/slog"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"runtime"
+	"time"
+
+	"github.com/rocketqa-go/rocketqa/dataset"
+	"github.com/rocketqa-go/rocketqa/examples/internal/demo"
+	"github.com/rocketqa-go/rocketqa/retrieval"
+	"github.com/rocketqa-go/rocketqa/rocketqa"
+	"github.com/rocketqa-go/rocketqa/rocketqa/denoise"
+	"github.com/rocketqa-go/rocketqa/torch"
+	"github.com/rocketqa-go/rocketqa/train"
+)
+
+// preset holds one column of hyperparameters.
+type preset struct {
+	deEpochs, ceEpochs, deBatch, ceBatch int
+	deLR, ceLR, deWarmup, ceWD           float64
+	qLen, pLen, pairLen, retrieveK       int
+	forCN, shared, perturb               bool
+	labelledShare                        float64
+}
+
+var presets = map[string]preset{
+	// tiny models from scratch on the Debian demo corpus, minutes on 2 CPU cores
+	"small": {deEpochs: 12, ceEpochs: 4, deBatch: 32, ceBatch: 32, deLR: 1e-3, ceLR: 5e-4, deWarmup: 0.1, ceWD: 0.01,
+		qLen: 32, pLen: 64, pairLen: 96, retrieveK: 100, forCN: true, shared: true, labelledShare: 0.7},
+	// DuReader-retrieval baseline (spec 6.2): ERNIE 1.0 twin init, batch 512 over cross-batch, 10 epochs DE, 3 CE
+	"dureader": {deEpochs: 10, ceEpochs: 3, deBatch: 512, ceBatch: 128, deLR: 3e-5, ceLR: 1e-5, deWarmup: 0.1, ceWD: 0.01,
+		qLen: 32, pLen: 384, pairLen: 384, retrieveK: 1000, forCN: true, perturb: true, labelledShare: 1},
+	// MS MARCO (spec 3.5): ERNIE 2.0 base twin init, global batch 4096, step 1 40 epochs (10 for steps 3-4: -de-epochs)
+	"marco": {deEpochs: 10, ceEpochs: 2, deBatch: 4096, ceBatch: 256, deLR: 3e-5, ceLR: 1e-5, deWarmup: 0.1, ceWD: 0.01,
+		qLen: 32, pLen: 128, pairLen: 160, retrieveK: 1000, perturb: true, labelledShare: 1},
+}
+
+func main() {
+	name := flag.String("preset", "small", "small | dureader | marco")
+	data := flag.String("data", "data/demo", "DuReader-layout corpus (train/dual.train.tsv, dev/, passage-collection/)")
+	out := flag.String("out", "out/pipeline", "work directory")
+	init := flag.String("init", "", "pretrained HuggingFace model directory (required by the dureader and marco presets)")
+	unlabelled := flag.String("unlabelled", "", "qid\\tquery file of unlabelled queries for step 4 (default: the preset's held-out training queries)")
+	device := flag.String("device", "cpu", "cpu or cuda:N")
+	chunk := flag.Int("chunk", 0, "forward micro-batch; with -grad-cache the whole batch still shares one softmax")
+	gradCache := flag.Bool("grad-cache", false, "gradient caching for batches larger than memory")
+	threads := flag.Int("threads", runtime.NumCPU(), "libtorch threads")
+	flag.Parse()
+	p, ok := presets[*name]
+	if !ok {
+		fmt.Fprintf(os.Stderr, "pipeline: unknown preset %q (small, dureader, marco)\n", *name)
+		os.Exit(2)
+	}
+	if *name != "small" && *init == "" {
+		fmt.Fprintf(os.Stderr, "pipeline: the %s preset starts from a pretrained checkpoint: set -init\n", *name)
+		os.Exit(2)
+	}
+	dev, err := torch.ParseDevice(*device)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "pipeline:", err)
+		os.Exit(2)
+	}
+	torch.SetNumThreads(*threads)
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	defer stop()
+	r := &runner{p: p, data: *data, out: *out, init: *init, unlabelledFile: *unlabelled, dev: dev, chunk: *chunk, gradCache: *gradCache}
+	if err := r.run(ctx); err != nil {
+		fmt.Fprintln(os.Stderr, "pipeline:", err)
+		os.Exit(1)
+	}
+}
+
+type runner struct {
+	p               preset
+	data, out, init string
+	unlabelledFile  string
+	dev             torch.Device
+	chunk           int
+	gradCache       bool
+	pool            *rocketqa.DevSet
+	spec            rocketqa.InitSpec
+	labelled        *rocketqa.LabelledQueries
+	unlabelled      []string
+	unlabelledText  map[string]string
+	rows            []demo.Row
+}
+
+func (r *runner) path(parts ...string) string {
+	return filepath.Join(append([]string{r.out}, parts...)...)
+}
+
+func exists(p string) bool { _, err := os.Stat(p); return err == nil }
+
+func (r *runner) run(ctx context.Context) error {
+	start := time.Now()
+	if err := os.MkdirAll(r.path("data"), 0o755); err != nil {
+		return err
+	}
+	collection, err := dataset.LoadDuReaderCollection(filepath.Join(r.data, "passage-collection"))
+	if err != nil {
+		return err
+	}
+	all, missing, err := rocketqa.QueriesFromDualTrain(filepath.Join(r.data, "train", "dual.train.tsv"), collection)
+	if err != nil {
+		return err
+	}
+	if missing > 0 {
+		slog.Warn("training lines whose positive is not in the collection were left out", "lines", missing)
+	}
+	r.labelled, r.unlabelled = all.Split(r.p.labelledShare, 1)
+	r.unlabelledText = all.Text
+	if r.unlabelledFile != "" {
+		recs, err := dataset.ReadIDText(r.unlabelledFile)
+		if err != nil {
+			return err
+		}
+		r.unlabelled, r.unlabelledText = nil, map[string]string{}
+		for _, rec := range recs {
+			r.unlabelled = append(r.unlabelled, rec.ID)
+			r.unlabelledText[rec.ID] = rec.Text
+		}
+	}
+	slog.Info("queries", "labelled", len(r.labelled.QIDs), "unlabelled", len(r.unlabelled), "passages", collection.Len())
+
+	r.spec = rocketqa.InitSpec{Init: r.init}
+	if r.init == "" { // small preset: a vocabulary and a small config built from the corpus
+		vocab := r.path("data", "vocab.txt")
+		n, err := demo.BuildVocab(r.data, vocab, 3)
+		if err != nil {
+			return err
+		}
+		cfg := r.path("data", "config.json")
+		if err := demo.SmallConfig(n, 160, 2, 0.1).WriteFile(cfg); err != nil {
+			return err
+		}
+		r.spec = rocketqa.InitSpec{Config: cfg, Vocab: vocab}
+	}
+
+	// step 1: M_D(0) with random negatives
+	de0 := r.path("data", "de0.train.tsv")
+	if !exists(de0) {
+		if err := r.labelled.WriteDualTrain(de0, collection, 1); err != nil {
+			return err
+		}
+	}
+	md0, err := r.trainDE(ctx, "md0", de0)
+	if err != nil {
+		return err
+	}
+	if err := r.evaluate(ctx, "M_D(0) random negatives", md0); err != nil {
+		return err
+	}
+
+	// step 2: retrieve for the labelled queries with M_D(0), train M_C
+	trainRun0 := r.path("md0", "train.run.tsv")
+	hits0, err := r.retrieve(ctx, md0, "md0", trainRun0, r.labelled.QIDs, r.labelled.Texts(r.labelled.QIDs), r.p.retrieveK)
+	if err != nil {
+		return err
+	}
+	ceTrain := r.path("data", "cross.train.tsv")
+	if !exists(ceTrain) {
+		if err := rocketqa.WriteCrossTrain(ceTrain, r.labelled, hits0, collection, 4, 1); err != nil {
+			return err
+		}
+	}
+	ce, err := r.trainCE(ctx, ceTrain)
+	if err != nil {
+		return err
+	}
+
+	// step 3: denoised hard negatives -> M_D(1)
+	ceRun0 := r.path("md0", "train.ce50.tsv")
+	if err := r.scoreRun(ctx, ce, ceRun0, r.labelled.QIDs, r.labelled.Texts(r.labelled.QIDs), hits0, collection); err != nil {
+		return err
+	}
+	de1 := r.path("data", "de1.train.tsv")
+	if !exists(de1) {
+		cands, _, err := denoise.LoadCandidates(trainRun0, ceRun0)
+		if err != nil {
+			return err
+		}
+		st, err := denoise.Mine(denoise.MineInput{QIDs: r.labelled.QIDs, Queries: r.labelled.Text, Positives: r.labelled.Positives,
+			Candidates: cands, Passages: collection}, denoise.MineOptions{FillTo: r.p.retrieveK}, de1)
+		if err != nil {
+			return err
+		}
+		slog.Info("mined denoised negatives", "stats", st.String())
+	}
+	md1, err := r.trainDE(ctx, "md1", de1)
+	if err != nil {
+		return err
+	}
+	if err := r.evaluate(ctx, "M_D(1) + denoised hard negatives", md1); err != nil {
+		return err
+	}
+
+	// step 4: augmentation with unlabelled queries -> M_D(2)
+	de2 := r.path("data", "de2.train.tsv")
+	if !exists(de2) {
+		utexts := make([]string, len(r.unlabelled))
+		for i, q := range r.unlabelled {
+			utexts[i] = r.unlabelledText[q]
+		}
+		uRun := r.path("md1", "unlabelled.run.tsv")
+		hits1, err := r.retrieve(ctx, md1, "md1", uRun, r.unlabelled, utexts, 50)
+		if err != nil {
+			return err
+		}
+		uCE := r.path("md1", "unlabelled.ce50.tsv")
+		if err := r.scoreRun(ctx, ce, uCE, r.unlabelled, utexts, hits1, collection); err != nil {
+			return err
+		}
+		cands, _, err := denoise.LoadCandidates(uRun, uCE)
+		if err != nil {
+			return err
+		}
+		aug := r.path("data", "augment.train.tsv")
+		st, err := denoise.Augment(denoise.MineInput{QIDs: r.unlabelled, Queries: r.unlabelledText, Candidates: cands, Passages: collection},
+			denoise.AugmentOptions{}, aug)
+		if err != nil {
+			return err
+		}
+		slog.Info("augmented", "stats", st.String())
+		if err := denoise.Merge(de2, de1, aug); err != nil {
+			return err
+		}
+	}
+	md2, err := r.trainDE(ctx, "md2", de2)
+	if err != nil {
+		return err
+	}
+	if err := r.evaluate(ctx, "M_D(2) + augmentation", md2); err != nil {
+		return err
+	}
+
+	fmt.Printf("\nRocketQA v1 pipeline on %s (dev queries %d, retrieval over the whole collection, top 50):\n", r.data, r.rows[0].M.ReferenceQueries)
+	demo.PrintTable(os.Stdout, r.rows)
+	fmt.Printf("\nwall time %s\n", time.Since(start).Round(time.Second))
+	return nil
+}
+
+func (r *runner) trainDE(ctx context.Context, name, trainFile string) (string, error) {
+	final := r.path(name, "final")
+	if exists(filepath.Join(final, "rocketqa.json")) {
+		slog.Info("skip: already trained", "model", final)
+		return final, nil
+	}
+	slog.Info("train dual encoder", "model", name, "data", trainFile)
+	res, err := rocketqa.TrainDual(ctx, rocketqa.DualConfig{InitSpec: r.spec, TrainFile: trainFile, QMaxLen: r.p.qLen, PMaxLen: r.p.pLen,
+		ForCN: r.p.forCN, Shared: r.p.shared, Device: r.dev, ChunkSize: r.chunk, GradCache: r.gradCache,
+		Train: train.Options{OutDir: r.path(name), Epochs: r.p.deEpochs, BatchSize: r.p.deBatch, LR: r.p.deLR,
+			WarmupProportion: r.p.deWarmup, Seed: 1, LogEvery: 50, SaveEvery: 200}})
+	if err != nil {
+		return "", err
+	}
+	return res.FinalDir, nil
+}
+
+func (r *runner) trainCE(ctx context.Context, trainFile string) (string, error) {
+	final := r.path("ce", "final")
+	if exists(filepath.Join(final, "rocketqa.json")) {
+		slog.Info("skip: already trained", "model", final)
+		return final, nil
+	}
+	slog.Info("train cross encoder", "data", trainFile)
+	res, err := rocketqa.TrainCross(ctx, rocketqa.CrossConfig{InitSpec: r.spec, TrainFile: trainFile, MaxSeqLen: r.p.pairLen,
+		ForCN: r.p.forCN, Perturb: r.p.perturb,
+		Train: train.Options{OutDir: r.path("ce"), Epochs: r.p.ceEpochs, BatchSize: r.p.ceBatch, LR: r.p.ceLR, WeightDecay: r.p.ceWD,
+			Schedule: train.Constant, Seed: 1, LogEvery: 50, SaveEvery: 200}})
+	if err != nil {
+		return "", err
+	}
+	return res.FinalDir, nil
+}
+
+// retrieve encodes the collection with the model (once per model), searches the queries and writes the run.
+func (r *runner) retrieve(ctx context.Context, model, name, runPath string, qids, texts []string, k int) ([][]retrieval.Hit, error) {
+	if exists(runPath) {
+		rq, hits, err := retrieval.ReadRunTSV(runPath)
+		if err == nil && len(rq) == len(qids) {
+			return hits, nil
+		}
+	}
+	m, err := rocketqa.Load(model, rocketqa.LoadOptions{Device: r.dev, BatchSize: 64})
+	if err != nil {
+		return nil, err
+	}
+	defer m.Close()
+	shards, err := rocketqa.EncodeCollection(ctx, m.Embedder(), filepath.Join(r.data, "passage-collection"), r.path(name, "emb"), nil)
+	if err != nil {
+		return nil, err
+	}
+	idx, err := rocketqa.IndexShards(ctx, shards, r.path(name, "index"), "")
+	if err != nil {
+		return nil, err
+	}
+	hits, err := rocketqa.SearchQueries(ctx, m.Embedder(), idx, texts, k)
+	if err != nil {
+		return nil, err
+	}
+	return hits, retrieval.WriteRunTSV(runPath, qids, hits)
+}
+
+func (r *runner) scoreRun(ctx context.Context, ceDir, out string, qids, texts []string, hits [][]retrieval.Hit, pool *dataset.Passages) error {
+	if exists(out) {
+		return nil
+	}
+	m, err := rocketqa.Load(ceDir, rocketqa.LoadOptions{BatchSize: 64})
+	if err != nil {
+		return err
+	}
+	defer m.Close()
+	scored, err := rocketqa.ScoreRun(ctx, m.Reranker(), texts, hits, pool, 50)
+	if err != nil {
+		return err
+	}
+	return retrieval.WriteRunTSV(out, qids, scored)
+}
+
+func (r *runner) evaluate(ctx context.Context, label, model string) error {
+	m, err := rocketqa.Load(model, rocketqa.LoadOptions{Device: r.dev, BatchSize: 64})
+	if err != nil {
+		return err
+	}
+	defer m.Close()
+	met, err := rocketqa.RetrieveAndEvaluate(ctx, m.Embedder(), r.data, filepath.Join(filepath.Dir(model), "dev"), "", nil)
+	if err != nil {
+		return err
+	}
+	slog.Info("dev", "model", label, "MRR@10", met.MRR10, "R@1", met.Recall1, "R@50", met.Recall50)
+	r.rows = append(r.rows, demo.Row{Name: label, M: met})
+	return nil
+}
