@@ -77,7 +77,9 @@ func run(data, out string, epochs, batch int, lr float64, threads int, shared bo
 		}
 		defer m.Close()
 		t0 := time.Now()
-		met, err := rocketqa.RetrieveAndEvaluate(ctx, m.Embedder(), data, filepath.Join(out, "retrieval-"+filepath.Base(dir)), "",
+		work := filepath.Join(out, "retrieval-"+filepath.Base(dir))
+		os.RemoveAll(work) // embeddings of an earlier run's model must not be reused
+		met, err := rocketqa.RetrieveAndEvaluate(ctx, m.Embedder(), data, work, "",
 			func(s string) { slog.Info(name, "stage", s) })
 		return demo.Row{Name: name, M: met, Note: fmt.Sprintf("(retrieval %s)", time.Since(t0).Round(time.Second))}, err
 	}
