@@ -7,7 +7,8 @@
 //     negatives (< 0.1), merge with step 3's data and train M_D(2) from the same init;
 //
 // evaluating every dual encoder on the dev set. Every stage writes its outputs under -out and is skipped when they
-// are already there, so an interrupted run resumes; training itself resumes from its checkpoints.
+// are already there, so an interrupted run resumes; training itself resumes from its checkpoints. To redo a step,
+// delete its directory (md0/, ce/, md1/, md2/) and the data files it produced (data/).
 //
 //	go run ./examples/pipeline -preset small -data data/demo -out out/pipeline        # Debian demo corpus, CPU
 //	go run ./examples/pipeline -preset dureader -init ernie-1.0-base-zh -data dureader-retrieval-baseline-dataset
@@ -346,7 +347,9 @@ func (r *runner) evaluate(ctx context.Context, label, model string) error {
 		return err
 	}
 	defer m.Close()
-	met, err := rocketqa.RetrieveAndEvaluate(ctx, m.Embedder(), r.data, filepath.Join(filepath.Dir(model), "dev"), "", nil)
+	work := filepath.Join(filepath.Dir(model), "dev")
+	os.RemoveAll(work) // always re-encoded: cheap, and never stale
+	met, err := rocketqa.RetrieveAndEvaluate(ctx, m.Embedder(), r.data, work, "", nil)
 	if err != nil {
 		return err
 	}
