@@ -49,6 +49,7 @@ func init() {
 		{"mine", "denoised hard negatives from a DE run and its CE scores (pipeline step 3)", runMine},
 		{"augment", "pseudo-labelled training lines for unlabelled queries (pipeline step 4)", runAugment},
 		{"merge", "concatenate dual.train.tsv files (checked line by line)", runMerge},
+		{"queries", "query ids and qrels from a dual.train.tsv without ids (DuReader), for search and mine", runQueries},
 		{"launch", "run a subcommand in N processes (torchrun-style environment) for cross-batch training", runLaunch},
 		{"version", "print the version, libtorch and BLAS configuration", runVersion},
 	}

@@ -125,6 +125,7 @@ func TestHelp(t *testing.T) {
 		"mine":    {"--de-run", "--ce-run", "--queries", "--qrels", "--collection", "--out", "--threshold", "--neg-per-pos"},
 		"augment": {"--de-run", "--ce-run", "--queries", "--collection", "--out", "--pos-threshold", "--neg-threshold"},
 		"merge":   {"--out"},
+		"queries": {"--train", "--collection", "--out-queries", "--out-qrels"},
 		"launch":  {"--nproc", "--master-port"},
 		"version": {},
 	}

@@ -9,6 +9,8 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/rocketqa-go/rocketqa/dataset"
 )
 
 func TestCoretypeFor(t *testing.T) {
@@ -87,4 +89,24 @@ func TestReadRunTop(t *testing.T) {
 	require.NoError(t, os.WriteFile(p, []byte("q1\tpa\t1\t0.9\nq1\tpb\t1\t0.5\n"), 0o644))
 	_, _, err = readRunTop(p, 0)
 	assert.ErrorContains(t, err, p+":2: qid \"q1\" has rank 1 again (first on line 1)")
+}
+
+func TestQueriesFromDualTrain(t *testing.T) {
+	dir := t.TempDir()
+	f := writeFixture(t, dir)
+	q, qr := filepath.Join(dir, "q.tsv"), filepath.Join(dir, "qrels.tsv")
+	r := inproc(t, "queries", "--train", f.dualTrain, "--collection", f.coll, "--out-queries", q, "--out-qrels", qr)
+	require.Equal(t, 0, r.code, "%s", r)
+	recs, err := dataset.ReadIDText(q)
+	require.NoError(t, err)
+	require.Equal(t, "q0", recs[0].ID)
+	require.Equal(t, fixtureTrain[0].query, recs[0].Text)
+	rd, err := dataset.OpenQrels(qr)
+	require.NoError(t, err)
+	defer rd.Close()
+	require.True(t, rd.Next())
+	require.Equal(t, fixturePID(fixtureTrain[0].pos), rd.Qrel().PID, "the positive found by its text")
+	r = inproc(t, "queries", "--train", filepath.Join(dir, "missing.tsv"), "--collection", f.coll, "--out-queries", q, "--out-qrels", qr)
+	require.Equal(t, 1, r.code)
+	require.Contains(t, r.stderr, "missing.tsv")
 }
