@@ -1,0 +1,175 @@
+package retrieval
+
+import (
+	"encoding/json"
+	"math"
+	"math/rand/v2"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+func sampleRun(rng *rand.Rand) ([]string, [][]Hit) {
+	qids := []string{"q2", "q10", "问题-1", "q-empty"}
+	hits := make([][]Hit, len(qids))
+	for i := range qids[:3] {
+		for r := 0; r < 5+i; r++ {
+			hits[i] = append(hits[i], Hit{PID: pidsN("p", 40)[rng.IntN(40)] + "-" + string(rune('a'+r)), Score: float32(rng.NormFloat64() * 100)})
+		}
+	}
+	hits[0][1].Score = float32(math.Pi)
+	hits[0][2].Score = 1e-30
+	hits[1][0].PID = `quote"back\slash<&>`
+	return qids, hits
+}
+
+func TestRunTSVRoundTrip(t *testing.T) {
+	qids, hits := sampleRun(rand.New(rand.NewPCG(31, 32)))
+	path := filepath.Join(t.TempDir(), "res.top50")
+	require.NoError(t, WriteRunTSV(path, qids, hits))
+	b, err := os.ReadFile(path)
+	require.NoError(t, err)
+	lines := strings.Split(strings.TrimSuffix(string(b), "\n"), "\n")
+	require.Len(t, lines, 5+6+7)
+	assert.Equal(t, "q2\t"+hits[0][0].PID+"\t1\t", lines[0][:len("q2\t"+hits[0][0].PID+"\t1\t")])
+	assert.Equal(t, "q2\t"+hits[0][1].PID+"\t2\t3.1415927", lines[1])
+	assert.Equal(t, "q2\t"+hits[0][2].PID+"\t3\t1e-30", lines[2])
+
+	gotQ, gotH, err := ReadRunTSV(path)
+	require.NoError(t, err)
+	assert.Equal(t, qids[:3], gotQ, "a qid without hits writes no line")
+	assert.Equal(t, hits[:3], gotH, "scores read back bit-exactly")
+}
+
+func TestReadRunTSVFormats(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "run.tsv")
+	// Lines out of rank order, interleaved qids, CRLF endings, a blank line, and MS MARCO's 3-column form.
+	content := "q1\tp9\t2\t0.5\r\nq2\tp1\t1\nq1\tp8\t1\t1.5\n\nq1\tp7\t3\t-2\n"
+	require.NoError(t, os.WriteFile(path, []byte(content), 0o644))
+	qids, hits, err := ReadRunTSV(path)
+	require.NoError(t, err)
+	assert.Equal(t, []string{"q1", "q2"}, qids)
+	assert.Equal(t, [][]Hit{{{"p8", 1.5}, {"p9", 0.5}, {"p7", -2}}, {{"p1", 0}}}, hits)
+
+	empty := filepath.Join(dir, "empty.tsv")
+	require.NoError(t, os.WriteFile(empty, nil, 0o644))
+	qids, hits, err = ReadRunTSV(empty)
+	require.NoError(t, err)
+	assert.Empty(t, qids)
+	assert.Empty(t, hits)
+}
+
+func TestReadRunTSVBadLines(t *testing.T) {
+	dir := t.TempDir()
+	cases := map[string]struct {
+		content string
+		want    string
+	}{
+		"columns":    {"q1\tp1\t1\t0.5\nq1\tp2\n", ":2: want 3 or 4 tab-separated columns"},
+		"extra":      {"q1\tp1\t1\t0.5\tx\n", ":1: want 3 or 4"},
+		"rank":       {"q1\tp1\t1\nq1\tp2\tsecond\n", ":2: rank \"second\""},
+		"rank zero":  {"q1\tp1\t0\n", ":1: rank \"0\""},
+		"score":      {"q1\tp1\t1\t0.5\nq1\tp2\t2\tabc\n", ":2: score \"abc\""},
+		"empty qid":  {"\tp1\t1\n", ":1: qid"},
+		"empty pid":  {"q1\t\t1\n", ":1: pid"},
+		"dup rank":   {"q1\tp1\t1\nq2\tp1\t1\nq1\tp2\t1\n", ":3: qid \"q1\" has rank 1 again (first on line 1)"},
+		"space sep":  {"q1 p1 1 0.5\n", ":1: want 3 or 4"},
+		"late error": {"q1\tp1\t1\nq1\tp2\t2\nq1\tp3\t3\nq1\tp4\tx\n", ":4:"},
+	}
+	for name, c := range cases {
+		p := filepath.Join(dir, name+".tsv")
+		require.NoError(t, os.WriteFile(p, []byte(c.content), 0o644))
+		_, _, err := ReadRunTSV(p)
+		require.ErrorContains(t, err, p+c.want, name)
+	}
+	_, _, err := ReadRunTSV(filepath.Join(dir, "missing"))
+	require.ErrorIs(t, err, os.ErrNotExist)
+}
+
+func TestRunWritersRejectBadInput(t *testing.T) {
+	dir := t.TempDir()
+	p := filepath.Join(dir, "out")
+	for name, w := range map[string]func(string, []string, [][]Hit) error{"tsv": WriteRunTSV, "json": WriteRunJSON} {
+		require.ErrorContains(t, w(p, []string{"q"}, nil), "1 qids but 0 hit lists", name)
+		require.ErrorContains(t, w(p, []string{"q\t1"}, [][]Hit{nil}), "qid 0", name)
+		require.ErrorContains(t, w(p, []string{"q", "q"}, [][]Hit{nil, nil}), "appears at 0 and 1", name)
+		require.ErrorContains(t, w(p, []string{"q"}, [][]Hit{{{"p1", 1}, {"p\n2", 0}}}), "rank 2 pid", name)
+		require.Error(t, w(filepath.Join(dir, "no", "dir"), []string{"q"}, [][]Hit{nil}), name)
+		_, err := os.Stat(p)
+		require.ErrorIs(t, err, os.ErrNotExist, name)
+	}
+}
+
+func TestRunJSONRoundTrip(t *testing.T) {
+	qids, hits := sampleRun(rand.New(rand.NewPCG(33, 34)))
+	path := filepath.Join(t.TempDir(), "dev_results.json")
+	require.NoError(t, WriteRunJSON(path, qids, hits))
+	gotQ, gotH, err := ReadRunJSON(path)
+	require.NoError(t, err)
+	assert.Equal(t, qids, gotQ, "file order kept, including a qid with no hits")
+	require.Len(t, gotH, len(hits))
+	for i := range hits {
+		require.Len(t, gotH[i], len(hits[i]))
+		for r, h := range hits[i] {
+			assert.Equal(t, Hit{PID: h.PID}, gotH[i][r])
+		}
+	}
+	// Any JSON reader sees the same object.
+	b, err := os.ReadFile(path)
+	require.NoError(t, err)
+	var m map[string][]string
+	require.NoError(t, json.Unmarshal(b, &m))
+	assert.Len(t, m, 4)
+	assert.Equal(t, `quote"back\slash<&>`, m["q10"][0])
+	assert.Empty(t, m["q-empty"])
+	assert.Contains(t, string(b), `"问题-1": [`, "non-ASCII kept as UTF-8")
+
+	if _, err := exec.LookPath("/usr/bin/python3"); err == nil {
+		out, err := exec.Command("/usr/bin/python3", "-c",
+			"import json,sys; d=json.load(open(sys.argv[1])); print(list(d)); print(d['q10'][0])", path).Output()
+		require.NoError(t, err)
+		assert.Equal(t, "['q2', 'q10', '问题-1', 'q-empty']\n"+`quote"back\slash<&>`+"\n", string(out))
+	}
+}
+
+func TestReadRunJSONFormats(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "r.json")
+	require.NoError(t, os.WriteFile(path, []byte(`{"b": ["x", 12, "y"], "a": []}`+"\n\n"), 0o644))
+	qids, hits, err := ReadRunJSON(path)
+	require.NoError(t, err)
+	assert.Equal(t, []string{"b", "a"}, qids)
+	assert.Equal(t, [][]Hit{{{PID: "x"}, {PID: "12"}, {PID: "y"}}, nil}, hits)
+}
+
+func TestReadRunJSONBadInput(t *testing.T) {
+	dir := t.TempDir()
+	cases := map[string]struct {
+		content string
+		want    string
+	}{
+		"syntax":     {"{\n\"q1\": [\"a\",\n\"b\"\n\"q2\": []}", ":4:"},
+		"not object": {"[\"a\"]", ":1: want a JSON object"},
+		"value":      {"{\n\"q1\": [\"a\"],\n\"q2\": \"b\"\n}", ":3: qid \"q2\": want an array"},
+		"nested":     {"{\"q1\": [[\"a\"]]}", ":1: qid \"q1\": pid [ is not a string or number"},
+		"bool pid":   {"{\"q1\": [true]}", "is not a string or number"},
+		"dup qid":    {"{\"q1\": [],\n\"q1\": []}", ":2: qid \"q1\" appears twice"},
+		"tab pid":    {"{\"q1\": [\"a\\tb\"]}", "pid \"a\\tb\""},
+		"empty qid":  {"{\"\": []}", "qid \"\""},
+		"truncated":  {"{\"q1\": [\"a\"", "unexpected end of file"},
+		"trailing":   {"{}\n{}", ":2: trailing data"},
+		"empty file": {"", "unexpected end of file"},
+	}
+	for name, c := range cases {
+		p := filepath.Join(dir, "bad.json")
+		require.NoError(t, os.WriteFile(p, []byte(c.content), 0o644))
+		_, _, err := ReadRunJSON(p)
+		require.ErrorContains(t, err, c.want, name)
+		require.Contains(t, err.Error(), p, name)
+	}
+}
