@@ -365,3 +365,29 @@ func (m *BERT) CopyFrom(src *BERT) error {
 	}
 	return nil
 }
+
+// AddPooler gives a model loaded without a pooler a new one (truncated normal with std initializer_range, zero
+// bias), as when a cross-encoder starts from a checkpoint that has none (e.g. a dual-encoder tower). It is a no-op
+// when the model has a pooler.
+func (m *BERT) AddPooler() error {
+	if m.pooler != nil {
+		return nil
+	}
+	h := int64(m.Cfg.HiddenSize)
+	dev := m.word.Device()
+	w := torch.Zeros([]int64{h, h}, torch.Float32, dev)
+	std := m.Cfg.InitializerRange
+	if err := w.TruncNormal(0, std, -2*std, 2*std); err != nil {
+		w.Close()
+		return err
+	}
+	b := torch.Zeros([]int64{h}, torch.Float32, dev)
+	if err := b.Err(); err != nil {
+		w.Close()
+		return err
+	}
+	m.register("pooler.dense.weight", w)
+	m.register("pooler.dense.bias", b)
+	sort.Slice(m.params, func(i, j int) bool { return m.params[i].Name < m.params[j].Name })
+	return m.wire(true)
+}

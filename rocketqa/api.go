@@ -217,14 +217,36 @@ func (s InitSpec) newBERT(withPooler bool, sub string) (*encoder.BERT, error) {
 		return encoder.NewBERT(cfg, withPooler)
 	}
 	dir := s.Init
-	if _, err := os.Stat(filepath.Join(dir, encoder.InfoFile)); err == nil && sub != "" {
+	if _, err := os.Stat(filepath.Join(dir, encoder.InfoFile)); err == nil {
+		if sub == "" {
+			sub = encoder.QueryDir // a cross-encoder started from a dual encoder: its (query) tower
+		}
 		if _, err := os.Stat(filepath.Join(dir, sub)); err == nil {
 			dir = filepath.Join(dir, sub)
-		} else if sub == encoder.ParaDir {
-			dir = filepath.Join(dir, encoder.QueryDir) // shared towers saved once
+		} else if _, err := os.Stat(filepath.Join(dir, encoder.QueryDir)); err == nil {
+			dir = filepath.Join(dir, encoder.QueryDir) // shared towers are saved once
 		}
 	}
-	return encoder.LoadBERT(dir, withPooler)
+	if !withPooler {
+		return encoder.LoadBERT(dir, false)
+	}
+	raw, _, err := encoder.ReadStateDict(dir)
+	if err != nil {
+		return nil, err
+	}
+	if _, ok := encoder.Canonicalize(raw, "")["pooler.dense.weight"]; ok {
+		return encoder.LoadBERT(dir, true)
+	}
+	// no pretrained pooler (e.g. a dual-encoder tower): a new one, as the papers' code initialises new layers
+	m, err := encoder.LoadBERT(dir, false)
+	if err != nil {
+		return nil, err
+	}
+	if err := m.AddPooler(); err != nil {
+		m.Close()
+		return nil, err
+	}
+	return m, nil
 }
 
 // DualConfig configures TrainDual.
