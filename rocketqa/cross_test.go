@@ -152,3 +152,21 @@ func TestAPIDualMatchingAndErrors(t *testing.T) {
 	_, err = Load(t.TempDir(), LoadOptions{})
 	require.ErrorContains(t, err, "rocketqa.json")
 }
+
+// A cross-encoder can start from a dual encoder's tower: its encoder weights, and a new pooler.
+func TestCrossInitFromDualTower(t *testing.T) {
+	task := tinyTask(t, 8, false)
+	dir := filepath.Join(t.TempDir(), "de")
+	require.NoError(t, task.SaveModel(dir))
+	m, err := InitSpec{Init: dir}.newBERT(true, "")
+	require.NoError(t, err)
+	defer m.Close()
+	require.True(t, m.HasPooler())
+	w, err := m.Param("encoder.layer.0.attention.self.query.weight").Float32s()
+	require.NoError(t, err)
+	want, err := task.Model.Query.Param("encoder.layer.0.attention.self.query.weight").Float32s()
+	require.NoError(t, err)
+	require.Equal(t, want, w, "the tower's weights")
+	_, err = encoder.NewCrossEncoder(m, encoder.HeadV1)
+	require.NoError(t, err)
+}

@@ -240,11 +240,17 @@ func runParent(c *config) error {
 	}
 
 	fmt.Println()
-	fmt.Printf("%-10s %6s %8s %12s %12s %10s\n", "CORETYPE", "batch", "queries", "Go QPS", "Python QPS", "Go/Python")
+	fmt.Printf("%-10s %6s %8s %12s %12s %10s %14s\n", "CORETYPE", "batch", "queries", "Go QPS", "Python QPS", "Go/Python", "paired ratio")
 	for _, r := range rows {
 		for _, b := range c.batches {
 			g, p := median(r.goQ[b]), median(r.pyQ[b])
-			fmt.Printf("%-10s %6d %8d %12.2f %12.2f %10.3f\n", r.coretype, b, queriesFor(b, c.nq), g, p, g/p)
+			// paired: the median over repetitions of Go/Python within the same repetition, which cancels
+			// load changes slower than one repetition.
+			paired := make([]float64, len(r.goQ[b]))
+			for i := range paired {
+				paired[i] = r.goQ[b][i] / r.pyQ[b][i]
+			}
+			fmt.Printf("%-10s %6d %8d %12.2f %12.2f %10.3f %14.3f\n", r.coretype, b, queriesFor(b, c.nq), g, p, g/p, median(paired))
 		}
 	}
 	fmt.Println()
