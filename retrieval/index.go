@@ -54,8 +54,9 @@ var ErrClosed = errors.New("retrieval: index is closed")
 // Index is a FAISS index (any faiss::Index built by index_factory or read from a file) owned by Go.
 //
 // Concurrency: FAISS allows any number of concurrent searches on a CPU index as long as nothing modifies it
-// at the same time. Index enforces this with a read-write lock: Search (and the read-only getters) may run
-// from many goroutines at once, while Train, Add, SetParam, WriteFile and Close wait for exclusive access.
+// at the same time. Index enforces this with a read-write lock: Search, WriteFile and the read-only getters
+// may run from many goroutines at once, while Train, Add, Reserve, SetParam and Close wait for exclusive
+// access.
 // Each FAISS search already runs on up to NumThreads() OpenMP threads, so concurrent searches from many
 // goroutines oversubscribe the cores; prefer one search with a large batch of queries.
 //
@@ -290,8 +291,8 @@ func (ix *Index) Search(queries []float32, k int) (scores []float32, ids []int64
 // WriteFile writes the index with faiss::write_index to a temporary file beside path and renames it into
 // place, so path never holds a partial index. Python's faiss.read_index reads the result.
 func (ix *Index) WriteFile(path string) error {
-	ix.mu.Lock()
-	defer ix.mu.Unlock()
+	ix.mu.RLock()
+	defer ix.mu.RUnlock()
 	if ix.ptr == nil {
 		return ErrClosed
 	}

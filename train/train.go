@@ -17,6 +17,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"runtime"
 	"sort"
 	"strings"
 	"time"
@@ -197,6 +198,10 @@ func Run(ctx context.Context, task Task, o Options) (*Result, error) {
 	if err := o.defaults(); err != nil {
 		return nil, err
 	}
+	// One OS thread for the whole run: libtorch's and OpenMP's per-thread state (thread teams, grad mode) then stay
+	// the same from step to step; hopping between OS threads made CPU runs intermittently non-repeatable.
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
 	rank, world := 0, 1
 	if o.PG != nil {
 		rank, world = o.PG.Rank(), o.PG.WorldSize()
