@@ -36,6 +36,7 @@ func main() {
 	threads := flag.Int("threads", runtime.NumCPU(), "threads on both sides")
 	reps := flag.Int("reps", 3, "repeats (median)")
 	flag.Parse()
+	runtime.LockOSThread() // libtorch's OpenMP state is per OS thread (as in train.Run)
 	torch.SetNumThreads(*threads)
 
 	dir, err := os.MkdirTemp("", "encbench")

@@ -31,6 +31,7 @@ func main() {
 	steps := flag.Int("steps", 3, "steps per repeat")
 	reps := flag.Int("reps", 5, "repeats (median)")
 	flag.Parse()
+	runtime.LockOSThread() // libtorch's OpenMP state is per OS thread (as in train.Run)
 	torch.SetNumThreads(*threads)
 	cfg := &encoder.Config{ModelType: "bert", VocabSize: 3000, HiddenSize: *hidden, NumHiddenLayers: *layers, NumAttentionHeads: 4,
 		IntermediateSize: 4 * *hidden, HiddenAct: "gelu", HiddenDropoutProb: 0.1, AttentionDropoutProb: 0.1,

@@ -68,6 +68,8 @@ func main() {
 	reps := flag.Int("reps", 5, "repeats (the median is reported)")
 	py := flag.String("python", "/usr/bin/python3", "python with torch (Debian python3-torch)")
 	flag.Parse()
+	// libtorch's OpenMP thread team and thread count are per OS thread: keep the benchmark on one, as train.Run does
+	runtime.LockOSThread()
 	torch.SetNumThreads(*threads)
 	torch.ManualSeed(0)
 
