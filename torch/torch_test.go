@@ -332,3 +332,56 @@ func TestTrainingMemoryIsFlat(t *testing.T) {
 	require.Equal(t, live0, torch.LiveTensors(), "no tensor handle leaked")
 	require.LessOrEqual(t, float64(r1), 1.05*float64(r0), "RSS grew more than 5%")
 }
+
+// TestSaveRestoreRNG: SaveRNG/RestoreRNG replay the CPU generator; a CUDA device without CUDA and malformed states
+// are refused with an error.
+func TestSaveRestoreRNG(t *testing.T) {
+	torch.ManualSeed(9)
+	st, err := torch.SaveRNG(torch.CPU)
+	require.NoError(t, err)
+	a := torch.Randn([]int64{16}, torch.Float32, torch.CPU)
+	defer a.Close()
+	av, _ := a.Float32s()
+	c := torch.Randn([]int64{16}, torch.Float32, torch.CPU) // the generator moved on
+	defer c.Close()
+	cv, _ := c.Float32s()
+	require.NotEqual(t, av, cv)
+	require.NoError(t, torch.RestoreRNG(torch.CPU, st))
+	b := torch.Randn([]int64{16}, torch.Float32, torch.CPU)
+	defer b.Close()
+	bv, _ := b.Float32s()
+	require.Equal(t, av, bv)
+
+	for _, bad := range [][]byte{nil, []byte("junk"), st[:len(st)-1], append(append([]byte(nil), st...), 0)} {
+		require.Error(t, torch.RestoreRNG(torch.CPU, bad))
+	}
+	// a raw generator state (RNGState) is not a SaveRNG state
+	raw, err := torch.RNGState(torch.CPU)
+	require.NoError(t, err)
+	require.Error(t, torch.RestoreRNG(torch.CPU, raw))
+	if torch.CUDAAvailable() { // both generators replay
+		dev := torch.CUDA(0)
+		st, err := torch.SaveRNG(dev)
+		require.NoError(t, err)
+		draw := func() ([]float32, []float32) {
+			x := torch.Randn([]int64{8}, torch.Float32, dev)
+			defer x.Close()
+			y := torch.Randn([]int64{8}, torch.Float32, torch.CPU)
+			defer y.Close()
+			xv, err := x.Float32s()
+			require.NoError(t, err)
+			yv, err := y.Float32s()
+			require.NoError(t, err)
+			return xv, yv
+		}
+		x1, y1 := draw()
+		require.NoError(t, torch.RestoreRNG(dev, st))
+		x2, y2 := draw()
+		require.Equal(t, x1, x2)
+		require.Equal(t, y1, y2)
+	} else {
+		_, err := torch.SaveRNG(torch.CUDA(0))
+		require.ErrorContains(t, err, "CUDA")
+		require.ErrorContains(t, torch.RestoreRNG(torch.CUDA(0), st), "CUDA")
+	}
+}
