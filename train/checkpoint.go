@@ -2,17 +2,203 @@ package train
 
 import (
 	"bufio"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"sort"
+	"strconv"
 	"strings"
+	"time"
 
 	"github.com/rocketqa-go/rocketqa/torch"
 )
 
 const ckptPrefix = "step-"
+
+// PreviousDir is the sub-directory of OutDir where NoResume moves an earlier run's outputs.
+const PreviousDir = "previous"
+
+// runCtx is what a checkpoint records about the run that writes it.
+type runCtx struct {
+	id     map[string]string
+	params []string
+	dev    torch.Device
+}
+
+// runIdentity is the caller's Identity plus everything of Options and the task that decides the result.
+func runIdentity(o Options, examples, total, world int) map[string]string {
+	id := map[string]string{}
+	for k, v := range o.Identity {
+		id[k] = v
+	}
+	g := func(v float64) string { return strconv.FormatFloat(v, 'g', -1, 64) }
+	id["optimizer"] = o.Optimizer
+	id["lr"] = g(o.LR)
+	id["weight_decay"] = g(o.WeightDecay)
+	id["warmup_proportion"] = g(o.WarmupProportion)
+	id["schedule"] = string(o.Schedule)
+	id["max_grad_norm"] = g(o.MaxGradNorm)
+	id["total_steps"] = strconv.Itoa(total)
+	id["batch_size"] = strconv.Itoa(o.BatchSize)
+	id["seed"] = strconv.FormatUint(o.Seed, 10)
+	id["world_size"] = strconv.Itoa(world)
+	id["examples"] = strconv.Itoa(examples)
+	return id
+}
+
+// FileIdentity returns "size N sha256 H" of a file: the identity of a training file for Options.Identity.
+func FileIdentity(path string) (string, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return "", err
+	}
+	defer f.Close()
+	h := sha256.New()
+	n, err := io.Copy(h, f)
+	if err != nil {
+		return "", fmt.Errorf("%s: %w", path, err)
+	}
+	return fmt.Sprintf("size %d sha256 %s", n, hex.EncodeToString(h.Sum(nil))), nil
+}
+
+// checkRun compares a checkpoint's state with this run and explains the first kind of difference.
+func checkRun(dir string, st *ckptState, rc runCtx) error {
+	what := "use the settings of that run, another output directory, or start over with NoResume (--no-resume; the earlier run is moved aside)"
+	if st.Run == nil {
+		return fmt.Errorf("%s has no run identity (written by an older version): %s", dir, what)
+	}
+	if !equalStrings(st.Params, rc.params) {
+		diff := fmt.Sprintf("%d parameters there, %d here", len(st.Params), len(rc.params))
+		for i := 0; i < min(len(st.Params), len(rc.params)); i++ {
+			if st.Params[i] != rc.params[i] {
+				diff = fmt.Sprintf("%s there, %s here", st.Params[i], rc.params[i])
+				break
+			}
+		}
+		return fmt.Errorf("%s was made with another model configuration (%s): resume with the --config / --init of that run, or %s",
+			dir, diff, what)
+	}
+	var diffs []string
+	keys := map[string]bool{}
+	for k := range st.Run {
+		keys[k] = true
+	}
+	for k := range rc.id {
+		keys[k] = true
+	}
+	sorted := make([]string, 0, len(keys))
+	for k := range keys {
+		sorted = append(sorted, k)
+	}
+	sort.Strings(sorted)
+	show := func(v string, ok bool) string {
+		if !ok {
+			return "(unset)"
+		}
+		return strconv.Quote(v)
+	}
+	for _, k := range sorted {
+		a, aok := st.Run[k]
+		b, bok := rc.id[k]
+		if a != b || aok != bok {
+			diffs = append(diffs, fmt.Sprintf("%s %s there, %s here", k, show(a, aok), show(b, bok)))
+		}
+	}
+	if len(diffs) > 0 {
+		return fmt.Errorf("%s belongs to another run (%s): %s", dir, strings.Join(diffs, "; "), what)
+	}
+	return nil
+}
+
+func equalStrings(a, b []string) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if a[i] != b[i] {
+			return false
+		}
+	}
+	return true
+}
+
+// agree tells every process whether rank 0's setup failed (err is rank 0's error), so all fail together.
+func agree(pg *torch.ProcessGroup, rank int, err error) error {
+	if pg == nil {
+		return err
+	}
+	flag := float32(0)
+	if err != nil {
+		flag = 1
+	}
+	t := torch.FromFloat32([]float32{flag}, 1)
+	defer t.Close()
+	if e := pg.AllReduce(t, torch.ReduceOpSum); e != nil {
+		return errors.Join(err, e)
+	}
+	v, e := t.Item()
+	if e != nil {
+		return errors.Join(err, e)
+	}
+	if err == nil && v > 0 {
+		return errors.New("train: rank 0 failed to set up the output directory (see its log)")
+	}
+	return err
+}
+
+// prepareOutDir (rank 0, lock held) creates OutDir/checkpoints, removes temporary directories a killed run left
+// behind, and with NoResume moves an earlier run's outputs into OutDir/previous/<time>.
+func prepareOutDir(o Options) error {
+	ck := filepath.Join(o.OutDir, "checkpoints")
+	if err := os.MkdirAll(ck, 0o755); err != nil {
+		return err
+	}
+	if entries, err := os.ReadDir(ck); err == nil {
+		for _, e := range entries {
+			if strings.HasSuffix(e.Name(), ".tmp") {
+				os.RemoveAll(filepath.Join(ck, e.Name()))
+			}
+		}
+	}
+	if !o.NoResume {
+		return nil
+	}
+	var items []string
+	if entries, _ := os.ReadDir(ck); len(entries) > 0 {
+		items = append(items, "checkpoints")
+	}
+	for _, name := range []string{"final", "best", "metrics.jsonl"} {
+		if _, err := os.Lstat(filepath.Join(o.OutDir, name)); err == nil {
+			items = append(items, name)
+		}
+	}
+	if len(items) == 0 {
+		return nil
+	}
+	base := filepath.Join(o.OutDir, PreviousDir, time.Now().UTC().Format("20060102-150405"))
+	dest := base
+	for i := 2; ; i++ {
+		if _, err := os.Lstat(dest); errors.Is(err, os.ErrNotExist) {
+			break
+		}
+		dest = fmt.Sprintf("%s-%d", base, i)
+	}
+	if err := os.MkdirAll(dest, 0o755); err != nil {
+		return err
+	}
+	for _, name := range items {
+		if err := os.Rename(filepath.Join(o.OutDir, name), filepath.Join(dest, name)); err != nil {
+			return fmt.Errorf("train: move the earlier run aside: %w", err)
+		}
+	}
+	logf(o.Log, 0, "no-resume: moved the earlier run's %s to %s", strings.Join(items, ", "), dest)
+	return os.MkdirAll(ck, 0o755)
+}
 
 // Latest returns the newest complete checkpoint directory under outDir, "" when there is none.
 func Latest(outDir string) string {
@@ -58,9 +244,18 @@ func saveModelAtomic(task Task, dir string) error {
 
 // saveCheckpoint writes OutDir/checkpoints/step-N atomically: every rank writes its RNG state into a temporary
 // directory, then rank 0 writes the model, optimizer and state.json and renames it into place.
-func saveCheckpoint(o Options, task Task, opt *torch.AdamW, rank int, st ckptState) error {
+// On failure (a full disk) rank 0 removes the temporary directory.
+func saveCheckpoint(o Options, task Task, opt Optimizer, rank int, rc runCtx, st ckptState) (err error) {
 	final := filepath.Join(o.OutDir, "checkpoints", fmt.Sprintf("%s%08d", ckptPrefix, st.Step))
 	tmp := final + ".tmp"
+	if rank == 0 {
+		defer func() {
+			if err != nil {
+				os.RemoveAll(tmp)
+				err = fmt.Errorf("train: checkpoint %s: %w", final, err)
+			}
+		}()
+	}
 	barrier := func() error {
 		if o.PG != nil {
 			return o.PG.Barrier()
@@ -76,7 +271,7 @@ func saveCheckpoint(o Options, task Task, opt *torch.AdamW, rank int, st ckptSta
 	if err := barrier(); err != nil {
 		return err
 	}
-	rng, err := torch.RNGState(torch.CPU)
+	rng, err := torch.SaveRNG(rc.dev)
 	if err != nil {
 		return err
 	}
@@ -88,7 +283,7 @@ func saveCheckpoint(o Options, task Task, opt *torch.AdamW, rank int, st ckptSta
 	}
 	if rank == 0 {
 		if err := task.SaveModel(filepath.Join(tmp, "model")); err != nil {
-			return fmt.Errorf("train: checkpoint model: %w", err)
+			return fmt.Errorf("model: %w", err)
 		}
 		b, err := opt.StateDict()
 		if err != nil {
@@ -97,7 +292,10 @@ func saveCheckpoint(o Options, task Task, opt *torch.AdamW, rank int, st ckptSta
 		if err := os.WriteFile(filepath.Join(tmp, "optimizer.bin"), b, 0o644); err != nil {
 			return err
 		}
-		js, _ := json.MarshalIndent(st, "", "  ")
+		js, err := json.MarshalIndent(st, "", "  ")
+		if err != nil {
+			return err
+		}
 		if err := os.WriteFile(filepath.Join(tmp, "state.json"), append(js, '\n'), 0o644); err != nil {
 			return err
 		}
@@ -127,7 +325,7 @@ func prune(dir string, keep int) {
 	}
 }
 
-func loadCheckpoint(dir string, task Task, opt *torch.AdamW, rank int) (*ckptState, error) {
+func loadCheckpoint(dir string, task Task, opt Optimizer, rank int, rc runCtx) (*ckptState, error) {
 	b, err := os.ReadFile(filepath.Join(dir, "state.json"))
 	if err != nil {
 		return nil, err
@@ -136,21 +334,24 @@ func loadCheckpoint(dir string, task Task, opt *torch.AdamW, rank int) (*ckptSta
 	if err := json.Unmarshal(b, &st); err != nil {
 		return nil, fmt.Errorf("%s: %w", filepath.Join(dir, "state.json"), err)
 	}
-	if err := task.LoadModel(filepath.Join(dir, "model")); err != nil {
+	if err := checkRun(dir, &st, rc); err != nil {
 		return nil, err
+	}
+	if err := task.LoadModel(filepath.Join(dir, "model")); err != nil {
+		return nil, fmt.Errorf("load the model: %w", err)
 	}
 	ob, err := os.ReadFile(filepath.Join(dir, "optimizer.bin"))
 	if err != nil {
 		return nil, err
 	}
 	if err := opt.LoadStateDict(ob); err != nil {
-		return nil, err
+		return nil, fmt.Errorf("load the optimizer state: %w", err)
 	}
 	rng, err := os.ReadFile(filepath.Join(dir, fmt.Sprintf("rng-%d.bin", rank)))
 	if err != nil {
 		return nil, err
 	}
-	if err := torch.SetRNGState(torch.CPU, rng); err != nil {
+	if err := torch.RestoreRNG(rc.dev, rng); err != nil {
 		return nil, err
 	}
 	return &st, nil

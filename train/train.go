@@ -1,11 +1,16 @@
-// Package train is the training loop shared by the RocketQA papers: AdamW with no-decay groups, learning-rate
-// schedules, global-norm clipping, seeded data order, gradient all-reduce across processes, atomic checkpoints with
-// exact resume, evaluation that keeps the best model, progress lines and JSON-lines metrics.
+// Package train is the training loop shared by the RocketQA papers: AdamW (or LAMB) with no-decay groups,
+// learning-rate schedules, global-norm clipping, seeded data order, gradient all-reduce across processes, atomic
+// checkpoints with exact resume, evaluation that keeps the best model, progress lines and JSON-lines metrics.
 //
 // A paper package supplies a Task (the model, its loss on a batch of example indices, how to save and load it);
 // Run does the rest. Checkpoints live in OutDir/checkpoints/step-NNNNNNNN and hold the model, the optimizer state,
-// every rank's RNG state and the step; the data position is a function of (seed, step), so a run killed at step k
-// and resumed ends with the same weights as an uninterrupted run.
+// every rank's RNG state (CPU and device generators) and the step; the data position is a function of (seed, step),
+// so a run killed at step k and resumed ends with the same weights as an uninterrupted run.
+//
+// A checkpoint belongs to one run: state.json records the run's identity (the caller's Options.Identity, e.g. the
+// training file's size and hash, plus the hyperparameters, the step count and the model's parameter shapes), and
+// Run resumes only a checkpoint of the same identity. NoResume moves an earlier run's outputs aside into
+// OutDir/previous/. Run holds an exclusive lock on OutDir (internal/dirlock) for its whole duration.
 package train
 
 import (
@@ -23,7 +28,29 @@ import (
 	"time"
 
 	"github.com/rocketqa-go/rocketqa/encoder"
+	"github.com/rocketqa-go/rocketqa/internal/dirlock"
 	"github.com/rocketqa-go/rocketqa/torch"
+)
+
+// Optimizer is what the loop needs of an optimizer; *torch.AdamW and *torch.LAMB implement it.
+type Optimizer interface {
+	Step() error
+	ZeroGrad() error
+	// SetLRFactor sets every group's learning rate to its initial LR times f.
+	SetLRFactor(f float64) error
+	// StateDict and LoadStateDict save and restore the optimizer state exactly.
+	StateDict() ([]byte, error)
+	LoadStateDict(b []byte) error
+	Close()
+}
+
+// Optimizers.
+const (
+	// AdamW is torch.optim.AdamW (β 0.9/0.999, ε 1e-8), the default.
+	AdamW = "adamw"
+	// LAMB is Paddle's LambOptimizer as the official RocketQA MS MARCO runs use it (β 0.9/0.999, ε 1e-6, the decay
+	// WeightDecay inside the update, layer-wise trust ratio); see torch.LAMB.
+	LAMB = "lamb"
 )
 
 // Task is what a paper package trains.
@@ -93,6 +120,12 @@ type Options struct {
 	Schedule         Schedule // [Linear]
 	MaxGradNorm      float64  // global-norm clip [1.0]; negative disables
 	Seed             uint64   // data order, dropout and init [1]
+	Optimizer        string   // AdamW or LAMB [AdamW]
+
+	// Identity says what the run trains on, as the caller sees it (e.g. "train": the training file's path, size
+	// and hash from FileIdentity; "config": the model configuration): recorded in every checkpoint next to the
+	// hyperparameters, and a resume refuses a checkpoint whose identity differs.
+	Identity map[string]string
 
 	SaveEvery       int // checkpoint every N steps [0: only at the end]
 	KeepCheckpoints int // how many recent checkpoints to keep [2]
@@ -126,6 +159,9 @@ type Result struct {
 
 // state.json of a checkpoint.
 type ckptState struct {
+	Run      map[string]string `json:"run"`    // the run identity
+	Params   []string          `json:"params"` // "name [shape]" of every parameter
+
 	Step     int     `json:"step"`
 	Loss     float64 `json:"loss"`
 	Best     float64 `json:"best"` // meaningful when HasBest
@@ -144,8 +180,25 @@ func (o *Options) defaults() error {
 	if o.BatchSize <= 0 {
 		return errors.New("train: BatchSize must be positive")
 	}
-	if o.LR <= 0 {
-		return errors.New("train: LR must be positive")
+	finite := func(v float64) bool { return !math.IsNaN(v) && !math.IsInf(v, 0) }
+	switch {
+	case !finite(o.LR) || o.LR <= 0:
+		return fmt.Errorf("train: LR %v must be a positive number", o.LR)
+	case !finite(o.WeightDecay) || o.WeightDecay < 0:
+		return fmt.Errorf("train: WeightDecay %v must be a number, not negative", o.WeightDecay)
+	case !finite(o.WarmupProportion) || o.WarmupProportion < 0 || o.WarmupProportion >= 1:
+		return fmt.Errorf("train: WarmupProportion %v must be in [0, 1)", o.WarmupProportion)
+	case !finite(o.MaxGradNorm):
+		return fmt.Errorf("train: MaxGradNorm %v must be a number (negative disables clipping)", o.MaxGradNorm)
+	case o.Epochs < 0 || o.MaxSteps < 0 || o.SaveEvery < 0 || o.EvalEvery < 0 || o.StopAfter < 0 || o.KeepCheckpoints < 0:
+		return fmt.Errorf("train: Epochs %d, MaxSteps %d, SaveEvery %d, EvalEvery %d, StopAfter %d, KeepCheckpoints %d must not be negative",
+			o.Epochs, o.MaxSteps, o.SaveEvery, o.EvalEvery, o.StopAfter, o.KeepCheckpoints)
+	}
+	if o.Optimizer == "" {
+		o.Optimizer = AdamW
+	}
+	if o.Optimizer != AdamW && o.Optimizer != LAMB {
+		return fmt.Errorf("train: unknown optimizer %q (adamw or lamb)", o.Optimizer)
 	}
 	if o.Epochs <= 0 {
 		o.Epochs = 1
@@ -218,14 +271,32 @@ func Run(ctx context.Context, task Task, o Options) (*Result, error) {
 	if o.MaxSteps > 0 {
 		total = o.MaxSteps
 	}
-	if err := os.MkdirAll(filepath.Join(o.OutDir, "checkpoints"), 0o755); err != nil {
+	// One run per output directory: rank 0 holds the lock until Run returns; every rank learns whether it got it.
+	var lock *dirlock.Lock
+	var err error
+	if rank == 0 {
+		lock, err = dirlock.Acquire(o.OutDir, "training")
+		if err != nil {
+			err = fmt.Errorf("train: %w", err)
+		}
+	}
+	defer lock.Release()
+	if err := agree(o.PG, rank, err); err != nil {
+		return nil, err
+	}
+	if rank == 0 {
+		err = prepareOutDir(o)
+	}
+	if err := agree(o.PG, rank, err); err != nil {
 		return nil, err
 	}
 
 	// parameter groups
 	var decay, nodecay, all []*torch.Tensor
+	var shapes []string
 	for _, p := range task.Params() {
 		all = append(all, p.Tensor)
+		shapes = append(shapes, fmt.Sprintf("%s %v", p.Name, p.Tensor.Shape()))
 		if NoDecay(p.Name) {
 			nodecay = append(nodecay, p.Tensor)
 		} else {
@@ -239,24 +310,29 @@ func Run(ctx context.Context, task Task, o Options) (*Result, error) {
 	if len(nodecay) > 0 {
 		groups = append(groups, torch.ParamGroup{Params: nodecay, LR: o.LR})
 	}
-	opt, err := torch.NewAdamW(groups, torch.AdamWOptions{})
+	if len(all) == 0 {
+		return nil, errors.New("train: the task has no parameters")
+	}
+	var opt Optimizer
+	if o.Optimizer == LAMB {
+		opt, err = torch.NewLAMB(groups, torch.LAMBOptions{})
+	} else {
+		opt, err = torch.NewAdamW(groups, torch.AdamWOptions{})
+	}
 	if err != nil {
 		return nil, err
 	}
 	defer opt.Close()
+	rc := runCtx{id: runIdentity(o, n, total, world), params: shapes, dev: all[0].Device()}
 
 	torch.ManualSeed(o.Seed + uint64(rank))
 	res := &Result{Best: math.NaN()}
 	start := 0
 	if !o.NoResume {
 		if dir := Latest(o.OutDir); dir != "" {
-			st, err := loadCheckpoint(dir, task, opt, rank)
+			st, err := loadCheckpoint(dir, task, opt, rank, rc)
 			if err != nil {
 				return nil, fmt.Errorf("train: resume from %s: %w", dir, err)
-			}
-			if st.Batch != o.BatchSize || st.Seed != o.Seed || st.World != world {
-				return nil, fmt.Errorf("train: %s was written with batch %d, seed %d, %d processes; this run has %d, %d, %d (use another OutDir or NoResume)",
-					dir, st.Batch, st.Seed, st.World, o.BatchSize, o.Seed, world)
 			}
 			start, res.BestStep, res.LastLoss = st.Step, st.BestStep, st.Loss
 			if st.HasBest {
@@ -374,7 +450,7 @@ func Run(ctx context.Context, task Task, o Options) (*Result, error) {
 			}
 		}
 		if o.SaveEvery > 0 && cur%o.SaveEvery == 0 && cur < total {
-			if err := saveCheckpoint(o, task, opt, rank, mkState(cur, loss, res, o, total, world)); err != nil {
+			if err := saveCheckpoint(o, task, opt, rank, rc, mkState(cur, loss, res, o, total, world, rc)); err != nil {
 				return nil, err
 			}
 		}
@@ -383,7 +459,7 @@ func Run(ctx context.Context, task Task, o Options) (*Result, error) {
 	if err := evaluate(total); err != nil {
 		return nil, err
 	}
-	if err := saveCheckpoint(o, task, opt, rank, mkState(total, res.LastLoss, res, o, total, world)); err != nil {
+	if err := saveCheckpoint(o, task, opt, rank, rc, mkState(total, res.LastLoss, res, o, total, world, rc)); err != nil {
 		return nil, err
 	}
 	if rank == 0 {
@@ -407,8 +483,8 @@ func Run(ctx context.Context, task Task, o Options) (*Result, error) {
 	return res, nil
 }
 
-func mkState(step int, loss float64, res *Result, o Options, total, world int) ckptState {
-	st := ckptState{Step: step, Loss: loss, BestStep: res.BestStep, Seed: o.Seed, Batch: o.BatchSize, Total: total, World: world}
+func mkState(step int, loss float64, res *Result, o Options, total, world int, rc runCtx) ckptState {
+	st := ckptState{Run: rc.id, Params: rc.params, Step: step, Loss: loss, BestStep: res.BestStep, Seed: o.Seed, Batch: o.BatchSize, Total: total, World: world}
 	if !math.IsNaN(res.Best) {
 		st.Best, st.HasBest = res.Best, true
 	}
