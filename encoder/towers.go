@@ -78,6 +78,35 @@ func (c *CrossEncoder) Params() []Param {
 	return append(append([]Param(nil), c.Enc.Params()...), Param{"classifier.weight", c.w}, Param{"classifier.bias", c.b})
 }
 
+// ToDevice moves the encoder and the head to dev (a no-op on the current device); parameters stay leaves requiring
+// grad. On failure the model stays where it was.
+func (c *CrossEncoder) ToDevice(dev torch.Device) error {
+	if c.w.Device() == dev && c.b.Device() == dev {
+		return c.Enc.ToDevice(dev)
+	}
+	var w, b *torch.Tensor
+	torch.NoGrad(func() {
+		w, b = c.w.ToDevice(dev), c.b.ToDevice(dev)
+	})
+	if err := errors.Join(w.Err(), b.Err()); err != nil {
+		w.Close()
+		b.Close()
+		return fmt.Errorf("encoder: move the cross-encoder head to %s: %w", dev, err)
+	}
+	if err := c.Enc.ToDevice(dev); err != nil {
+		w.Close()
+		b.Close()
+		return err
+	}
+	c.w.Close()
+	c.b.Close()
+	c.w, c.b = w.SetRequiresGrad(true), b.SetRequiresGrad(true)
+	return nil
+}
+
+// Device is the device of the model's parameters.
+func (c *CrossEncoder) Device() torch.Device { return c.w.Device() }
+
 // Close frees the model; safe to call twice.
 func (c *CrossEncoder) Close() {
 	if c == nil {
@@ -121,6 +150,26 @@ func (d *DualEncoder) Params() []Param {
 		out = append(out, Param{"para." + p.Name, p.Tensor})
 	}
 	return out
+}
+
+// ToDevice moves both towers (one when shared) to dev (a no-op on the current device); parameters stay leaves
+// requiring grad. On failure both towers stay where they were.
+func (d *DualEncoder) ToDevice(dev torch.Device) error {
+	var from torch.Device
+	if ps := d.Query.Params(); len(ps) > 0 {
+		from = ps[0].Tensor.Device()
+	}
+	if err := d.Query.ToDevice(dev); err != nil {
+		return err
+	}
+	if d.Shared {
+		return nil
+	}
+	if err := d.Para.ToDevice(dev); err != nil {
+		d.Query.ToDevice(from) // both towers stay on one device
+		return err
+	}
+	return nil
 }
 
 // Close frees both towers; safe to call twice.
