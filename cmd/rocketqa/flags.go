@@ -5,6 +5,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"runtime"
 	"sort"
@@ -237,12 +238,13 @@ func (f *initFlags) check() error {
 type optFlags struct {
 	batch, epochs, maxSteps   int
 	lr, warmup, wd, clip      float64
-	schedule                  string
+	schedule, optimizer       string
 	seed                      uint64
 	saveEvery, keep, logEvery int
 	noResume                  bool
 	backend                   string
 	distTimeout               time.Duration
+	c                         *cmd
 }
 
 // optDefaults are a stage's paper defaults.
@@ -254,12 +256,13 @@ type optDefaults struct {
 }
 
 func addOpt(c *cmd, d optDefaults) *optFlags {
-	o := &optFlags{}
+	o := &optFlags{c: c}
 	fs := c.fs
 	fs.IntVar(&o.batch, "batch", d.batch, "training examples per step and process ("+d.batchNote+"); the global batch\nis --batch times the number of processes")
 	fs.IntVar(&o.epochs, "epochs", d.epochs, "passes over the training file")
 	fs.IntVar(&o.maxSteps, "max-steps", 0, "optimizer steps to run; overrides --epochs when set")
-	fs.Float64Var(&o.lr, "lr", d.lr, "peak learning rate (AdamW)")
+	fs.Float64Var(&o.lr, "lr", d.lr, "peak learning rate")
+	fs.StringVar(&o.optimizer, "optimizer", "adamw", "adamw, or lamb: Paddle's LambOptimizer as the official MS MARCO runs (Adam moments,\n--wd inside the update, layer-wise trust ratio, eps 1e-6; --wd defaults to 0.01 with lamb)")
 	fs.Float64Var(&o.warmup, "warmup", d.warmup, "fraction of the steps spent in linear warmup")
 	fs.StringVar(&o.schedule, "schedule", d.schedule, "learning-rate schedule: paddle (official: warmup, then lr*(1-t/T); constant when\n--warmup is 0), linear (HF warmup + linear decay) or constant")
 	fs.Float64Var(&o.wd, "wd", d.wd, "decoupled weight decay (not on biases and LayerNorm)")
@@ -268,13 +271,17 @@ func addOpt(c *cmd, d optDefaults) *optFlags {
 	fs.IntVar(&o.saveEvery, "save-every", 1000, "write a resumable checkpoint every N steps (0: only at the end)")
 	fs.IntVar(&o.keep, "keep", 2, "checkpoints to keep")
 	fs.IntVar(&o.logEvery, "log-every", 10, "progress line every N steps")
-	fs.BoolVar(&o.noResume, "no-resume", false, "start over even when --out holds checkpoints (default: resume from the latest)")
+	fs.BoolVar(&o.noResume, "no-resume", false, "start over even when --out holds checkpoints: the earlier run's checkpoints/, final/,\nbest/ and metrics.jsonl move to --out/previous/TIME (default: resume the latest checkpoint,\nwhich must come from the same run: training file, model, settings)")
 	fs.StringVar(&o.backend, "backend", "", "c10d backend under launch: gloo or nccl (default: gloo on CPU, nccl on CUDA)")
 	fs.DurationVar(&o.distTimeout, "dist-timeout", 5*time.Minute, "under launch: how long to wait for the other processes (rendezvous and\nevery collective)")
 	return o
 }
 
 func (o *optFlags) check() error {
+	num := func(v float64) bool { return !math.IsNaN(v) && !math.IsInf(v, 0) }
+	if o.optimizer == "lamb" && o.c != nil && !o.c.set("wd") {
+		o.wd = 0.01 // Paddle's lamb_weight_decay default, the official runs' setting
+	}
 	switch {
 	case o.batch <= 0:
 		return usagef("--batch %d: must be positive", o.batch)
@@ -282,12 +289,16 @@ func (o *optFlags) check() error {
 		return usagef("--epochs %d: must be positive", o.epochs)
 	case o.maxSteps < 0:
 		return usagef("--max-steps %d: must not be negative", o.maxSteps)
-	case !(o.lr > 0):
-		return usagef("--lr %g: must be positive", o.lr)
-	case o.warmup < 0 || o.warmup >= 1:
+	case !(o.lr > 0) || !num(o.lr):
+		return usagef("--lr %g: must be a positive number", o.lr)
+	case !(o.warmup >= 0 && o.warmup < 1):
 		return usagef("--warmup %g: must be in [0, 1)", o.warmup)
-	case o.wd < 0:
-		return usagef("--wd %g: must not be negative", o.wd)
+	case !(o.wd >= 0) || !num(o.wd):
+		return usagef("--wd %g: must be a number, not negative", o.wd)
+	case !num(o.clip):
+		return usagef("--clip %g: must be a number (negative disables clipping)", o.clip)
+	case o.optimizer != "adamw" && o.optimizer != "lamb":
+		return usagef("--optimizer %q: want adamw or lamb", o.optimizer)
 	case o.schedule != "paddle" && o.schedule != "linear" && o.schedule != "constant":
 		return usagef("--schedule %q: want paddle, linear or constant", o.schedule)
 	case o.saveEvery < 0 || o.keep < 1 || o.logEvery < 1:

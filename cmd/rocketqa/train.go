@@ -6,6 +6,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"strconv"
 
 	"github.com/rocketqa-go/rocketqa/encoder"
 	"github.com/rocketqa-go/rocketqa/rocketqa"
@@ -28,7 +29,8 @@ random model described by --config and --vocab.
 
 Output in --out: final/ (the model: rocketqa.json, query_encoder/ and para_encoder/, each a HuggingFace BertModel
 directory), best/ (the best model on --dev), checkpoints/step-N (resumable: a run started again with the same --out
-continues where it stopped), metrics.jsonl (loss, lr, grad norm per step; dev metrics).
+and the same training file, model and settings continues where it stopped; other settings are refused, see
+--no-resume), metrics.jsonl (loss, lr, grad norm per step; dev metrics). One run at a time holds --out.
 
 With --dev DIR (DuReader layout: dev/q2qid.dev.json, dev/dev.json, passage-collection/) the model is scored
 (MRR@10, Recall@1, Recall@50 over the whole collection, encoded in memory: use a small dev pool) every
@@ -65,10 +67,10 @@ lr 3e-5, 10% warmup, 10 epochs, q 32 / p 384); --lang en gives the MS MARCO leng
 	if err := lang.apply(c, map[string]*int{"p-len": pLen}, map[string]int{"p-len": 128}); err != nil {
 		return err
 	}
-	if err := in.check(); err != nil {
+	if err := o.check(); err != nil {
 		return err
 	}
-	if err := o.check(); err != nil {
+	if err := in.check(); err != nil {
 		return err
 	}
 	switch {
@@ -103,6 +105,12 @@ lr 3e-5, 10% warmup, 10 epochs, q 32 / p 384); --lang en gives the MS MARCO leng
 	rank, world := rankWorld(pg)
 	topts := o.trainOptions(*out, pg)
 	topts.EvalEvery = *evalEvery
+	if topts.Identity, err = runIdentity("train-de", trainFile, in, lang, map[string]string{
+		"q_len": strconv.Itoa(*qLen), "p_len": strconv.Itoa(*pLen), "shared": strconv.FormatBool(*shared),
+		"cross_batch": strconv.FormatBool(!*noCross), "autocast": strconv.FormatBool(*autocast),
+	}); err != nil {
+		return err
+	}
 	if rank == 0 {
 		neg := 2*o.batch - 1
 		if pg != nil && !*noCross {
@@ -162,10 +170,10 @@ average their gradients (data parallel).`,
 	if err := lang.apply(c, map[string]*int{"max-len": maxLen}, map[string]int{"max-len": 160}); err != nil {
 		return err
 	}
-	if err := in.check(); err != nil {
+	if err := o.check(); err != nil {
 		return err
 	}
-	if err := o.check(); err != nil {
+	if err := in.check(); err != nil {
 		return err
 	}
 	if *maxLen < 4 {
@@ -191,10 +199,16 @@ average their gradients (data parallel).`,
 	if rank == 0 {
 		logf("train-ce", "%s; %d process(es) x batch %d; device %s; %s", trainFile, world, o.batch, device, runtimeInfo())
 	}
+	topts := o.trainOptions(*out, pg)
+	if topts.Identity, err = runIdentity("train-ce", trainFile, in, lang, map[string]string{
+		"max_len": strconv.Itoa(*maxLen), "v2_head": strconv.FormatBool(*v2), "perturb": strconv.FormatBool(*perturb),
+	}); err != nil {
+		return err
+	}
 	res, err := rocketqa.TrainCross(ctx, rocketqa.CrossConfig{
 		InitSpec:  rocketqa.InitSpec{Init: in.init, Config: in.config, Vocab: in.vocab},
 		TrainFile: trainFile, MaxSeqLen: *maxLen, ForCN: lang.forCN, Cased: lang.cased,
-		V2Head: *v2, Perturb: *perturb, Device: device, Train: o.trainOptions(*out, pg),
+		V2Head: *v2, Perturb: *perturb, Device: device, Train: topts,
 	})
 	if err != nil {
 		return err
@@ -213,8 +227,54 @@ func (o *optFlags) trainOptions(out string, pg *torch.ProcessGroup) train.Option
 		OutDir: out, Epochs: o.epochs, MaxSteps: o.maxSteps, BatchSize: o.batch * world,
 		LR: o.lr, WeightDecay: o.wd, WarmupProportion: o.warmup, Schedule: train.Schedule(o.schedule),
 		MaxGradNorm: clip, Seed: o.seed, SaveEvery: o.saveEvery, KeepCheckpoints: o.keep,
-		LogEvery: o.logEvery, Log: stderr, PG: pg, NoResume: o.noResume,
+		LogEvery: o.logEvery, Log: stderr, PG: pg, NoResume: o.noResume, Optimizer: o.optimizer,
 	}
+}
+
+// runIdentity is what a checkpoint of this command belongs to: the training file (path, size, hash), where the
+// model came from (the --init directory and its config.json, or the --config and --vocab files, by content), the
+// tokenisation and the command's own settings. train.Run adds the hyperparameters and refuses to resume a
+// checkpoint of another identity.
+func runIdentity(command, trainFile string, in *initFlags, lang *langFlags, extra map[string]string) (map[string]string, error) {
+	id := map[string]string{"command": command, "for_cn": strconv.FormatBool(lang.forCN), "cased": strconv.FormatBool(lang.cased)}
+	for k, v := range extra {
+		id[k] = v
+	}
+	add := func(key, path string) error {
+		fp, err := train.FileIdentity(path)
+		if err != nil {
+			return err
+		}
+		abs, _ := filepath.Abs(path)
+		id[key] = abs + " " + fp
+		return nil
+	}
+	if err := add("train", trainFile); err != nil {
+		return nil, err
+	}
+	if in.init != "" {
+		abs, _ := filepath.Abs(in.init)
+		id["init"] = abs
+		for _, p := range []string{filepath.Join(in.init, "config.json"), filepath.Join(in.init, encoder.QueryDir, "config.json")} {
+			if _, err := os.Stat(p); err == nil {
+				if err := add("init_config", p); err != nil {
+					return nil, err
+				}
+				break
+			}
+		}
+	}
+	if in.config != "" {
+		if err := add("config", in.config); err != nil {
+			return nil, err
+		}
+	}
+	if in.vocab != "" {
+		if err := add("vocab", in.vocab); err != nil {
+			return nil, err
+		}
+	}
+	return id, nil
 }
 
 // joinGroup joins the c10d process group described by torchrun's environment when WORLD_SIZE is set and above 1
