@@ -159,8 +159,8 @@ type Result struct {
 
 // state.json of a checkpoint.
 type ckptState struct {
-	Run      map[string]string `json:"run"`    // the run identity
-	Params   []string          `json:"params"` // "name [shape]" of every parameter
+	Run    map[string]string `json:"run"`    // the run identity
+	Params []string          `json:"params"` // "name [shape]" of every parameter
 
 	Step     int     `json:"step"`
 	Loss     float64 `json:"loss"`
