@@ -70,7 +70,7 @@ func Load(dir string, o LoadOptions) (*Model, error) {
 			return nil, err
 		}
 		m.Dual = d
-		if err := moveDual(d, o.Device); err != nil {
+		if err := d.ToDevice(o.Device); err != nil {
 			d.Close()
 			return nil, err
 		}
@@ -86,9 +86,9 @@ func Load(dir string, o LoadOptions) (*Model, error) {
 			return nil, err
 		}
 		m.Cross = c
-		if o.Device != torch.CPU {
+		if err := c.ToDevice(o.Device); err != nil {
 			c.Close()
-			return nil, errors.New("rocketqa: cross-encoders load on CPU only in this version")
+			return nil, err
 		}
 		if m.Tok, err = TokenizerFor(filepath.Join(dir, "vocab.txt"), *info); err != nil {
 			c.Close()
@@ -104,16 +104,6 @@ func orDefault(v, d int) int {
 		return v
 	}
 	return d
-}
-
-func moveDual(d *encoder.DualEncoder, dev torch.Device) error {
-	if err := d.Query.ToDevice(dev); err != nil {
-		return err
-	}
-	if d.Shared {
-		return nil
-	}
-	return d.Para.ToDevice(dev)
 }
 
 // EncodeQuery returns the query vectors (raw [CLS]) of a dual encoder.
@@ -325,7 +315,7 @@ func NewDualTask(c DualConfig) (*DualTask, error) {
 		}
 	}
 	d := encoder.NewDualEncoder(q, p)
-	if err := moveDual(d, c.Device); err != nil {
+	if err := d.ToDevice(c.Device); err != nil {
 		d.Close()
 		return nil, err
 	}
@@ -392,9 +382,9 @@ func NewCrossTask(c CrossConfig) (*CrossTask, error) {
 		enc.Close()
 		return nil, err
 	}
-	if c.Device != torch.CPU {
+	if err := model.ToDevice(c.Device); err != nil {
 		model.Close()
-		return nil, errors.New("rocketqa: cross-encoder training runs on CPU only in this version")
+		return nil, err
 	}
 	return &CrossTask{Model: model, Tok: tok, Examples: exs, Info: info, Vocab: vocab, Perturb: c.Perturb, Device: c.Device}, nil
 }

@@ -149,7 +149,7 @@ Output in --out: final/ (the model: rocketqa.json, config.json, model.safetensor
 --perturb (on by default, as the official code) adds the embedding-gradient step: a first pass without dropout
 gives the gradient g of the word-embedding table, the table moves by 0.01*g/|g| for the training pass, then back.
 Defaults are the DuReader baseline's (ERNIE 1.0 base, 4 GPUs x 32, lr 1e-5 constant, wd 0.01, 3 epochs, pair 384);
---lang en gives the MS MARCO pair length 160. CPU only in this version; under 'rocketqa launch' the processes
+--lang en gives the MS MARCO pair length 160. Under 'rocketqa launch' the processes
 average their gradients (data parallel).`,
 		`rocketqa train-ce --train dureader/train/cross.train.tsv --init ernie-1.0-base-zh --out ce`)
 	c.fs.String("train", "", "training file (cross.train.tsv, 4 columns)")
