@@ -24,6 +24,7 @@ import (
 type linTask struct {
 	w, b     *torch.Tensor
 	h        int64
+	dev      torch.Device
 	x, y     []float32
 	failSave func(dir string) error // when set and it returns an error, SaveModel fails after writing part of dir
 	onStep   func() error
@@ -31,10 +32,12 @@ type linTask struct {
 
 const linN, linIn = 24, 4
 
-func newLinTask(t *testing.T, h int64) *linTask {
+func newLinTask(t *testing.T, h int64) *linTask { return newLinTaskOn(t, h, torch.CPU) }
+
+func newLinTaskOn(t *testing.T, h int64, dev torch.Device) *linTask {
 	t.Helper()
 	r := rand.New(rand.NewPCG(1, 2))
-	lt := &linTask{h: h}
+	lt := &linTask{h: h, dev: dev}
 	for i := 0; i < linN*linIn; i++ {
 		lt.x = append(lt.x, float32(r.NormFloat64()))
 	}
@@ -42,8 +45,8 @@ func newLinTask(t *testing.T, h int64) *linTask {
 		lt.y = append(lt.y, float32(r.NormFloat64()))
 	}
 	torch.ManualSeed(5)
-	lt.w = torch.Randn([]int64{linIn, h}, torch.Float32, torch.CPU).SetRequiresGrad(true)
-	lt.b = torch.Zeros([]int64{h}, torch.Float32, torch.CPU).SetRequiresGrad(true)
+	lt.w = torch.Randn([]int64{linIn, h}, torch.Float32, dev).SetRequiresGrad(true)
+	lt.b = torch.Zeros([]int64{h}, torch.Float32, dev).SetRequiresGrad(true)
 	require.NoError(t, errors.Join(lt.w.Err(), lt.b.Err()))
 	t.Cleanup(func() { lt.w.Close(); lt.b.Close() })
 	return lt
@@ -65,8 +68,9 @@ func (l *linTask) Step(s *torch.Scope, ex []int) (float64, error) {
 		xs = append(xs, l.x[i*linIn:(i+1)*linIn]...)
 		ys = append(ys, l.y[i*int(l.h):(i+1)*int(l.h)]...)
 	}
-	x := s.FromFloat32(xs, int64(len(ex)), linIn).Dropout(0.3, true) // draws from the RNG: exact resume needs it
-	y := s.FromFloat32(ys, int64(len(ex)), l.h)
+	// dropout draws from the generator of the device: exact resume needs it restored
+	x := s.FromFloat32(xs, int64(len(ex)), linIn).ToDevice(l.dev).Dropout(0.3, true)
+	y := s.FromFloat32(ys, int64(len(ex)), l.h).ToDevice(l.dev)
 	loss := x.MatMul(s.Use(l.w)).Add(s.Use(l.b)).Sub(y).Square().Mean()
 	if err := loss.Backward(); err != nil {
 		return 0, err
@@ -117,9 +121,9 @@ func (l *linTask) LoadModel(dir string) error {
 	if nw < 0 {
 		return errors.New("short weights file")
 	}
-	w := torch.FromFloat32(v[:nw], nw/l.h, l.h)
+	w := torch.FromFloat32(v[:nw], nw/l.h, l.h).ToDevice(l.dev)
 	defer w.Close()
-	bb := torch.FromFloat32(v[nw:], l.h)
+	bb := torch.FromFloat32(v[nw:], l.h).ToDevice(l.dev)
 	defer bb.Close()
 	var e error
 	torch.NoGrad(func() { e = errors.Join(l.w.CopyFrom(w), l.b.CopyFrom(bb)) })
@@ -279,10 +283,19 @@ func TestCheckpointFailureRemovesTmp(t *testing.T) {
 }
 
 // TestExactResume: for both optimizers, a run stopped at step 5 and resumed ends with the weights of an
-// uninterrupted run (model, optimizer state and RNG restored; dropout draws from the RNG).
+// uninterrupted run (model, optimizer state and RNG restored; dropout draws from the RNG), on the CPU and, where
+// there is one, on a CUDA device (whose generator the checkpoint holds too).
 func TestExactResume(t *testing.T) {
-	for _, optName := range []string{AdamW, LAMB} {
-		t.Run(optName, func(t *testing.T) {
+	for _, c := range []struct {
+		opt string
+		dev torch.Device
+	}{{AdamW, torch.CPU}, {LAMB, torch.CPU}, {AdamW, torch.CUDA(0)}, {LAMB, torch.CUDA(0)}} {
+		optName, dev := c.opt, c.dev
+		t.Run(optName+"-"+dev.String(), func(t *testing.T) {
+			if dev.Type == torch.CUDADevice && !torch.CUDAAvailable() {
+				t.Skip("no CUDA device")
+			}
+			newLinTask := func(t *testing.T, h int64) *linTask { return newLinTaskOn(t, h, dev) }
 			straight := newLinTask(t, 3)
 			o := opts(t.TempDir(), 10)
 			o.Optimizer, o.SaveEvery = optName, 5
