@@ -13,6 +13,8 @@ import (
 // runs, 0 for the parameters its exclude_from_weight_decay picks).
 type LAMBOptions struct {
 	Beta1, Beta2, Eps float64
+	// NoBiasCorrection drops the moments' bias corrections (1−β1^t), (1−β2^t), as Paddle 1.x's lamb op did.
+	NoBiasCorrection bool
 }
 
 // LAMB is the layer-wise adaptive optimizer of You et al., "Large Batch Optimization for Deep Learning: Training
@@ -143,8 +145,10 @@ func (l *LAMB) stepParam(st *lambState, p *Tensor, lr, wd float64) error {
 		}
 		st.step++
 		t := float64(st.step)
-		m := s.Use(st.m).DivScalar(1 - math.Pow(b1, t))
-		v := s.Use(st.v).DivScalar(1 - math.Pow(b2, t))
+		m, v := s.Use(st.m), s.Use(st.v)
+		if !l.o.NoBiasCorrection {
+			m, v = m.DivScalar(1-math.Pow(b1, t)), v.DivScalar(1-math.Pow(b2, t))
+		}
 		r := m.Div(v.Sqrt().AddScalar(l.o.Eps))
 		if wd != 0 {
 			r = r.Add(w.MulScalar(wd))

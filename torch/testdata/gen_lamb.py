@@ -6,6 +6,7 @@ You et al. 2019) from its formulas, in float64 from the float32 inputs:
   m = b1*m + (1-b1)*g;  v = b2*v + (1-b2)*g^2
   r = (m/(1-b1^t)) / (sqrt(v/(1-b2^t)) + eps) + wd*w
   w = w - lr * (|w|/|r| if both norms > 0 else 1) * r
+and, as Paddle 1.x's lamb op, without the bias corrections (1-b1^t), (1-b2^t).
 Run: /usr/bin/python3 torch/testdata/gen_lamb.py
 """
 import json
@@ -24,27 +25,34 @@ params = [  # name, init, weight decay, group
 ]
 grads = [[torch.randn(p.shape) for _, p, _, _ in params] for _ in FACTORS]
 
-w = [p.double().clone() for _, p, _, _ in params]
-m = [torch.zeros_like(x) for x in w]
-v = [torch.zeros_like(x) for x in w]
-after = []
-for t, (f, gs) in enumerate(zip(FACTORS, grads), start=1):
-    for i, (_, _, wd, _) in enumerate(params):
-        g = gs[i].double()
-        m[i] = B1 * m[i] + (1 - B1) * g
-        v[i] = B2 * v[i] + (1 - B2) * g * g
-        r = (m[i] / (1 - B1 ** t)) / (torch.sqrt(v[i] / (1 - B2 ** t)) + EPS) + wd * w[i]
-        pn, rn = w[i].norm().item(), r.norm().item()
-        ratio = pn / rn if pn > 0 and rn > 0 else 1.0
-        w[i] = w[i] - LR * f * ratio * r
-    after.append([x.flatten().tolist() for x in w])
+
+
+def trajectory(bias_correction):
+    w = [p.double().clone() for _, p, _, _ in params]
+    m = [torch.zeros_like(x) for x in w]
+    v = [torch.zeros_like(x) for x in w]
+    after = []
+    for t, (f, gs) in enumerate(zip(FACTORS, grads), start=1):
+        c1, c2 = (1 - B1 ** t, 1 - B2 ** t) if bias_correction else (1.0, 1.0)
+        for i, (_, _, wd, _) in enumerate(params):
+            g = gs[i].double()
+            m[i] = B1 * m[i] + (1 - B1) * g
+            v[i] = B2 * v[i] + (1 - B2) * g * g
+            r = (m[i] / c1) / (torch.sqrt(v[i] / c2) + EPS) + wd * w[i]
+            pn, rn = w[i].norm().item(), r.norm().item()
+            ratio = pn / rn if pn > 0 and rn > 0 else 1.0
+            w[i] = w[i] - LR * f * ratio * r
+        after.append([x.flatten().tolist() for x in w])
+    return after
+
 
 out = {
     "lr": LR, "factors": FACTORS,
     "params": [{"name": n, "shape": list(p.shape), "init": p.flatten().tolist(), "wd": wd, "group": g}
                for n, p, wd, g in params],
     "grads": [[g.flatten().tolist() for g in gs] for gs in grads],
-    "after": after,
+    "after": trajectory(True),
+    "after_no_bias_correction": trajectory(False),  # Paddle 1.x's lamb op
 }
 with open(os.path.join(os.path.dirname(os.path.abspath(__file__)), "lamb.json"), "w") as fh:
     json.dump(out, fh)
