@@ -275,7 +275,11 @@ func Run(ctx context.Context, task Task, o Options) (*Result, error) {
 	var lock *dirlock.Lock
 	var err error
 	if rank == 0 {
-		lock, err = dirlock.Acquire(o.OutDir, "training")
+		what := "training"
+		if c := o.Identity["command"]; c != "" {
+			what = c
+		}
+		lock, err = dirlock.Acquire(o.OutDir, what)
 		if err != nil {
 			err = fmt.Errorf("train: %w", err)
 		}
