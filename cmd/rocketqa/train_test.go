@@ -38,7 +38,13 @@ func TestTrainRunIdentity(t *testing.T) {
 	assert.Equal(t, 1, r.code, "%s", r)
 	assert.Contains(t, r.stderr, "train \"")
 
-	r = inproc(t, args("2", "--no-resume")...)
+	// --optimizer reaches the loop (LAMB with its 0.01 default decay is another run)
+	r = inproc(t, args("2", "--optimizer", "lamb")...)
+	assert.Equal(t, 1, r.code, "%s", r)
+	assert.Contains(t, r.stderr, `optimizer "adamw" there, "lamb" here`)
+	assert.Contains(t, r.stderr, `weight_decay "0" there, "0.01" here`)
+
+	r = inproc(t, args("2", "--no-resume", "--optimizer", "lamb")...)
 	require.Equal(t, 0, r.code, "%s", r)
 	assert.Contains(t, r.stderr, "moved the earlier run's checkpoints")
 	prev, _ := filepath.Glob(filepath.Join(out, "previous", "*", "checkpoints", "step-00000003"))
