@@ -256,7 +256,9 @@ type DualConfig struct {
 	EvalBatch int
 	// CrossBatch gathers passages across processes when Train.PG is set [true unless NoCrossBatch].
 	NoCrossBatch bool
-	Train        train.Options
+	// Loss is the training loss [CrossBatchLoss, RocketQA v1]; a paper package (e.g. pair) passes its own.
+	Loss  DualLoss
+	Train train.Options
 }
 
 // ReadDualExamples loads a dual-encoder training file into memory.
@@ -320,10 +322,11 @@ func NewDualTask(c DualConfig) (*DualTask, error) {
 		return nil, err
 	}
 	return &DualTask{Model: d, Tok: tok, Examples: exs, Info: info, Vocab: vocab, ChunkSize: c.ChunkSize, GradCache: c.GradCache,
-		PG: c.Train.PG, CrossBatch: !c.NoCrossBatch, Device: c.Device, Autocast: c.Autocast}, nil
+		Loss: c.Loss, PG: c.Train.PG, CrossBatch: !c.NoCrossBatch, Device: c.Device, Autocast: c.Autocast}, nil
 }
 
-// TrainDual trains a RocketQA v1 dual encoder (step 1, 3 or 4 of the pipeline, depending on the training file).
+// TrainDual trains a dual encoder: RocketQA v1 (step 1, 3 or 4 of the pipeline, depending on the training file),
+// or with c.Loss any loss of the grouped layout.
 func TrainDual(ctx context.Context, c DualConfig) (*train.Result, error) {
 	task, err := NewDualTask(c)
 	if err != nil {

@@ -10,15 +10,20 @@ import (
 	"github.com/rocketqa-go/rocketqa/torch"
 )
 
-// DualTask trains a RocketQA v1 dual encoder on (query, positive, hard negative) lines with the cross-batch loss
-// (spec 3.1): every query is scored against all positives and negatives of the global batch, gathered from every
-// process through c10d's differentiable all_gather, target index 2·B·rank + i. It implements train.Task.
+// DualTask trains a dual encoder on grouped examples (a query and G passages, the positive first) with a pluggable
+// loss: by default the RocketQA v1 cross-batch loss (CrossBatchLoss) on (query, positive, hard negative) lines.
+// It encodes the batch (at once, in chunks, or with gradient caching) and hands the vectors to Loss as Reps.
+// It implements train.Task.
 type DualTask struct {
-	Model    *encoder.DualEncoder
-	Tok      *tokenizer.Tokenizer
+	Model *encoder.DualEncoder
+	Tok   *tokenizer.Tokenizer
+	// Examples are v1 lines (groups of 2); Groups, when set, replace them (any group size, one per batch).
 	Examples []dataset.DualExample
-	Info     encoder.ModelInfo // q/p max lengths, for_cn: saved with the model
-	Vocab    string            // vocab.txt copied into saved models
+	Groups   []dataset.Group
+	// Loss is the training loss [CrossBatchLoss].
+	Loss  DualLoss
+	Info  encoder.ModelInfo // q/p max lengths, for_cn: saved with the model
+	Vocab string            // vocab.txt copied into saved models
 
 	// ChunkSize is the micro-batch of one forward pass (0: the whole local batch at once).
 	ChunkSize int
@@ -26,7 +31,7 @@ type DualTask struct {
 	// gradients of the embeddings, then re-encode chunk by chunk with the same dropout masks (restored generator
 	// state) and backpropagate the cached gradients. Gradients equal the plain step's; memory is one chunk's graph.
 	GradCache bool
-	// PG, when set and CrossBatch is on, gathers passages from every process (cross-batch negatives).
+	// PG, when set and CrossBatch is on, is handed to the loss to gather from every process (cross-batch negatives).
 	PG         *torch.ProcessGroup
 	CrossBatch bool
 	Device     torch.Device
@@ -38,7 +43,19 @@ type DualTask struct {
 func (t *DualTask) Params() []encoder.Param { return t.Model.Params() }
 
 // NumExamples implements train.Task.
-func (t *DualTask) NumExamples() int { return len(t.Examples) }
+func (t *DualTask) NumExamples() int {
+	if t.Groups != nil {
+		return len(t.Groups)
+	}
+	return len(t.Examples)
+}
+
+func (t *DualTask) group(j int) dataset.Group {
+	if t.Groups != nil {
+		return t.Groups[j]
+	}
+	return t.Examples[j].Group()
+}
 
 // SaveModel implements train.Task.
 func (t *DualTask) SaveModel(dir string) error {
@@ -64,17 +81,53 @@ func (t *DualTask) LoadModel(dir string) error {
 	return t.Model.Para.CopyFrom(src.Para)
 }
 
-// encodings tokenizes the batch: B queries, then 2B passages (B positives, B negatives).
-func (t *DualTask) encodings(idx []int) (qs, ps []tokenizer.Encoding) {
-	qs = make([]tokenizer.Encoding, len(idx))
-	ps = make([]tokenizer.Encoding, 2*len(idx))
+// encodings tokenizes the batch: B queries, then the B·G passages slot by slot (all positives, then every group's
+// first negative, ...), the order v1 always encoded them in, so chunks, padding and dropout masks are those of v1.
+// regroup turns the encoded passages into the grouped layout of Reps.
+func (t *DualTask) encodings(idx []int) (qs, ps []tokenizer.Encoding, g int, err error) {
+	b := len(idx)
+	qs = make([]tokenizer.Encoding, b)
 	for i, j := range idx {
-		ex := &t.Examples[j]
-		qs[i] = t.Tok.EncodeQuery(ex.Query, t.Info.QMaxSeqLen)
-		ps[i] = t.Tok.EncodePassage(ex.PosTitle, ex.PosPara, t.Info.PMaxSeqLen)
-		ps[len(idx)+i] = t.Tok.EncodePassage(ex.NegTitle, ex.NegPara, t.Info.PMaxSeqLen)
+		gr := t.group(j)
+		if i == 0 {
+			g = len(gr.Passages)
+			ps = make([]tokenizer.Encoding, b*g)
+		}
+		if len(gr.Passages) != g || g == 0 {
+			return nil, nil, 0, fmt.Errorf("rocketqa: example %d has %d passages, example %d of the batch has %d (one group size per batch)",
+				j, len(gr.Passages), idx[0], g)
+		}
+		qs[i] = t.Tok.EncodeQuery(gr.Query, t.Info.QMaxSeqLen)
+		for k, p := range gr.Passages {
+			ps[k*b+i] = t.Tok.EncodePassage(p.Title, p.Text, t.Info.PMaxSeqLen)
+		}
 	}
-	return qs, ps
+	return qs, ps, g, nil
+}
+
+// regroup turns slot-major passage vectors [G*B, H] (encodings' order) into the grouped layout [B*G, H]
+// (differentiable, exact: a transpose).
+func regroup(p *torch.Tensor, b, g int) *torch.Tensor {
+	if g == 1 {
+		return p
+	}
+	return p.Reshape(int64(g), int64(b), -1).Transpose(0, 1).Reshape(int64(b*g), -1)
+}
+
+// reps assembles what the loss sees from the local query vectors and the slot-major passage vectors.
+func (t *DualTask) reps(q, pSlots *torch.Tensor, g int) Reps {
+	r := Reps{Q: q, P: regroup(pSlots, int(q.Size(0)), g), G: g}
+	if t.CrossBatch {
+		r.PG = t.PG
+	}
+	return r
+}
+
+func (t *DualTask) loss(s *torch.Scope, r Reps) *torch.Tensor {
+	if t.Loss != nil {
+		return t.Loss(s, r)
+	}
+	return CrossBatchLoss(s, r)
 }
 
 func chunks(n, size int) [][2]int {
@@ -103,34 +156,15 @@ func (t *DualTask) forward(s *torch.Scope, m *encoder.BERT, encs []tokenizer.Enc
 	return out
 }
 
-// Loss is the cross-batch loss of local query vectors q [B, H] against local passages p [2B, H] (positives first).
-func (t *DualTask) Loss(s *torch.Scope, q, p *torch.Tensor) *torch.Tensor {
-	return CrossBatchLoss(s, q, p, t.PG, t.CrossBatch)
-}
-
-// CrossBatchLoss is the RocketQA v1 loss: q [B, H] against p [2B, H] (B positives then B negatives). With a process
-// group and crossBatch, p is all-gathered (rank-major, differentiable) and the target of query i on rank r is
-// 2·B·r + i; otherwise in-batch negatives (target i). Mean over the local queries.
-func CrossBatchLoss(s *torch.Scope, q, p *torch.Tensor, pg *torch.ProcessGroup, crossBatch bool) *torch.Tensor {
-	b := q.Size(0)
-	if p.Size(0) != 2*b {
-		return s.Error(fmt.Errorf("rocketqa: %d passage vectors for %d queries (want 2 per query)", p.Size(0), b))
-	}
-	off := int64(0)
-	if pg != nil && crossBatch {
-		p = pg.AllGather(p)
-		off = 2 * b * int64(pg.Rank())
-	}
-	target := s.Arange(float64(off), float64(off+b), 1, torch.Int64, q.Device())
-	return torch.CrossEntropy(q.MatMul(p.T()), target)
-}
-
 // Step implements train.Task.
 func (t *DualTask) Step(s *torch.Scope, idx []int) (float64, error) {
 	if len(idx) == 0 {
 		return 0, errors.New("rocketqa: empty batch")
 	}
-	qe, pe := t.encodings(idx)
+	qe, pe, g, err := t.encodings(idx)
+	if err != nil {
+		return 0, err
+	}
 	if !t.GradCache {
 		var qs, ps []*torch.Tensor
 		for _, c := range chunks(len(qe), t.ChunkSize) {
@@ -139,13 +173,13 @@ func (t *DualTask) Step(s *torch.Scope, idx []int) (float64, error) {
 		for _, c := range chunks(len(pe), t.ChunkSize) {
 			ps = append(ps, t.forward(s, t.Model.Para, pe[c[0]:c[1]]))
 		}
-		loss := t.Loss(s, torch.Cat(qs, 0), torch.Cat(ps, 0))
+		loss := t.loss(s, t.reps(torch.Cat(qs, 0), torch.Cat(ps, 0), g))
 		if err := loss.Backward(); err != nil {
 			return 0, err
 		}
 		return loss.Item()
 	}
-	return t.gradCacheStep(s, qe, pe)
+	return t.gradCacheStep(s, qe, pe, g)
 }
 
 type cachedChunk struct {
@@ -177,8 +211,8 @@ func (t *DualTask) setRNG(cpu, dev []byte) error {
 }
 
 // gradCacheStep: pass 1 without a graph, loss on detached embeddings, pass 2 chunk by chunk with the cached
-// embedding gradients.
-func (t *DualTask) gradCacheStep(s *torch.Scope, qe, pe []tokenizer.Encoding) (float64, error) {
+// embedding gradients. Any loss of the vectors alone works: it only has to give their gradients.
+func (t *DualTask) gradCacheStep(s *torch.Scope, qe, pe []tokenizer.Encoding, g int) (float64, error) {
 	var cs []cachedChunk
 	for _, c := range chunks(len(qe), t.ChunkSize) {
 		cs = append(cs, cachedChunk{m: t.Model.Query, encs: qe[c[0]:c[1]], off: int64(c[0])})
@@ -209,7 +243,7 @@ func (t *DualTask) gradCacheStep(s *torch.Scope, qe, pe []tokenizer.Encoding) (f
 	}
 	q := torch.Cat(reps[:nq], 0).Detach().SetRequiresGrad(true)
 	p := torch.Cat(reps[nq:], 0).Detach().SetRequiresGrad(true)
-	loss := t.Loss(s, q, p)
+	loss := t.loss(s, t.reps(q, p, g))
 	if err := loss.Backward(); err != nil {
 		return 0, err
 	}
