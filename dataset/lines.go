@@ -287,3 +287,25 @@ func (r *records[T]) Err() error { return r.err }
 
 // Close releases the file. It is safe to call twice.
 func (r *records[T]) Close() error { return r.src.close() }
+
+// CountLines counts the lines of a text file (.gz decompressed) as the
+// readers number them: a last line without "\n" counts, a BOM is not data.
+// Lines longer than Options.MaxLineBytes are errors, as for the readers.
+func CountLines(path string, opts ...Options) (int, error) {
+	o := pickOptions(opts)
+	o.SkipBad = false
+	src, err := openLines(path, o)
+	if err != nil {
+		return 0, err
+	}
+	defer src.close()
+	for {
+		_, err := src.next()
+		if err == io.EOF {
+			return src.lineNo, nil
+		}
+		if err != nil {
+			return 0, err
+		}
+	}
+}
