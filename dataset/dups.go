@@ -1,46 +1,43 @@
 package dataset
 
 import (
-	"cmp"
 	"hash/maphash"
 	"slices"
 )
 
 // FirstDuplicate finds a value that occurs more than once in ids and returns the indexes of two of its
 // occurrences, i < j, choosing the repeat that comes first in ids (smallest j). ok is false when all values are
-// distinct. Memory is 16 bytes per id (no map of strings), so it serves maps of
-// millions of passages.
+// distinct. It sorts 64-bit hashes (8 bytes per id, no map of strings), then compares the strings of the few
+// colliding hashes, so it serves maps of millions of passages.
 func FirstDuplicate(ids []string) (i, j int, ok bool) {
-	type entry struct {
-		h   uint64
-		row int
-	}
 	seed := maphash.MakeSeed()
-	es := make([]entry, len(ids))
+	hs := make([]uint64, len(ids))
 	for r, id := range ids {
-		es[r] = entry{maphash.String(seed, id), r}
+		hs[r] = maphash.String(seed, id)
 	}
-	slices.SortFunc(es, func(a, b entry) int {
-		if c := cmp.Compare(a.h, b.h); c != 0 {
-			return c
-		}
-		return cmp.Compare(a.row, b.row)
-	})
-	best := -1
-	for k := 0; k < len(es); {
-		m := k + 1
-		for m < len(es) && es[m].h == es[k].h {
-			m++
-		}
-		// es[k:m] share a hash: compare the strings (almost always a single pair)
-		for a := k; a < m; a++ {
-			for b := a + 1; b < m; b++ {
-				if ids[es[a].row] == ids[es[b].row] && (best < 0 || es[b].row < j) {
-					i, j, best = es[a].row, es[b].row, 1
-				}
+	slices.Sort(hs)
+	var coll map[uint64]bool
+	for k := 1; k < len(hs); k++ {
+		if hs[k] == hs[k-1] {
+			if coll == nil {
+				coll = map[uint64]bool{}
 			}
+			coll[hs[k]] = true
 		}
-		k = m
 	}
-	return i, j, best >= 0
+	if coll == nil {
+		return 0, 0, false
+	}
+	// second pass over the rows whose hash collides: the first row whose string was seen before
+	first := map[string]int{}
+	for r, id := range ids {
+		if !coll[maphash.String(seed, id)] {
+			continue
+		}
+		if p, seen := first[id]; seen {
+			return p, r, true
+		}
+		first[id] = r
+	}
+	return 0, 0, false // hash collisions of distinct strings only
 }
