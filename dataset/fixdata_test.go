@@ -39,6 +39,37 @@ func TestFileWithoutNewlinesStopsAtMaxLine(t *testing.T) {
 	})
 }
 
+// Under SkipBad an over-long line is skipped to its end; /dev/zero has none, and reading hung.
+func TestSkipBadGivesUpOnEndlessLine(t *testing.T) {
+	if _, err := os.Stat("/dev/zero"); err != nil {
+		t.Skip("no /dev/zero")
+	}
+	within(t, 20*time.Second, func() {
+		r, err := OpenDualTrain("/dev/zero", Options{MaxLineBytes: 64 << 10, SkipBad: true})
+		require.NoError(t, err)
+		defer r.Close()
+		assert.False(t, r.Next())
+		require.ErrorIs(t, r.Err(), ErrLineTooLong)
+		assert.Contains(t, r.Err().Error(), "/dev/zero:1: line too long: no newline in")
+	})
+	// an over-long line that ends is still skipped
+	long := make([]byte, 100<<10)
+	for i := range long {
+		long[i] = 'x'
+	}
+	p := writeFile(t, "ids.tsv", "a\tb\n"+string(long)+"\nc\td\n")
+	r, err := OpenIDText(p, Options{MaxLineBytes: 64 << 10, SkipBad: true})
+	require.NoError(t, err)
+	defer r.Close()
+	var got []string
+	for r.Next() {
+		got = append(got, r.Record().ID)
+	}
+	require.NoError(t, r.Err())
+	assert.Equal(t, []string{"a", "c"}, got)
+	assert.Equal(t, 1, r.Skipped())
+}
+
 func mkfifo(t *testing.T) string {
 	t.Helper()
 	p := filepath.Join(t.TempDir(), "fifo.tsv")

@@ -66,7 +66,13 @@ func (e *LineError) Unwrap() error { return e.Err }
 
 // ErrLineTooLong is wrapped by the error for a line longer than
 // Options.MaxLineBytes.
+//
+// Under SkipBad an over-long line is skipped, but one that runs on for more
+// than maxSkipFactor*MaxLineBytes bytes stops the reader with an error that
+// is not a *LineError (so it is not skipped).
 var ErrLineTooLong = errors.New("line too long")
+
+const maxSkipFactor = 16
 
 // lineSource yields the lines of one file, without the trailing "\n" or "\r\n".
 type lineSource struct {
@@ -132,9 +138,16 @@ func (s *lineSource) next() ([]byte, error) {
 	}
 	s.long = s.long[:0]
 	tooLong := false
+	skipped := 0
 	for frags := 1; ; frags++ {
 		frag, err := s.br.ReadSlice('\n')
 		if err == bufio.ErrBufferFull {
+			if tooLong {
+				// under SkipBad: give up on a "line" that never ends (/dev/zero, a binary file)
+				if skipped += len(frag); skipped > maxSkipFactor*s.max {
+					return nil, fmt.Errorf("%s:%d: %w: no newline in %d bytes; is it a text file?", s.path, s.lineNo+1, ErrLineTooLong, skipped)
+				}
+			}
 			if !tooLong {
 				if len(s.long)+len(frag) > s.max+2 {
 					tooLong = true
