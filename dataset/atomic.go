@@ -26,11 +26,61 @@ func CreateAtomic(path string) (*AtomicFile, error) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, err
 	}
-	tmp, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp*")
+	tmp, err := CreateTemp(path)
 	if err != nil {
 		return nil, err
 	}
 	return &AtomicFile{path: path, tmp: tmp, bw: bufio.NewWriterSize(tmp, 256<<10)}, nil
+}
+
+// FileMode is the mode of every file this module writes (run files, embedding shards, indexes, pid files,
+// checkpoints), whatever the umask: they are data to share, not secrets.
+const FileMode os.FileMode = 0o644
+
+// CreateTemp creates the temporary file that CommitTemp will rename to path: a fresh file in path's directory
+// (which must exist), named ".<base>.tmp*". It is the one atomic-write primitive: AtomicFile and the writers of
+// package retrieval use it.
+func CreateTemp(path string) (*os.File, error) {
+	return os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp*")
+}
+
+// CommitTemp syncs and closes tmp (made by CreateTemp), gives it FileMode, renames it to path and syncs the
+// directory. On error the temporary file is removed and path is left as it was.
+func CommitTemp(tmp *os.File, path string) error {
+	name := tmp.Name()
+	err := tmp.Sync()
+	if cerr := tmp.Close(); err == nil {
+		err = cerr
+	}
+	return commitName(name, path, err)
+}
+
+// CommitTempName is CommitTemp for a temporary file that was written by name (by C code) and is closed.
+func CommitTempName(tmp, path string) error {
+	f, err := os.OpenFile(tmp, os.O_RDWR, 0)
+	if err != nil {
+		os.Remove(tmp)
+		return fmt.Errorf("%s: %w", path, err)
+	}
+	return CommitTemp(f, path)
+}
+
+func commitName(name, path string, err error) error {
+	if err == nil {
+		err = os.Chmod(name, FileMode)
+	}
+	if err == nil {
+		err = os.Rename(name, path)
+	}
+	if err != nil {
+		os.Remove(name)
+		return fmt.Errorf("%s: %w", path, err)
+	}
+	if d, derr := os.Open(filepath.Dir(path)); derr == nil {
+		d.Sync()
+		d.Close()
+	}
+	return nil
 }
 
 // Path is the final path of the file.
@@ -78,29 +128,11 @@ func (a *AtomicFile) Commit() error {
 		return a.err
 	}
 	a.done = true
-	name := a.tmp.Name()
-	err := a.bw.Flush()
-	if err == nil {
-		err = a.tmp.Sync()
+	if err := a.bw.Flush(); err != nil {
+		a.tmp.Close()
+		return commitName(a.tmp.Name(), a.path, err)
 	}
-	if cerr := a.tmp.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Chmod(name, 0o644)
-	}
-	if err == nil {
-		err = os.Rename(name, a.path)
-	}
-	if err != nil {
-		os.Remove(name)
-		return fmt.Errorf("%s: %w", a.path, err)
-	}
-	if d, derr := os.Open(filepath.Dir(a.path)); derr == nil {
-		d.Sync()
-		d.Close()
-	}
-	return nil
+	return CommitTemp(a.tmp, a.path)
 }
 
 // Abort discards the file. It is safe to call after Commit (it then does nothing).

@@ -17,10 +17,23 @@
 //	}
 //	if err := r.Err(); err != nil { ... }
 //
-// Files whose name ends in ".gz" are decompressed on the fly.
+// Files whose name ends in ".gz" are decompressed on the fly. A UTF-8 BOM at the
+// start of a file is not data: every reader drops it (SkipBOM, StripBOM: the one
+// rule that the readers of packages eval and retrieval follow too).
 //
+// A line longer than MaxLineBytes stops the reader at once (a file without
+// newlines, such as /dev/zero, is refused after MaxLineBytes bytes). Reading is
+// cancelled by a context given as Options.Context: Next returns false soon
+// after it is cancelled, with Err wrapping the context's error and naming
+// file:line, also while the open or a read of a FIFO blocks:
+//
+//	r, err := dataset.OpenDualTrain(path, dataset.Options{Context: ctx})
+//
+
 // Writers write to a temporary file in the target directory and rename it over
-// the target on Close, so a failed run never leaves a partial file behind.
+// the target on Close, so a failed run never leaves a partial file behind; the
+// file gets FileMode (0644). CreateTemp and CommitTemp are that one atomic
+// writer, shared with package retrieval.
 // Abort discards what was written. A Write that refuses its record (a field
 // holding a TAB or newline, a missing id, ...) is sticky: later writes fail
 // and Close discards the file and returns that error.

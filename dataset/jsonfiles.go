@@ -22,7 +22,8 @@ import (
 // memory.
 type ObjectReader struct {
 	path    string
-	file    *os.File
+	file    *inputFile
+	bom     int64 // bytes of a leading BOM, skipped before decoding
 	gz      *gzip.Reader
 	dec     *json.Decoder
 	key     string
@@ -33,27 +34,39 @@ type ObjectReader struct {
 	closed  bool
 }
 
-// OpenObject opens a file holding one JSON object of string values.
-func OpenObject(path string) (*ObjectReader, error) {
-	f, err := os.Open(path)
+// OpenObject opens a file holding one JSON object of string values. Of
+// Options only Context is used (cancellation, as for the line readers).
+func OpenObject(path string, opts ...Options) (*ObjectReader, error) {
+	o := pickOptions(opts)
+	f, err := openInput(o.Context, path)
 	if err != nil {
 		return nil, err
 	}
 	r := &ObjectReader{path: path, file: f}
 	var in io.Reader = f
+	if o.Context != nil {
+		in = ctxReader{o.Context, f}
+	}
 	if strings.HasSuffix(path, ".gz") {
-		gz, err := gzip.NewReader(f)
+		gz, err := gzip.NewReader(in)
 		if err != nil {
-			f.Close()
+			f.close()
 			return nil, fmt.Errorf("%s: %w", path, err)
 		}
 		r.gz, in = gz, gz
 	}
-	r.dec = json.NewDecoder(bufio.NewReaderSize(in, 256<<10))
+	br := bufio.NewReaderSize(in, 256<<10)
+	if b, _ := br.Peek(len(BOM)); string(b) == BOM {
+		r.bom = int64(len(BOM))
+	}
+	r.dec = json.NewDecoder(SkipBOM(br))
 	r.dec.UseNumber()
 	tok, err := r.dec.Token()
 	if err != nil {
 		r.Close()
+		if err == io.EOF {
+			return nil, fmt.Errorf("%s: empty file, want a JSON object", path)
+		}
 		return nil, r.errAt(fmt.Sprintf("not a JSON object: %v", err))
 	}
 	if d, ok := tok.(json.Delim); !ok || d != '{' {
@@ -65,7 +78,7 @@ func OpenObject(path string) (*ObjectReader, error) {
 
 // errAt builds a *LineError for the decoder's current position.
 func (r *ObjectReader) errAt(msg string) error {
-	return &LineError{Path: r.path, Line: LineAtOffset(r.path, r.dec.InputOffset()), Msg: msg}
+	return &LineError{Path: r.path, Line: LineAtOffset(r.path, r.bom+r.dec.InputOffset()), Msg: msg}
 }
 
 // Next reads the next member.
@@ -123,7 +136,7 @@ func (r *ObjectReader) Value() string { return r.val }
 
 // Line is the line the decoder has reached (computed by re-reading the file:
 // meant for error messages, not for every member).
-func (r *ObjectReader) Line() int { return LineAtOffset(r.path, r.dec.InputOffset()) }
+func (r *ObjectReader) Line() int { return LineAtOffset(r.path, r.bom+r.dec.InputOffset()) }
 
 // Err is the first error met.
 func (r *ObjectReader) Err() error { return r.err }
@@ -137,7 +150,7 @@ func (r *ObjectReader) Close() error {
 	if r.gz != nil {
 		r.gz.Close()
 	}
-	return r.file.Close()
+	return r.file.close()
 }
 
 // LineAtOffset returns the 1-based line holding byte offset off of path
@@ -209,10 +222,12 @@ func jsonString(s string) []byte {
 const maxRowGap = 1 << 24
 
 // ReadPassageIDMap reads passage2id.map.json ({"<row>": "<pid>"}) into a slice
-// indexed by row. Every row from 0 to the largest must be present exactly once.
-// It streams the file: memory is the slice of pids.
-func ReadPassageIDMap(path string) ([]string, error) {
-	r, err := OpenObject(path)
+// indexed by row. Every row from 0 to the largest must be present exactly once,
+// and every pid must be distinct (a pid on two rows would come back at two
+// ranks of one search): the error names the pid and both rows. It streams the
+// file: memory is the slice of pids. Of Options only Context is used.
+func ReadPassageIDMap(path string, opts ...Options) ([]string, error) {
+	r, err := OpenObject(path, opts...)
 	if err != nil {
 		return nil, err
 	}
@@ -250,6 +265,9 @@ func ReadPassageIDMap(path string) ([]string, error) {
 			return nil, fmt.Errorf("%s: row %d is missing (rows 0..%d expected)", path, i, len(pids)-1)
 		}
 	}
+	if i, j, dup := FirstDuplicate(pids); dup {
+		return nil, fmt.Errorf("%s: pid %q is mapped from row %d and from row %d; every row needs its own pid", path, clip(pids[i], 60), i, j)
+	}
 	return pids, nil
 }
 
@@ -273,9 +291,9 @@ type QueryID struct {
 }
 
 // ReadQ2QID reads q2qid.dev.json ({"<query text>": "<qid>"}) in file order.
-// A repeated query is an error.
-func ReadQ2QID(path string) ([]QueryID, error) {
-	r, err := OpenObject(path)
+// A repeated query is an error. Of Options only Context is used.
+func ReadQ2QID(path string, opts ...Options) ([]QueryID, error) {
+	r, err := OpenObject(path, opts...)
 	if err != nil {
 		return nil, err
 	}
@@ -379,6 +397,14 @@ func parseDev(line []byte) (DevExample, error) {
 			ParagraphID   *flexID `json:"paragraph_id"`
 			ParagraphText string  `json:"paragraph_text"`
 		} `json:"answer_paragraphs"`
+	}
+	switch t := bytes.TrimSpace(line); {
+	case len(t) == 0:
+		return DevExample{}, errors.New("blank line; want one JSON object per line (JSON lines)")
+	case t[0] == '[':
+		return DevExample{}, errors.New("a JSON array; want JSON lines, one question object per line (convert with: jq -c '.[]' FILE)")
+	case t[0] != '{':
+		return DevExample{}, fmt.Errorf("want one JSON object per line (JSON lines), found %q", clip(string(t), 20))
 	}
 	if err := json.Unmarshal(line, &raw); err != nil {
 		return DevExample{}, fmt.Errorf("not a JSON object: %v", err)

@@ -4,10 +4,10 @@ import (
 	"bufio"
 	"bytes"
 	"compress/gzip"
+	"context"
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"strings"
 	"unicode/utf8"
 )
@@ -22,8 +22,14 @@ type Options struct {
 	// stopping with an error; the reader's Skipped method counts them.
 	SkipBad bool
 	// MaxLineBytes bounds the length of one line; 0 means DefaultMaxLineBytes.
-	// A longer line is malformed.
+	// A longer line is malformed: without SkipBad reading stops at once with a
+	// *LineError (file:line) wrapping ErrLineTooLong, so a file without
+	// newlines (/dev/zero, a binary file) is refused after MaxLineBytes bytes.
 	MaxLineBytes int
+	// Context, if not nil, cancels reading: Next returns false and Err the
+	// context's error (wrapped with file:line) soon after it is cancelled,
+	// also while an open or a read of a FIFO blocks. nil means no cancellation.
+	Context context.Context
 }
 
 func pickOptions(opts []Options) Options {
@@ -60,65 +66,110 @@ func (e *LineError) Unwrap() error { return e.Err }
 
 // ErrLineTooLong is wrapped by the error for a line longer than
 // Options.MaxLineBytes.
+//
+// Under SkipBad an over-long line is skipped, but one that runs on for more
+// than maxSkipFactor*MaxLineBytes bytes stops the reader with an error that
+// is not a *LineError (so it is not skipped).
 var ErrLineTooLong = errors.New("line too long")
+
+const maxSkipFactor = 16
 
 // lineSource yields the lines of one file, without the trailing "\n" or "\r\n".
 type lineSource struct {
-	path   string
-	file   *os.File
-	gz     *gzip.Reader
-	br     *bufio.Reader
-	max    int
-	lineNo int
-	long   []byte // accumulates lines longer than the bufio buffer
-	closed bool
+	path     string
+	file     *inputFile
+	gz       *gzip.Reader
+	br       *bufio.Reader
+	max      int
+	skipLong bool // consume the rest of an over-long line (SkipBad) instead of stopping
+	ctx      context.Context
+	lineNo   int
+	long     []byte // accumulates lines longer than the bufio buffer
+	closed   bool
 }
 
-func openLines(path string, max int) (*lineSource, error) {
-	f, err := os.Open(path)
+func openLines(path string, o Options) (*lineSource, error) {
+	f, err := openInput(o.Context, path)
 	if err != nil {
 		return nil, err
 	}
-	s := &lineSource{path: path, file: f, max: max}
+	s := &lineSource{path: path, file: f, max: o.maxLine(), skipLong: o.SkipBad, ctx: o.Context}
 	var r io.Reader = f
+	if o.Context != nil {
+		r = ctxReader{o.Context, f}
+	}
 	if strings.HasSuffix(path, ".gz") {
-		gz, err := gzip.NewReader(f)
+		gz, err := gzip.NewReader(r)
 		if err != nil {
-			f.Close()
-			return nil, fmt.Errorf("%s: %w", path, err)
+			f.close()
+			return nil, fmt.Errorf("%s: %w", path, readErr(o.Context, err))
 		}
 		s.gz = gz
 		r = gz
 	}
-	s.br = bufio.NewReaderSize(r, 64<<10)
+	s.br = SkipBOM(bufio.NewReaderSize(r, 64<<10))
 	return s, nil
+}
+
+// cancelled returns the context's error, with file and line, once it is cancelled.
+func (s *lineSource) cancelled() error {
+	if s.ctx == nil {
+		return nil
+	}
+	if err := s.ctx.Err(); err != nil {
+		return fmt.Errorf("%s:%d: %w", s.path, s.lineNo+1, err)
+	}
+	return nil
 }
 
 // next returns the next line. The slice is valid until the following call.
 // At the end of the file it returns io.EOF. A line longer than the limit
-// returns a *LineError wrapping ErrLineTooLong; the rest of that line is
-// consumed, so reading may go on with the next line.
+// returns a *LineError wrapping ErrLineTooLong; under SkipBad the rest of that
+// line is consumed, so reading may go on with the next line, otherwise the
+// source stops there.
 func (s *lineSource) next() ([]byte, error) {
 	if s.closed {
 		return nil, io.EOF
 	}
+	if s.lineNo%cancelCheckEvery == 0 {
+		if err := s.cancelled(); err != nil {
+			return nil, err
+		}
+	}
 	s.long = s.long[:0]
 	tooLong := false
-	for {
+	skipped := 0
+	for frags := 1; ; frags++ {
 		frag, err := s.br.ReadSlice('\n')
 		if err == bufio.ErrBufferFull {
+			if tooLong {
+				// under SkipBad: give up on a "line" that never ends (/dev/zero, a binary file)
+				if skipped += len(frag); skipped > maxSkipFactor*s.max {
+					return nil, fmt.Errorf("%s:%d: %w: no newline in %d bytes; is it a text file?", s.path, s.lineNo+1, ErrLineTooLong, skipped)
+				}
+			}
 			if !tooLong {
 				if len(s.long)+len(frag) > s.max+2 {
 					tooLong = true
 					s.long = s.long[:0]
+					if !s.skipLong {
+						// stop here: the rest of the line may never end (/dev/zero)
+						s.lineNo++
+						return nil, s.tooLong()
+					}
 				} else {
 					s.long = append(s.long, frag...)
+				}
+			}
+			if frags%cancelCheckEvery == 0 {
+				if err := s.cancelled(); err != nil {
+					return nil, err
 				}
 			}
 			continue
 		}
 		if err != nil && err != io.EOF {
-			return nil, fmt.Errorf("%s:%d: %w", s.path, s.lineNo+1, err)
+			return nil, fmt.Errorf("%s:%d: %w", s.path, s.lineNo+1, readErr(s.ctx, err))
 		}
 		if err == io.EOF && len(frag) == 0 && len(s.long) == 0 && !tooLong {
 			return nil, io.EOF
@@ -136,9 +187,6 @@ func (s *lineSource) next() ([]byte, error) {
 		line = bytes.TrimSuffix(line, []byte{'\r'})
 		if len(line) > s.max {
 			return nil, s.tooLong()
-		}
-		if s.lineNo == 1 {
-			line = bytes.TrimPrefix(line, []byte("\xef\xbb\xbf"))
 		}
 		return line, nil
 	}
@@ -158,7 +206,7 @@ func (s *lineSource) close() error {
 	if s.gz != nil {
 		err = s.gz.Close()
 	}
-	if cerr := s.file.Close(); err == nil {
+	if cerr := s.file.close(); err == nil {
 		err = cerr
 	}
 	return err
@@ -199,7 +247,7 @@ type records[T any] struct {
 
 func openRecords[T any](path string, opts []Options, parse func([]byte) (T, error)) (*records[T], error) {
 	o := pickOptions(opts)
-	src, err := openLines(path, o.maxLine())
+	src, err := openLines(path, o)
 	if err != nil {
 		return nil, err
 	}
@@ -252,3 +300,25 @@ func (r *records[T]) Err() error { return r.err }
 
 // Close releases the file. It is safe to call twice.
 func (r *records[T]) Close() error { return r.src.close() }
+
+// CountLines counts the lines of a text file (.gz decompressed) as the
+// readers number them: a last line without "\n" counts, a BOM is not data.
+// Lines longer than Options.MaxLineBytes are errors, as for the readers.
+func CountLines(path string, opts ...Options) (int, error) {
+	o := pickOptions(opts)
+	o.SkipBad = false
+	src, err := openLines(path, o)
+	if err != nil {
+		return 0, err
+	}
+	defer src.close()
+	for {
+		_, err := src.next()
+		if err == io.EOF {
+			return src.lineNo, nil
+		}
+		if err != nil {
+			return 0, err
+		}
+	}
+}

@@ -187,7 +187,7 @@ func OpenJointLists(path string, listSize int, opts ...Options) (*JointReader, e
 		return nil, fmt.Errorf("%s: list size %d must be at least 1", path, listSize)
 	}
 	o := pickOptions(opts)
-	src, err := openLines(path, o.maxLine())
+	src, err := openLines(path, o)
 	if err != nil {
 		return nil, err
 	}

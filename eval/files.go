@@ -77,10 +77,15 @@ func LoadDuReaderRun(path string) (Run, error) {
 		return nil, err
 	}
 	defer f.Close()
-	dec := json.NewDecoder(bufio.NewReaderSize(f, 256<<10))
+	br := bufio.NewReaderSize(f, 256<<10)
+	bom := int64(0)
+	if b, _ := br.Peek(len(dataset.BOM)); string(b) == dataset.BOM {
+		bom = int64(len(dataset.BOM))
+	}
+	dec := json.NewDecoder(dataset.SkipBOM(br))
 	dec.UseNumber()
 	fail := func(format string, a ...any) error {
-		return &dataset.LineError{Path: path, Line: dataset.LineAtOffset(path, dec.InputOffset()), Msg: fmt.Sprintf(format, a...)}
+		return &dataset.LineError{Path: path, Line: dataset.LineAtOffset(path, bom+dec.InputOffset()), Msg: fmt.Sprintf(format, a...)}
 	}
 	tok, err := dec.Token()
 	if err != nil {
@@ -143,7 +148,7 @@ func LoadRunTSV(path string) (Run, error) {
 		return nil, err
 	}
 	defer f.Close()
-	sc := bufio.NewScanner(f)
+	sc := bufio.NewScanner(dataset.SkipBOM(f))
 	sc.Buffer(make([]byte, 64<<10), 16<<20)
 	run := Run{}
 	line := 0

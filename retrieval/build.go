@@ -9,6 +9,8 @@ import (
 	"math/rand/v2"
 	"os"
 	"strings"
+
+	"github.com/rocketqa-go/rocketqa/dataset"
 )
 
 // BuildOptions tunes BuildIndex. The zero value builds an inner-product index with default sizes.
@@ -133,6 +135,9 @@ func BuildIndex(ctx context.Context, shards []string, factory string, out string
 		os.Remove(res.PIDs)
 		return nil, err
 	}
+	if err := writeIndexMeta(out, total, dim); err != nil {
+		return nil, err
+	}
 	return res, nil
 }
 
@@ -241,7 +246,7 @@ func ReadPIDs(path string) ([]string, error) {
 	if err != nil {
 		return nil, fmt.Errorf("retrieval: %w", err)
 	}
-	s := string(b)
+	s := string(dataset.StripBOM(b))
 	if len(s) > 0 && s[len(s)-1] != '\n' {
 		s += "\n"
 	}

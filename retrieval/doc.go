@@ -43,7 +43,11 @@
 // BuildIndex writes a FAISS index file and, beside it, PIDsPath(index) = index + ".pids": the passage id of
 // every index row, one per line, in row order. OpenShardedIndex reads such pairs; ShardedIndex searches them
 // all and merges the per-shard top k into a global top k (best score first; ties by shard, then row), as the
-// official RocketQA merge.py and the seed do for their 4 x IndexFlatIP parts.
+// official RocketQA merge.py and the seed do for their 4 x IndexFlatIP parts. A third file, MetaPath(index) =
+// index + ".meta.json", records the row count and checksums of the index and .pids files: OpenShardedIndex
+// refuses a .pids file of another shard or a replaced index file (indexes without it, from older versions, are
+// not checked), and every passage id must occur once over all shards. Search asks each shard for at most as
+// many hits as it holds, so a huge k is cheap.
 //
 // # Run files
 //
@@ -51,6 +55,7 @@
 // and MS MARCO candidate format; a missing score column is accepted on read). WriteRunJSON/ReadRunJSON handle
 // the DuReader-retrieval prediction format {qid: [pid, ...]}. Readers report bad input with file and line.
 //
-// All writers in this package write a temporary file beside the target and rename it, so a failure never
-// leaves a partial file under the target name.
+// All writers in this package write a temporary file beside the target and rename it (dataset.CreateTemp and
+// dataset.CommitTemp, the module's one atomic writer: mode 0644), so a failure never leaves a partial file under
+// the target name. Readers drop a UTF-8 BOM at the start of a file (the rule of package dataset).
 package retrieval

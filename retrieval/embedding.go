@@ -10,8 +10,9 @@ import (
 	"io"
 	"math"
 	"os"
-	"path/filepath"
 	"strings"
+
+	"github.com/rocketqa-go/rocketqa/dataset"
 )
 
 // DType is the element type of vectors stored in an embedding shard file.
@@ -167,7 +168,7 @@ func NewEmbeddingWriter(path string, dim int, dtype DType) (*EmbeddingWriter, er
 	if dtype.Size() == 0 {
 		return nil, fmt.Errorf("retrieval: NewEmbeddingWriter %s: unknown dtype %v", path, dtype)
 	}
-	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp*")
+	f, err := dataset.CreateTemp(path)
 	if err != nil {
 		return nil, fmt.Errorf("retrieval: NewEmbeddingWriter: %w", err)
 	}
@@ -289,14 +290,10 @@ func (w *EmbeddingWriter) Close() error {
 	if _, err := w.f.WriteAt(h.marshal(), 0); err != nil {
 		return fail(err)
 	}
-	if err := w.f.Sync(); err != nil {
-		return fail(err)
-	}
-	if err := w.f.Close(); err != nil {
-		return fail(err)
-	}
-	if err := os.Rename(w.f.Name(), w.path); err != nil {
-		return fail(err)
+	if err := dataset.CommitTemp(w.f, w.path); err != nil {
+		w.err = fmt.Errorf("retrieval: EmbeddingWriter: %w", err)
+		w.ids = nil
+		return w.err
 	}
 	w.ids = nil
 	return nil

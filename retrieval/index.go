@@ -13,9 +13,10 @@ import (
 	"fmt"
 	"math"
 	"os"
-	"path/filepath"
 	"sync"
 	"unsafe"
+
+	"github.com/rocketqa-go/rocketqa/dataset"
 )
 
 // Metric is the similarity an index ranks by.
@@ -303,44 +304,27 @@ func (ix *Index) WriteFile(path string) error {
 	})
 }
 
-// atomicWrite calls write with the name of a fresh temporary file in path's directory, syncs it and renames
-// it to path. On any error the temporary file is removed and path is left as it was.
-func atomicWrite(path string, write func(tmp string) error) (err error) {
-	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp*")
+// atomicWrite calls write with the name of a fresh temporary file in path's directory, then syncs it and renames
+// it to path through dataset.CommitTempName (the module's one atomic writer: mode dataset.FileMode). On any error
+// the temporary file is removed and path is left as it was.
+func atomicWrite(path string, write func(tmp string) error) error {
+	f, err := dataset.CreateTemp(path)
 	if err != nil {
 		return fmt.Errorf("retrieval: %w", err)
 	}
 	tmp := f.Name()
-	defer func() {
-		if err != nil {
-			os.Remove(tmp)
-		}
-	}()
-	if err = f.Close(); err != nil {
+	if err := f.Close(); err != nil {
+		os.Remove(tmp)
 		return fmt.Errorf("retrieval: %w", err)
 	}
-	if err = write(tmp); err != nil {
+	if err := write(tmp); err != nil {
+		os.Remove(tmp)
 		return err
 	}
-	if err = syncFile(tmp); err != nil {
-		return err
-	}
-	if err = os.Rename(tmp, path); err != nil {
+	if err := dataset.CommitTempName(tmp, path); err != nil {
 		return fmt.Errorf("retrieval: %w", err)
 	}
 	return nil
-}
-
-func syncFile(path string) error {
-	f, err := os.OpenFile(path, os.O_RDWR, 0)
-	if err != nil {
-		return fmt.Errorf("retrieval: %w", err)
-	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		return fmt.Errorf("retrieval: sync %s: %w", path, err)
-	}
-	return f.Close()
 }
 
 // SetNumThreads sets how many OpenMP threads FAISS uses for every later call from Go, whichever OS thread

@@ -11,6 +11,8 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+
+	"github.com/rocketqa-go/rocketqa/dataset"
 )
 
 // checkRun validates the arguments of the run writers.
@@ -102,7 +104,7 @@ func ReadRunTSV(path string) (qids []string, hits [][]Hit, err error) {
 		return nil, nil, fmt.Errorf("retrieval: %w", err)
 	}
 	defer f.Close()
-	br := bufio.NewReaderSize(f, 1<<20)
+	br := dataset.SkipBOM(bufio.NewReaderSize(f, 1<<20))
 	index := map[string]int{}
 	var lists [][]rankedHit
 	ranks := map[string]map[int]int{} // qid -> rank -> line
@@ -226,6 +228,7 @@ func ReadRunJSON(path string) (qids []string, hits [][]Hit, err error) {
 	if err != nil {
 		return nil, nil, fmt.Errorf("retrieval: %w", err)
 	}
+	b = dataset.StripBOM(b)
 	dec := json.NewDecoder(bytes.NewReader(b))
 	dec.UseNumber()
 	lineAt := func(off int64) int { return 1 + bytes.Count(b[:min(off, int64(len(b)))], []byte{'\n'}) }

@@ -30,9 +30,18 @@ type ShardedIndex struct {
 }
 
 // NewShardedIndex combines indexes with their passage ids (pids[i][r] is the passage at row r of
-// indexes[i]). All indexes must share dimension and metric and hold exactly len(pids[i]) vectors. The
+// indexes[i]). All indexes must share dimension and metric and hold exactly len(pids[i]) vectors, and every
+// passage id must occur once over all shards (else one passage could come back at two ranks). The
 // ShardedIndex takes ownership: its Close closes them. On error the caller keeps ownership.
 func NewShardedIndex(indexes []*Index, pids [][]string) (*ShardedIndex, error) {
+	names := make([]string, len(indexes))
+	for i := range names {
+		names[i] = fmt.Sprintf("shard %d", i)
+	}
+	return newSharded(indexes, pids, names)
+}
+
+func newSharded(indexes []*Index, pids [][]string, names []string) (*ShardedIndex, error) {
 	if len(indexes) == 0 {
 		return nil, errors.New("retrieval: NewShardedIndex: no shards")
 	}
@@ -55,6 +64,9 @@ func NewShardedIndex(indexes []*Index, pids [][]string) (*ShardedIndex, error) {
 		if n := ix.Ntotal(); n != int64(len(pids[i])) {
 			return nil, fmt.Errorf("retrieval: NewShardedIndex: shard %d holds %d vectors but %d passage ids", i, n, len(pids[i]))
 		}
+	}
+	if err := duplicatePID(pids, names); err != nil {
+		return nil, err
 	}
 	return s, nil
 }
@@ -80,9 +92,16 @@ func OpenShardedIndex(paths ...string) (*ShardedIndex, error) {
 		if err != nil {
 			return fail(err)
 		}
+		if err := checkIndexMeta(p, ix, len(ids)); err != nil {
+			return fail(err)
+		}
 		pids = append(pids, ids)
 	}
-	s, err := NewShardedIndex(indexes, pids)
+	names := make([]string, len(paths))
+	for i, p := range paths {
+		names[i] = PIDsPath(p)
+	}
+	s, err := newSharded(indexes, pids, names)
 	if err != nil {
 		return fail(fmt.Errorf("%w (files %v)", err, paths))
 	}
@@ -129,7 +148,8 @@ type candidate struct {
 }
 
 // Search returns, for each of the row-major queries, the global top k hits over all shards (fewer if the
-// shards hold fewer vectors).
+// shards hold fewer vectors: each shard is asked for at most as many hits as it holds, so a huge k costs no
+// more than k = Ntotal).
 func (s *ShardedIndex) Search(queries []float32, k int) ([][]Hit, error) {
 	if len(queries)%s.dim != 0 {
 		return nil, fmt.Errorf("retrieval: ShardedIndex.Search: got %d floats, not a multiple of dimension %d", len(queries), s.dim)
@@ -143,20 +163,22 @@ func (s *ShardedIndex) Search(queries []float32, k int) ([][]Hit, error) {
 		return nil, ErrClosed
 	}
 	nq := len(queries) / s.dim
+	k = int(min(int64(k), s.Ntotal()))
 	cands := make([][]candidate, nq)
 	for i := range cands {
-		cands[i] = make([]candidate, 0, k*len(s.shards))
+		cands[i] = make([]candidate, 0, min(k*len(s.shards), int(s.Ntotal())))
 	}
 	for si, ix := range s.shards {
 		if len(s.pids[si]) == 0 {
 			continue
 		}
-		scores, ids, err := ix.Search(queries, k)
+		ks := min(k, len(s.pids[si])) // clamp before FAISS: it allocates nq*k results
+		scores, ids, err := ix.Search(queries, ks)
 		if err != nil {
 			return nil, fmt.Errorf("shard %d: %w", si, err)
 		}
 		for q := 0; q < nq; q++ {
-			for j := q * k; j < (q+1)*k; j++ {
+			for j := q * ks; j < (q+1)*ks; j++ {
 				row := ids[j]
 				if row < 0 {
 					continue

@@ -2,7 +2,13 @@ package rocketqa
 
 import (
 	"context"
+	"encoding/binary"
+	"encoding/json"
+	"errors"
 	"fmt"
+	"hash/crc32"
+	"io/fs"
+	"math"
 	"os"
 	"path/filepath"
 	"strings"
@@ -10,6 +16,7 @@ import (
 	"github.com/rocketqa-go/rocketqa/dataset"
 	"github.com/rocketqa-go/rocketqa/encoder"
 	"github.com/rocketqa-go/rocketqa/eval"
+	"github.com/rocketqa-go/rocketqa/internal/dirlock"
 	"github.com/rocketqa-go/rocketqa/retrieval"
 )
 
@@ -18,9 +25,26 @@ import (
 
 // EncodeCollection encodes every part-* file of a DuReader-layout collection directory (passage2id.map.json maps
 // rows to pids) into outDir/<part>.emb, one embedding shard per part. Shards already present are kept (each is
-// written atomically), so an interrupted run resumes where it stopped. It returns the shard paths in part order.
+// written atomically), so an interrupted run resumes where it stopped; outDir/encode.json records the model and
+// the settings they were made with, and a run with another model or passage length is refused (see
+// CheckEncodeDir). outDir is locked (internal/dirlock) for the run: a second run into it fails at once, naming the
+// holder. The map must cover exactly the rows of the parts, with distinct pids. It returns the shard paths in part
+// order.
 func EncodeCollection(ctx context.Context, emb *encoder.Embedder, collectionDir, outDir string, progress func(part string, done, total int)) ([]string, error) {
-	pids, err := dataset.ReadPassageIDMap(filepath.Join(collectionDir, "passage2id.map.json"))
+	if emb == nil || emb.Model == nil {
+		return nil, errors.New("rocketqa: EncodeCollection: the embedder has no model")
+	}
+	if err := checkSeqLen("passage", emb.PMaxLen, emb.Model.Para); err != nil {
+		return nil, err
+	}
+	lock, err := dirlock.Acquire(outDir, "encode")
+	if err != nil {
+		return nil, err
+	}
+	defer lock.Release()
+	mapPath := filepath.Join(collectionDir, "passage2id.map.json")
+	ropts := dataset.Options{Context: ctx}
+	pids, err := dataset.ReadPassageIDMap(mapPath, ropts)
 	if err != nil {
 		return nil, err
 	}
@@ -28,7 +52,25 @@ func EncodeCollection(ctx context.Context, emb *encoder.Embedder, collectionDir,
 	if err != nil {
 		return nil, err
 	}
-	if err := os.MkdirAll(outDir, 0o755); err != nil {
+	rows := 0
+	for _, part := range parts {
+		n, err := dataset.CountLines(part, ropts)
+		if err != nil {
+			return nil, err
+		}
+		if n == 0 {
+			return nil, fmt.Errorf("rocketqa: %s is empty: a collection part needs at least one passage; remove the file or fill it", part)
+		}
+		rows += n
+	}
+	if rows != len(pids) {
+		return nil, fmt.Errorf("rocketqa: %s maps %d rows but the part files of %s hold %d passages: the map belongs to another collection, or a part is missing or extra", mapPath, len(pids), collectionDir, rows)
+	}
+	settings, err := EncodeSettingsOf(emb, len(pids))
+	if err != nil {
+		return nil, err
+	}
+	if err := checkEncodeDir(outDir, settings, true); err != nil {
 		return nil, err
 	}
 	var shards []string
@@ -36,17 +78,13 @@ func EncodeCollection(ctx context.Context, emb *encoder.Embedder, collectionDir,
 	for _, part := range parts {
 		out := filepath.Join(outDir, filepath.Base(part)+".emb")
 		shards = append(shards, out)
-		r, err := dataset.OpenCollectionPart(part, row)
+		r, err := dataset.OpenCollectionPart(part, row, ropts)
 		if err != nil {
 			return nil, err
 		}
 		var titles, texts, ids []string
 		for r.Next() {
 			p := r.Passage()
-			if p.Row >= len(pids) {
-				r.Close()
-				return nil, fmt.Errorf("rocketqa: %s: row %d has no pid in passage2id.map.json (%d entries)", part, p.Row, len(pids))
-			}
 			titles, texts, ids = append(titles, p.Title), append(texts, p.Text), append(ids, pids[p.Row])
 		}
 		r.Close()
@@ -57,7 +95,7 @@ func EncodeCollection(ctx context.Context, emb *encoder.Embedder, collectionDir,
 		if _, err := os.Stat(out); err == nil {
 			if rd, err := retrieval.OpenEmbeddingReader(out); err == nil && rd.Count() == int64(len(texts)) {
 				rd.Close()
-				continue // done by an earlier run
+				continue // done by an earlier run with the same settings
 			}
 		}
 		o := emb.Options
@@ -76,6 +114,115 @@ func EncodeCollection(ctx context.Context, emb *encoder.Embedder, collectionDir,
 		}
 	}
 	return shards, nil
+}
+
+// EncodeSettings identify how embedding shards were made: outDir/encode.json of EncodeCollection.
+type EncodeSettings struct {
+	Format string `json:"format"`
+	// Model is a checksum of the passage tower's parameters (names, shapes and values): the model's identity,
+	// wherever its directory lies.
+	Model      string `json:"model"`
+	VocabSize  int    `json:"vocab_size"`
+	PLen       int    `json:"p_len"`
+	Normalized bool   `json:"normalized"`
+	Dim        int    `json:"dim"`
+	Passages   int    `json:"passages"`
+}
+
+const encodeSettingsFormat = "rocketqa-encode/1"
+
+// EncodeSettingsFile is the name of the settings record beside the shards.
+const EncodeSettingsFile = "encode.json"
+
+// EncodeSettingsOf computes the settings record of emb for a collection of n passages. It reads every
+// parameter of the passage tower once (a fraction of a second for a base-size model).
+func EncodeSettingsOf(emb *encoder.Embedder, n int) (EncodeSettings, error) {
+	if emb == nil || emb.Model == nil || emb.Model.Para == nil || emb.Tok == nil {
+		return EncodeSettings{}, fmt.Errorf("rocketqa: EncodeSettingsOf: the embedder needs a model and a tokenizer")
+	}
+	h := crc32.New(crc32.MakeTable(crc32.Castagnoli))
+	var buf []byte
+	for _, p := range emb.Model.Para.Params() {
+		h.Write([]byte(p.Name))
+		for _, d := range p.Tensor.Shape() {
+			buf = binary.LittleEndian.AppendUint64(buf[:0], uint64(d))
+			h.Write(buf)
+		}
+		v, err := p.Tensor.Float32s()
+		if err != nil {
+			return EncodeSettings{}, fmt.Errorf("rocketqa: reading parameter %s: %w", p.Name, err)
+		}
+		buf = buf[:0]
+		for _, x := range v {
+			buf = binary.LittleEndian.AppendUint32(buf, math.Float32bits(x))
+		}
+		h.Write(buf)
+	}
+	cfg := emb.Model.Para.Cfg
+	return EncodeSettings{Format: encodeSettingsFormat, Model: fmt.Sprintf("crc32c:%08x", h.Sum32()),
+		VocabSize: emb.Tok.VocabSize(), PLen: emb.PMaxLen, Normalized: emb.Normalized, Dim: cfg.HiddenSize, Passages: n}, nil
+}
+
+// CheckEncodeDir reports whether the shards already in outDir were made with settings (as EncodeCollection
+// would reuse them): nil when outDir holds no shards or shards of the same model and settings. Shards of another
+// model, passage length, normalisation or collection size, or shards without a settings record, give an error
+// saying what differs and what to do.
+func CheckEncodeDir(outDir string, settings EncodeSettings) error {
+	return checkEncodeDir(outDir, settings, false)
+}
+
+func checkEncodeDir(outDir string, want EncodeSettings, write bool) error {
+	path := filepath.Join(outDir, EncodeSettingsFile)
+	shards, _ := filepath.Glob(filepath.Join(outDir, "*.emb"))
+	b, err := os.ReadFile(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		if len(shards) > 0 {
+			return fmt.Errorf("rocketqa: %s holds embedding shards (%s, ...) but no %s recording the model and settings they were made with; use another output directory, or delete the *.emb files to encode again", outDir, filepath.Base(shards[0]), EncodeSettingsFile)
+		}
+		if !write {
+			return nil
+		}
+		js, _ := json.MarshalIndent(want, "", "  ")
+		return dataset.WriteFileAtomic(path, func(w *dataset.AtomicFile) error {
+			_, err := w.Write(append(js, '\n'))
+			return err
+		})
+	}
+	if err != nil {
+		return err
+	}
+	var got EncodeSettings
+	if err := json.Unmarshal(dataset.StripBOM(b), &got); err != nil || got.Format != encodeSettingsFormat {
+		return fmt.Errorf("rocketqa: %s: not an encode settings record of format %s (%v); delete it with the *.emb files to encode again", path, encodeSettingsFormat, err)
+	}
+	var diff []string
+	if got.Model != want.Model || got.VocabSize != want.VocabSize || got.Dim != want.Dim {
+		diff = append(diff, fmt.Sprintf("another model (%s, dimension %d; this one is %s, dimension %d)", got.Model, got.Dim, want.Model, want.Dim))
+	}
+	if got.PLen != want.PLen {
+		diff = append(diff, fmt.Sprintf("passage length %d (this run: %d)", got.PLen, want.PLen))
+	}
+	if got.Normalized != want.Normalized {
+		diff = append(diff, fmt.Sprintf("normalized %v (this run: %v)", got.Normalized, want.Normalized))
+	}
+	if got.Passages != want.Passages {
+		diff = append(diff, fmt.Sprintf("a collection of %d passages (this one: %d)", got.Passages, want.Passages))
+	}
+	if len(diff) > 0 {
+		return fmt.Errorf("rocketqa: the shards in %s were encoded with %s; use another output directory, or delete its *.emb files and %s to encode again", outDir, strings.Join(diff, ", "), EncodeSettingsFile)
+	}
+	return nil
+}
+
+// checkSeqLen refuses a sequence length beyond the tower's position embeddings before any input is encoded.
+func checkSeqLen(what string, n int, m *encoder.BERT) error {
+	if m == nil || m.Cfg == nil {
+		return nil
+	}
+	if max := m.Cfg.MaxPositionEmbeddings; max > 0 && n > max {
+		return fmt.Errorf("rocketqa: %s length %d tokens exceeds the model's %d positions (max_position_embeddings); use at most %d", what, n, max, max)
+	}
+	return nil
 }
 
 func writeShard(path string, ids []string, vecs [][]float32) error {
@@ -99,11 +246,14 @@ func writeShard(path string, ids []string, vecs [][]float32) error {
 }
 
 // IndexShards builds one FAISS index per embedding shard (as the official code does with its 4 or 8 parts):
-// outDir/<shard>.index plus its .pids file. Existing indexes are kept. factory "" means IndexFlatIP.
+// outDir/<shard>.index plus its .pids file. Existing indexes are kept. factory "" means IndexFlatIP. outDir is
+// locked for the run (internal/dirlock).
 func IndexShards(ctx context.Context, shards []string, outDir, factory string) ([]string, error) {
-	if err := os.MkdirAll(outDir, 0o755); err != nil {
+	lock, err := dirlock.Acquire(outDir, "index")
+	if err != nil {
 		return nil, err
 	}
+	defer lock.Release()
 	var out []string
 	for _, sh := range shards {
 		p := filepath.Join(outDir, strings.TrimSuffix(filepath.Base(sh), ".emb")+".index")
@@ -121,7 +271,19 @@ func IndexShards(ctx context.Context, shards []string, outDir, factory string) (
 }
 
 // SearchQueries encodes the queries and returns their top-k passages over the sharded indexes (merged by score).
+// An empty query is an error (naming its position), as is a query length beyond the model's positions.
 func SearchQueries(ctx context.Context, emb *encoder.Embedder, indexes []string, queries []string, k int) ([][]retrieval.Hit, error) {
+	if emb == nil || emb.Model == nil {
+		return nil, errors.New("rocketqa: SearchQueries: the embedder has no model")
+	}
+	if err := checkSeqLen("query", emb.QMaxLen, emb.Model.Query); err != nil {
+		return nil, err
+	}
+	for i, q := range queries {
+		if strings.TrimSpace(q) == "" {
+			return nil, fmt.Errorf("rocketqa: query %d is empty", i)
+		}
+	}
 	ix, err := retrieval.OpenShardedIndex(indexes...)
 	if err != nil {
 		return nil, err

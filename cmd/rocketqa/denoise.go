@@ -88,6 +88,22 @@ Output: --out, a dual.train.tsv (6 columns) for 'rocketqa train-de'. Counts go t
 	case *negPerPos <= 0 || *topK <= 0 || *fillTo <= 0 || *fillFrom < 0:
 		return usagef("--neg-per-pos, --top-k and --fill-to must be positive, --fill-from not negative")
 	}
+	if !*noFill {
+		from := *fillFrom
+		if from == 0 {
+			from = *topK + 1
+		}
+		switch {
+		case from <= *topK:
+			return usagef("--fill-from %d must be above --top-k %d (the random fill must not take ranks the CE filter examined); raise --fill-from or lower --top-k", from, *topK)
+		case *fillTo < from:
+			what := fmt.Sprintf("--fill-from %d", from)
+			if *fillFrom == 0 {
+				what = fmt.Sprintf("--fill-from (default --top-k + 1 = %d)", from)
+			}
+			return usagef("--fill-to %d is below %s; raise --fill-to, or give --no-fill", *fillTo, what)
+		}
+	}
 	if err := mustFile("--qrels", *qrels); err != nil {
 		return err
 	}

@@ -28,7 +28,7 @@ func firstLine(path string) (string, error) {
 		return "", err
 	}
 	defer f.Close()
-	sc := bufio.NewScanner(f)
+	sc := bufio.NewScanner(dataset.SkipBOM(f))
 	sc.Buffer(make([]byte, 0, 64<<10), 1<<20)
 	for sc.Scan() {
 		if l := strings.TrimSpace(sc.Text()); l != "" {
@@ -85,11 +85,14 @@ func loadQueries(path string) (qids, texts []string, err error) {
 		return nil, nil, fmt.Errorf("%s: no queries", path)
 	}
 	seen := make(map[string]bool, len(qids))
-	for _, q := range qids {
+	for i, q := range qids {
 		if seen[q] {
 			return nil, nil, fmt.Errorf("%s: qid %q appears twice", path, q)
 		}
 		seen[q] = true
+		if strings.TrimSpace(texts[i]) == "" {
+			return nil, nil, fmt.Errorf("%s: qid %q (query %d) has an empty query text; fix or drop that query", path, q, i+1)
+		}
 	}
 	return qids, texts, nil
 }
@@ -172,7 +175,13 @@ func loadPassages(collection, titles string, need map[string]bool) (*dataset.Pas
 				}
 			}
 		}
-		return ps, r.Err()
+		if err := r.Err(); err != nil {
+			return nil, err
+		}
+		if r.Rows() != len(pids) {
+			return nil, fmt.Errorf("%s maps %d rows but the part files of %s hold %d passages: the map belongs to another collection, or a part is missing or extra", mapPath, len(pids), collection, r.Rows())
+		}
+		return ps, nil
 	}
 	title := map[string]string{}
 	if titles != "" {
@@ -222,7 +231,7 @@ func readRunTop(path string, k int) (qids []string, hits [][]retrieval.Hit, err 
 	index := map[string]int{}
 	var lists [][]ranked
 	seen := map[string]map[int]int{}
-	br := bufio.NewReaderSize(f, 1<<20)
+	br := dataset.SkipBOM(bufio.NewReaderSize(f, 1<<20))
 	for lineNo := 1; ; lineNo++ {
 		line, rerr := br.ReadBytes('\n')
 		if rerr != nil && rerr != io.EOF {

@@ -12,6 +12,7 @@ import (
 
 	"github.com/rocketqa-go/rocketqa/dataset"
 	"github.com/rocketqa-go/rocketqa/encoder"
+	"github.com/rocketqa-go/rocketqa/internal/dirlock"
 	"github.com/rocketqa-go/rocketqa/retrieval"
 	"github.com/rocketqa-go/rocketqa/rocketqa"
 	"github.com/rocketqa-go/rocketqa/torch"
@@ -77,10 +78,13 @@ paths are printed on stdout; progress (passages/s, ETA) goes to stderr.`,
 		return err
 	}
 	defer m.Close()
+	if err := checkLenFlag("--p-len", *pLen, "p_max_seq_len", *model, emb.PMaxLen, emb.Model.Para); err != nil {
+		return err
+	}
 	if *pLen > 0 {
 		emb.PMaxLen = *pLen
 	}
-	pids, err := dataset.ReadPassageIDMap(mapPath)
+	pids, err := dataset.ReadPassageIDMap(mapPath, dataset.Options{Context: ctx})
 	if err != nil {
 		return err
 	}
@@ -88,7 +92,14 @@ paths are printed on stdout; progress (passages/s, ETA) goes to stderr.`,
 	if err != nil {
 		return err
 	}
-	// shards left by an earlier run are complete (written atomically): count them as done
+	settings, err := rocketqa.EncodeSettingsOf(emb, len(pids))
+	if err != nil {
+		return err
+	}
+	if err := rocketqa.CheckEncodeDir(*out, settings); err != nil {
+		return fmt.Errorf("--out: %w", err)
+	}
+	// shards left by an earlier run with these settings are complete (written atomically): count them as done
 	pre := 0
 	for _, p := range parts {
 		if r, err := retrieval.OpenEmbeddingReader(filepath.Join(*out, filepath.Base(p)+".emb")); err == nil {
@@ -177,9 +188,11 @@ rocketqa index --emb emb --out index-ivf --single --factory IVF4096,Flat`)
 			jobs = append(jobs, job{[]string{s}, filepath.Join(*out, strings.TrimSuffix(filepath.Base(s), ".emb")+".index")})
 		}
 	}
-	if err := os.MkdirAll(*out, 0o755); err != nil {
-		return err
+	lock, err := dirlock.Acquire(*out, "rocketqa index")
+	if err != nil {
+		return fmt.Errorf("--out: %w", err)
 	}
+	defer lock.Release()
 	for _, j := range jobs {
 		if !*force && exists(j.out) && exists(retrieval.PIDsPath(j.out)) {
 			logf("index", "%s exists, kept (--force rebuilds it)", j.out)
@@ -201,6 +214,37 @@ rocketqa index --emb emb --out index-ivf --single --factory IVF4096,Flat`)
 		}
 		logf("index", "%s: %d vectors of dimension %d (%s, %v; %d training rows) in %s", j.out, res.Rows, res.Dim, *factory, m, res.TrainRows, time.Since(t0).Round(time.Millisecond))
 		fmt.Fprintln(stdout, j.out)
+	}
+	return nil
+}
+
+// checkLenFlag refuses, before any input is read, a sequence length beyond the tower's position embeddings:
+// the flag's value when set, else the model's own setting (rocketqa.json key) of dir.
+func checkLenFlag(flagName string, value int, key, dir string, modelValue int, tower *encoder.BERT) error {
+	if tower == nil || tower.Cfg == nil || tower.Cfg.MaxPositionEmbeddings <= 0 {
+		return nil
+	}
+	max := tower.Cfg.MaxPositionEmbeddings
+	switch {
+	case value > max:
+		return usagef("%s %d: the model has %d positions (max_position_embeddings of %s); use at most %d", flagName, value, max, dir, max)
+	case value == 0 && modelValue > max:
+		return fmt.Errorf("%s/rocketqa.json: %s %d exceeds the model's %d positions (max_position_embeddings); pass %s %d or less", dir, key, modelValue, max, flagName, max)
+	}
+	return nil
+}
+
+// writableFile fails at start, naming the flag, when an output file path cannot be written: it is a directory,
+// or its parent is not one.
+func writableFile(flagName, path string) error {
+	if path == "" {
+		return nil
+	}
+	if st, err := os.Stat(path); err == nil && st.IsDir() {
+		return usagef("%s %s is a directory; give a file path (e.g. %s)", flagName, path, filepath.Join(path, "run.tsv"))
+	}
+	if st, err := os.Stat(filepath.Dir(path)); err == nil && !st.IsDir() {
+		return usagef("%s %s: %s is not a directory", flagName, path, filepath.Dir(path))
 	}
 	return nil
 }
@@ -256,6 +300,11 @@ res.top{K} format read by 'eval', 'score' and 'mine'; with --json also the DuRea
 	if err := mustFile("--queries", *queries); err != nil {
 		return err
 	}
+	for _, o := range [][2]string{{"--out", *out}, {"--json", *jsonOut}} {
+		if err := writableFile(o[0], o[1]); err != nil {
+			return err
+		}
+	}
 	idxFiles, err := expandFiles("--index", *indexFlag, ".index")
 	if err != nil {
 		return err
@@ -274,6 +323,9 @@ res.top{K} format read by 'eval', 'score' and 'mine'; with --json also the DuRea
 		return err
 	}
 	defer m.Close()
+	if err := checkLenFlag("--q-len", *qLen, "q_max_seq_len", *model, emb.QMaxLen, emb.Model.Query); err != nil {
+		return err
+	}
 	if *qLen > 0 {
 		emb.QMaxLen = *qLen
 	}
@@ -287,6 +339,10 @@ res.top{K} format read by 'eval', 'score' and 'mine'; with --json also the DuRea
 		if err := ix.SetParam(s[0], v); err != nil {
 			return err
 		}
+	}
+	if int64(*topK) > ix.Ntotal() {
+		logf("search", "--top-k %d is more than the %d passages of the index(es): every query gets all of them", *topK, ix.Ntotal())
+		*topK = int(ix.Ntotal())
 	}
 	logf("search", "%d queries, %d passages in %d index(es), top %d; device %s; %s", len(qids), ix.Ntotal(), ix.NumShards(), *topK, dev, runtimeInfo())
 	w, err := newRunWriter(*out, *jsonOut)
@@ -370,6 +426,11 @@ a v2 head) and the passages of each query sorted by it (ties keep the retrieval 
 	}
 	for _, f := range [][2]string{{"--run", *run}, {"--queries", *queries}} {
 		if err := mustFile(f[0], f[1]); err != nil {
+			return err
+		}
+	}
+	for _, o := range [][2]string{{"--out", *out}, {"--json", *jsonOut}} {
+		if err := writableFile(o[0], o[1]); err != nil {
 			return err
 		}
 	}

@@ -1,0 +1,125 @@
+package main
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/rocketqa-go/rocketqa/internal/dirlock"
+)
+
+// trainTinyDE trains a dual encoder for one step on the fixture (64 positions) and returns its final/ directory.
+func trainTinyDE(t *testing.T, f *fixture) string {
+	t.Helper()
+	de := filepath.Join(f.dir, "de")
+	r := inproc(t, "train-de", "--train", f.dualTrain, "--out", de, "--max-steps", "1", "--batch", "4",
+		"--config", f.config, "--vocab", f.vocab, "--q-len", "16", "--p-len", "48", "--save-every", "0", "--threads", "1")
+	require.Equal(t, 0, r.code, "%s", r)
+	return filepath.Join(de, "final")
+}
+
+func TestRetrievalCommandsCheckAtStart(t *testing.T) {
+	dir := t.TempDir()
+	f := writeFixture(t, dir)
+	model := trainTinyDE(t, f)
+	emb := filepath.Join(dir, "emb")
+
+	// --p-len / --q-len above the model's 64 positions: refused at start, naming the flag
+	r := inproc(t, "encode", "--model", model, "--collection", f.coll, "--out", emb, "--p-len", "65", "--threads", "1")
+	assert.Equal(t, 2, r.code, "%s", r)
+	assert.Contains(t, r.stderr, "--p-len 65: the model has 64 positions")
+	assert.NoFileExists(t, filepath.Join(emb, "part-00.emb"))
+
+	r = inproc(t, "encode", "--model", model, "--collection", f.coll, "--out", emb, "--threads", "1")
+	require.Equal(t, 0, r.code, "%s", r)
+
+	// rerun with another --p-len: refused, not "12 already encoded"
+	r = inproc(t, "encode", "--model", model, "--collection", f.coll, "--out", emb, "--p-len", "32", "--threads", "1")
+	assert.Equal(t, 1, r.code, "%s", r)
+	assert.Contains(t, r.stderr, "passage length 48 (this run: 32)")
+	assert.NotContains(t, r.stderr, "already encoded")
+
+	// index: a second run into a locked --out fails at once naming the holder
+	idx := filepath.Join(dir, "index")
+	l, err := dirlock.Acquire(idx, "another index run")
+	require.NoError(t, err)
+	r = inproc(t, "index", "--emb", emb, "--out", idx, "--threads", "1")
+	assert.Equal(t, 1, r.code, "%s", r)
+	assert.Contains(t, r.stderr, "another index run")
+	require.NoError(t, l.Release())
+	r = inproc(t, "index", "--emb", emb, "--out", idx, "--threads", "1")
+	require.Equal(t, 0, r.code, "%s", r)
+
+	run := filepath.Join(dir, "run.tsv")
+	r = inproc(t, "search", "--model", model, "--index", idx, "--queries", f.q2qid, "--out", run, "--q-len", "65", "--threads", "1")
+	assert.Equal(t, 2, r.code, "%s", r)
+	assert.Contains(t, r.stderr, "--q-len 65: the model has 64 positions")
+
+	// --out on an existing directory: refused at start, naming the flag
+	r = inproc(t, "search", "--model", model, "--index", idx, "--queries", f.q2qid, "--out", dir, "--threads", "1")
+	assert.Equal(t, 2, r.code, "%s", r)
+	assert.Contains(t, r.stderr, "--out "+dir+" is a directory")
+
+	// --top-k above the index size: clamped, every query gets the 12 passages
+	r = inproc(t, "search", "--model", model, "--index", idx, "--queries", f.q2qid, "--out", run, "--top-k", "100000000", "--threads", "1")
+	require.Equal(t, 0, r.code, "%s", r)
+	assert.Contains(t, r.stderr, "--top-k 100000000 is more than the 12 passages")
+	b, err := os.ReadFile(run)
+	require.NoError(t, err)
+	assert.Equal(t, 12*len(fixtureDev), strings.Count(string(b), "\n"))
+
+	// an empty query text is refused, naming the file and the qid
+	q := filepath.Join(dir, "queries.tsv")
+	require.NoError(t, os.WriteFile(q, []byte("q1\t北京\nq2\t \n"), 0o644))
+	r = inproc(t, "search", "--model", model, "--index", idx, "--queries", q, "--out", run, "--threads", "1")
+	assert.Equal(t, 1, r.code, "%s", r)
+	assert.Contains(t, r.stderr, q+`: qid "q2" (query 2) has an empty query text`)
+}
+
+func TestMineNamesFlags(t *testing.T) {
+	dir := t.TempDir()
+	f := writeFixture(t, dir)
+	run := filepath.Join(dir, "run.tsv")
+	require.NoError(t, os.WriteFile(run, []byte("q1\tp00\t1\t0.5\n"), 0o644))
+	base := []string{"mine", "--de-run", run, "--ce-run", run, "--queries", f.q2qid, "--qrels", f.devJSON, "--collection", f.coll,
+		"--out", filepath.Join(dir, "out.tsv")}
+	r := inproc(t, append(base, "--top-k", "10", "--fill-from", "5")...)
+	assert.Equal(t, 2, r.code, "%s", r)
+	assert.Contains(t, r.stderr, "--fill-from 5 must be above --top-k 10")
+	assert.NotContains(t, r.stderr, "MineOptions")
+	r = inproc(t, append(base, "--top-k", "60", "--fill-to", "50")...)
+	assert.Equal(t, 2, r.code, "%s", r)
+	assert.Contains(t, r.stderr, "--fill-to 50 is below --fill-from (default --top-k + 1 = 61)")
+	assert.NotContains(t, r.stderr, "MineOptions")
+}
+
+func TestFileHelpersBOMAndMapRows(t *testing.T) {
+	dir := t.TempDir()
+	run := filepath.Join(dir, "run.tsv")
+	require.NoError(t, os.WriteFile(run, []byte("\ufeffq1\tp1\t1\t0.5\n"), 0o644))
+	qids, _, err := readRunTop(run, 0)
+	require.NoError(t, err)
+	assert.Equal(t, []string{"q1"}, qids)
+
+	q := filepath.Join(dir, "dev.json")
+	require.NoError(t, os.WriteFile(q, []byte("\ufeff{\"question_id\": \"q1\", \"question\": \"x\", \"answer_paragraphs\": []}\n"), 0o644))
+	qids, texts, err := loadQueries(q)
+	require.NoError(t, err)
+	assert.Equal(t, []string{"q1"}, qids)
+	assert.Equal(t, []string{"x"}, texts)
+
+	// a map with more rows than the parts
+	f := writeFixture(t, t.TempDir())
+	m := filepath.Join(f.coll, "passage2id.map.json")
+	b, err := os.ReadFile(m)
+	require.NoError(t, err)
+	require.NoError(t, os.WriteFile(m, []byte(strings.Replace(string(b), "{", `{"12": "extra", `, 1)), 0o644))
+	_, err = loadPassages(f.coll, "", nil)
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "maps 13 rows")
+	assert.Contains(t, err.Error(), "hold 12 passages")
+}

@@ -1,0 +1,144 @@
+package retrieval
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"hash/crc32"
+	"io"
+	"io/fs"
+	"os"
+
+	"github.com/rocketqa-go/rocketqa/dataset"
+)
+
+// MetaPath returns the name of the small JSON file that BuildIndex writes beside the index file indexPath to bind
+// it to its passage id file: the row count, the dimension, the size and a checksum of the index file, and a
+// checksum of the .pids file. OpenShardedIndex checks it, so a .pids file of another shard (with the same row
+// count) or an index file replaced by another is refused instead of giving wrong pids.
+func MetaPath(indexPath string) string { return indexPath + ".meta.json" }
+
+type indexMeta struct {
+	Format     string `json:"format"`
+	Rows       int64  `json:"rows"`
+	Dim        int    `json:"dim"`
+	IndexBytes int64  `json:"index_bytes"`
+	IndexCRC   uint32 `json:"index_crc32"` // of the first and last MiB of the index file
+	PIDsBytes  int64  `json:"pids_bytes"`
+	PIDsCRC    uint32 `json:"pids_crc32"` // of the whole .pids file
+}
+
+const indexMetaFormat = "rocketqa-index-meta/1"
+
+// fileSums returns the size and CRC-32 of a file: of all of it (whole) or of its first and last MiB.
+func fileSums(path string, whole bool) (int64, uint32, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return 0, 0, err
+	}
+	defer f.Close()
+	st, err := f.Stat()
+	if err != nil {
+		return 0, 0, err
+	}
+	h := crc32.NewIEEE()
+	const part = 1 << 20
+	if whole || st.Size() <= 2*part {
+		if _, err := io.Copy(h, f); err != nil {
+			return 0, 0, err
+		}
+	} else {
+		if _, err := io.Copy(h, io.NewSectionReader(f, 0, part)); err != nil {
+			return 0, 0, err
+		}
+		if _, err := io.Copy(h, io.NewSectionReader(f, st.Size()-part, part)); err != nil {
+			return 0, 0, err
+		}
+	}
+	return st.Size(), h.Sum32(), nil
+}
+
+func makeIndexMeta(indexPath string, rows int64, dim int) (*indexMeta, error) {
+	m := &indexMeta{Format: indexMetaFormat, Rows: rows, Dim: dim}
+	var err error
+	if m.IndexBytes, m.IndexCRC, err = fileSums(indexPath, false); err != nil {
+		return nil, fmt.Errorf("retrieval: %w", err)
+	}
+	if m.PIDsBytes, m.PIDsCRC, err = fileSums(PIDsPath(indexPath), true); err != nil {
+		return nil, fmt.Errorf("retrieval: %w", err)
+	}
+	return m, nil
+}
+
+// writeIndexMeta writes MetaPath(indexPath) for an index and .pids file just written.
+func writeIndexMeta(indexPath string, rows int64, dim int) error {
+	m, err := makeIndexMeta(indexPath, rows, dim)
+	if err != nil {
+		return err
+	}
+	b, _ := json.MarshalIndent(m, "", "  ")
+	return dataset.WriteFileAtomic(MetaPath(indexPath), func(w *dataset.AtomicFile) error {
+		_, err := w.Write(append(b, '\n'))
+		return err
+	})
+}
+
+// checkIndexMeta verifies that indexPath, its .pids file and its meta file belong together. An index without a
+// meta file (built by an older version) is not checked.
+func checkIndexMeta(indexPath string, ix *Index, pids int) error {
+	b, err := os.ReadFile(MetaPath(indexPath))
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("retrieval: %w", err)
+	}
+	var want indexMeta
+	dec := json.NewDecoder(bytes.NewReader(dataset.StripBOM(b)))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&want); err != nil || want.Format != indexMetaFormat {
+		return fmt.Errorf("retrieval: %s: not an index meta file of format %s (%v); rebuild the index (rocketqa index --force)", MetaPath(indexPath), indexMetaFormat, err)
+	}
+	got, err := makeIndexMeta(indexPath, int64(pids), ix.Dim())
+	if err != nil {
+		return err
+	}
+	rebuild := "rebuild it (rocketqa index --force) or put back the matching files"
+	switch {
+	case got.IndexBytes != want.IndexBytes || got.IndexCRC != want.IndexCRC:
+		return fmt.Errorf("retrieval: %s is not the index recorded in %s (size or checksum differs); %s", indexPath, MetaPath(indexPath), rebuild)
+	case got.PIDsBytes != want.PIDsBytes || got.PIDsCRC != want.PIDsCRC:
+		return fmt.Errorf("retrieval: %s is not the passage id file built with %s (size or checksum differs: the .pids of another shard?); %s", PIDsPath(indexPath), indexPath, rebuild)
+	case ix.Ntotal() != want.Rows || int64(pids) != want.Rows:
+		return fmt.Errorf("retrieval: %s holds %d vectors and %d pids, %s records %d rows; %s", indexPath, ix.Ntotal(), pids, MetaPath(indexPath), want.Rows, rebuild)
+	}
+	return nil
+}
+
+// duplicatePID reports a passage id that occurs twice over the shards' id lists (within one shard or in two
+// overlapping shards), naming the id and both rows. names[i] names shard i in the message.
+func duplicatePID(pids [][]string, names []string) error {
+	total := 0
+	for _, p := range pids {
+		total += len(p)
+	}
+	flat := make([]string, 0, total)
+	for _, p := range pids {
+		flat = append(flat, p...)
+	}
+	i, j, dup := dataset.FirstDuplicate(flat)
+	if !dup {
+		return nil
+	}
+	where := func(r int) string {
+		for s, p := range pids {
+			if r < len(p) {
+				return fmt.Sprintf("row %d of %s", r, names[s])
+			}
+			r -= len(p)
+		}
+		return "?"
+	}
+	return fmt.Errorf("retrieval: passage id %q is %s and %s: each passage must be in one shard once (overlapping shards or a duplicate in passage2id.map.json?)", flat[i], where(i), where(j))
+}
