@@ -254,7 +254,7 @@ def ce_pair(v, q, title, para, maxlen, for_cn):
 
 
 SPECIAL = ["[PAD]", "[CLS]", "[SEP]", "[MASK]", "[UNK]"]
-ZH_CHARS = list("中国的首都是北京上海天气怎么样今天很好城市人口多少大学")
+ZH_CHARS = list(dict.fromkeys("中国的首都是北京上海天气怎么样今天很好城市人口多少大学"))
 EN_WORDS = ["what", "is", "the", "capital", "of", "china", "beijing", "paris", "france", "weather", "today",
             "city", "large", "a", "in", "population", "river", "long"]
 
@@ -398,7 +398,7 @@ def gen_models():
     dual("pair_en_de", en, ernie_config(len(en.tokens) + 3, "gelu", 4, use_task_id=True), False, True, "float16", False)
     # ernie_base_1.0_twin_CN-like starting point: ernie_config.json + vocab.txt + params/, no RocketQA config
     dual("twin_init", zh, ernie_config(len(zh.tokens), "relu", 2), True, False, "float32", True,
-         qmax=32, pmax=24, rq_cfg=False, extra_unused=False)
+         qmax=16, pmax=24, rq_cfg=False, extra_unused=False)
     # v1 cross-encoder (zh_dureader_ce-like): no prefix, pooled_fc + _cls_out_w/b [H, 2]
     cross("zh_ce_v1", zh, ernie_config(len(zh.tokens), "relu", 2), True, False, "float32")
     # v2 cross-encoder (v2_marco_ce-like): qtp_ prefix, raw [CLS] -> qtp__cls_out_w [H, 1]; bfloat16 storage
