@@ -675,15 +675,7 @@ func ConvertPaddle(src, out string, o ConvertOptions) (*ConvertReport, error) {
 			return nil, fmt.Errorf("rocketqa: sequence length %d exceeds max_position_embeddings %d of %s", l, cfg.MaxPositionEmbeddings, s.ernieConf)
 		}
 	}
-	for _, f := range files {
-		rep.Mapped += len(f.tensors)
-	}
-	if ec.UseTaskID {
-		rep.Mapped += len(files) // the task embeddings, folded
-		if info.ShareParameter {
-			rep.Mapped--
-		}
-	}
+	rep.Mapped = len(ck.used)
 	rep.Unused = ck.unused()
 	if rep.Unused == nil {
 		rep.Unused = []string{}
