@@ -344,11 +344,9 @@ func transpose(v []float32, r, k int) []float32 {
 	return out
 }
 
-// readTower converts one tower. Paddle fc weights ([in, out], x @ W) are transposed to torch's [out, in]. When the
-// ERNIE config sets use_task_id, the task embedding row of task id 0 (the official readers feed task_id 0 to every
-// token) is added to every position embedding row: the sum the model computes is unchanged.
-func readTower(ck *ckpt, tw tower, c *encoder.Config, ec ernieConfig, confFile string) ([]safetensors.Tensor, []string, error) {
-	names, shapes := towerNames(tw, c)
+// towerVars lists the variables a tower reads (sorted) and the name of its task embedding ("" when unused).
+func towerVars(tw tower, c *encoder.Config, ec ernieConfig) ([]string, string) {
+	names, _ := towerNames(tw, c)
 	var need []string
 	for n := range names {
 		need = append(need, n)
@@ -359,6 +357,12 @@ func readTower(ck *ckpt, tw tower, c *encoder.Config, ec ernieConfig, confFile s
 		need = append(need, task)
 	}
 	sort.Strings(need)
+	return need, task
+}
+
+// checkMissing reports every variable of a tower that the checkpoint lacks, in one error.
+func checkMissing(ck *ckpt, tw tower, c *encoder.Config, ec ernieConfig) error {
+	need, _ := towerVars(tw, c, ec)
 	var missing []string
 	for _, n := range need {
 		if !ck.has(n) {
@@ -366,8 +370,20 @@ func readTower(ck *ckpt, tw tower, c *encoder.Config, ec ernieConfig, confFile s
 		}
 	}
 	if len(missing) > 0 {
-		return nil, nil, fmt.Errorf("rocketqa: checkpoint %s lacks %d variable(s) the model needs: %s", ck.dir, len(missing), strings.Join(missing, ", "))
+		return fmt.Errorf("rocketqa: checkpoint %s lacks %d variable(s) the model needs: %s", ck.dir, len(missing), strings.Join(missing, ", "))
 	}
+	return nil
+}
+
+// readTower converts one tower. Paddle fc weights ([in, out], x @ W) are transposed to torch's [out, in]. When the
+// ERNIE config sets use_task_id, the task embedding row of task id 0 (the official readers feed task_id 0 to every
+// token) is added to every position embedding row: the sum the model computes is unchanged.
+func readTower(ck *ckpt, tw tower, c *encoder.Config, ec ernieConfig, confFile string) ([]safetensors.Tensor, []string, error) {
+	if err := checkMissing(ck, tw, c, ec); err != nil {
+		return nil, nil, err
+	}
+	names, shapes := towerNames(tw, c)
+	need, task := towerVars(tw, c, ec)
 	why := "the ERNIE config " + filepath.Base(confFile)
 	var out []safetensors.Tensor
 	var notes []string
@@ -572,9 +588,18 @@ func ConvertPaddle(src, out string, o ConvertOptions) (*ConvertReport, error) {
 		rep.Notes = append(rep.Notes, "no RocketQA config: default lengths (set them with the options)")
 	}
 
-	var files []struct {
-		sub     string
-		tensors []safetensors.Tensor
+	// Each job reads one output directory's tensors; they run one at a time after the output is locked, so that
+	// only one tower is in memory. Everything that needs no tensor data is checked first.
+	type job struct {
+		sub  string
+		read func() ([]safetensors.Tensor, []string, error)
+	}
+	var jobs []job
+	towerJob := func(sub string, tw tower) (job, error) {
+		if err := checkMissing(ck, tw, cfg, ec); err != nil {
+			return job{}, err
+		}
+		return job{sub, func() ([]safetensors.Tensor, []string, error) { return readTower(ck, tw, cfg, ec, s.ernieConf) }}, nil
 	}
 	switch mt {
 	case "dual_encoder":
@@ -595,25 +620,17 @@ func ConvertPaddle(src, out string, o ConvertOptions) (*ConvertReport, error) {
 		} else {
 			rep.Layout = "dual encoder (query_ + titlepara_)"
 		}
-		q, n, err := readTower(ck, tower{prefix: qpre}, cfg, ec, s.ernieConf)
+		j, err := towerJob(encoder.QueryDir, tower{prefix: qpre})
 		if err != nil {
 			return nil, err
 		}
-		rep.Notes = append(rep.Notes, n...)
-		files = append(files, struct {
-			sub     string
-			tensors []safetensors.Tensor
-		}{encoder.QueryDir, q})
+		jobs = append(jobs, j)
 		if !share {
-			p, n, err := readTower(ck, tower{prefix: "titlepara_"}, cfg, ec, s.ernieConf)
+			j, err := towerJob(encoder.ParaDir, tower{prefix: "titlepara_"})
 			if err != nil {
 				return nil, err
 			}
-			rep.Notes = append(rep.Notes, n...)
-			files = append(files, struct {
-				sub     string
-				tensors []safetensors.Tensor
-			}{encoder.ParaDir, p})
+			jobs = append(jobs, j)
 		}
 	case "cross_encoder":
 		info.MaxSeqLen = intOr(o.MaxSeqLen, s.rc.MaxSeqLen, 384)
@@ -628,12 +645,10 @@ func ConvertPaddle(src, out string, o ConvertOptions) (*ConvertReport, error) {
 			pre, head, n = "qtp_", "qtp__cls_out", 1
 			rep.Layout = "v2 cross-encoder (qtp_, raw [CLS] + qtp__cls_out_w/b)"
 		}
-		ts, notes, err := readTower(ck, tower{prefix: pre, pooler: !v2}, cfg, ec, s.ernieConf)
-		if err != nil {
+		tw := tower{prefix: pre, pooler: !v2}
+		if err := checkMissing(ck, tw, cfg, ec); err != nil {
 			return nil, err
 		}
-		rep.Notes = append(rep.Notes, notes...)
-		H := int64(cfg.HiddenSize)
 		var miss []string
 		for _, v := range []string{head + "_w", head + "_b"} {
 			if !ck.has(v) {
@@ -643,42 +658,36 @@ func ConvertPaddle(src, out string, o ConvertOptions) (*ConvertReport, error) {
 		if len(miss) > 0 {
 			return nil, fmt.Errorf("rocketqa: checkpoint %s lacks the cross-encoder head: %s", s.checkpoint, strings.Join(miss, ", "))
 		}
-		why := "the cross-encoder head (cross_encoder_predict.py)"
-		w, err := ck.read(head+"_w", []int64{H, n}, why)
-		if err != nil {
-			return nil, err
-		}
-		bb, err := ck.read(head+"_b", []int64{n}, why)
-		if err != nil {
-			return nil, err
-		}
-		ts = append(ts, safetensors.F32("classifier.weight", []int64{n, H}, transpose(w, int(H), int(n))), safetensors.F32("classifier.bias", []int64{n}, bb))
-		files = append(files, struct {
-			sub     string
-			tensors []safetensors.Tensor
-		}{"", ts})
+		jobs = append(jobs, job{"", func() ([]safetensors.Tensor, []string, error) {
+			ts, notes, err := readTower(ck, tw, cfg, ec, s.ernieConf)
+			if err != nil {
+				return nil, nil, err
+			}
+			H := int64(cfg.HiddenSize)
+			why := "the cross-encoder head (cross_encoder_predict.py)"
+			w, err := ck.read(head+"_w", []int64{H, n}, why)
+			if err != nil {
+				return nil, nil, err
+			}
+			bb, err := ck.read(head+"_b", []int64{n}, why)
+			if err != nil {
+				return nil, nil, err
+			}
+			ts = append(ts, safetensors.F32("classifier.weight", []int64{n, H}, transpose(w, int(H), int(n))), safetensors.F32("classifier.bias", []int64{n}, bb))
+			return ts, notes, nil
+		}})
 	default: // a plain ERNIE checkpoint (ernie_base_1.0_CN): one HuggingFace BERT directory
-		tw := tower{pooler: ck.has("pooled_fc.w_0")}
 		rep.Layout = "ERNIE encoder (no tower prefix)"
-		ts, notes, err := readTower(ck, tw, cfg, ec, s.ernieConf)
+		j, err := towerJob("", tower{pooler: ck.has("pooled_fc.w_0")})
 		if err != nil {
 			return nil, err
 		}
-		rep.Notes = append(rep.Notes, notes...)
-		files = append(files, struct {
-			sub     string
-			tensors []safetensors.Tensor
-		}{"", ts})
+		jobs = append(jobs, j)
 	}
 	for _, l := range []int{info.QMaxSeqLen, info.PMaxSeqLen, info.MaxSeqLen} {
 		if l > cfg.MaxPositionEmbeddings {
 			return nil, fmt.Errorf("rocketqa: sequence length %d exceeds max_position_embeddings %d of %s", l, cfg.MaxPositionEmbeddings, s.ernieConf)
 		}
-	}
-	rep.Mapped = len(ck.used)
-	rep.Unused = ck.unused()
-	if rep.Unused == nil {
-		rep.Unused = []string{}
 	}
 	if mt != "encoder" {
 		rep.Info = info
@@ -711,10 +720,20 @@ func ConvertPaddle(src, out string, o ConvertOptions) (*ConvertReport, error) {
 			os.RemoveAll(tmp)
 		}
 	}()
-	for _, f := range files {
-		if err := encoder.SaveDir(filepath.Join(tmp, f.sub), cfg, f.tensors, vocab); err != nil {
+	for _, j := range jobs {
+		ts, notes, err := j.read()
+		if err != nil {
 			return nil, err
 		}
+		rep.Notes = append(rep.Notes, notes...)
+		if err := encoder.SaveDir(filepath.Join(tmp, j.sub), cfg, ts, vocab); err != nil {
+			return nil, err
+		}
+	}
+	rep.Mapped = len(ck.used)
+	rep.Unused = ck.unused()
+	if rep.Unused == nil {
+		rep.Unused = []string{}
 	}
 	if mt != "encoder" {
 		ib, _ := json.MarshalIndent(info, "", "  ")

@@ -13,6 +13,8 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/rocketqa-go/rocketqa/encoder"
 )
 
 // Fixtures: rocketqa/testdata/gen_paddle_fixtures.py (tiny models in Paddle's format, and the [CLS] vectors /
@@ -192,8 +194,11 @@ func TestConvertPaddleCrossV2(t *testing.T) { checkCross(t, "en_ce_v2", true) }
 // TestConvertPaddleBadInput: clear errors naming the file or variable.
 func TestConvertPaddleBadInput(t *testing.T) {
 	conv := func(t *testing.T, src string) error {
-		_, err := ConvertPaddle(src, filepath.Join(t.TempDir(), "out"), ConvertOptions{})
+		parent := t.TempDir()
+		_, err := ConvertPaddle(src, filepath.Join(parent, "out"), ConvertOptions{})
 		require.Error(t, err)
+		ents, _ := os.ReadDir(parent)
+		require.Empty(t, ents, "a failed conversion leaves nothing behind")
 		return err
 	}
 	t.Run("missing variable", func(t *testing.T) {
@@ -294,4 +299,28 @@ func TestLoadOfficialName(t *testing.T) {
 	for _, e := range ents {
 		require.False(t, strings.HasPrefix(e.Name(), "."), "leftover %s", e.Name())
 	}
+}
+
+// TestConvertPaddleERNIE: a plain ERNIE checkpoint (ernie_base_1.0_CN layout: no tower prefix, pooled_fc, pre-training
+// heads) becomes one HuggingFace BERT directory with its pooler; the heads are reported as unused.
+func TestConvertPaddleERNIE(t *testing.T) {
+	src := copyFixture(t, "zh_ce_v1")
+	ernie := filepath.Join(t.TempDir(), "ernie_base")
+	require.NoError(t, os.MkdirAll(ernie, 0o755))
+	require.NoError(t, os.Rename(filepath.Join(src, "step_7"), filepath.Join(ernie, "params")))
+	require.NoError(t, os.Rename(filepath.Join(src, "zh_config.json"), filepath.Join(ernie, "ernie_config.json")))
+	require.NoError(t, os.Rename(filepath.Join(src, "zh_vocab.txt"), filepath.Join(ernie, "vocab.txt")))
+	for _, v := range []string{"_cls_out_w", "_cls_out_b"} {
+		require.NoError(t, os.Rename(filepath.Join(ernie, "params", v), filepath.Join(ernie, "params", "mask_lm"+v)))
+	}
+	out := filepath.Join(t.TempDir(), "hf")
+	rep, err := ConvertPaddle(ernie, out, ConvertOptions{})
+	require.NoError(t, err)
+	require.Equal(t, "encoder", rep.ModelType)
+	require.Equal(t, []string{"mask_lm_cls_out_b", "mask_lm_cls_out_w"}, rep.Unused)
+	require.NoFileExists(t, filepath.Join(out, encoder.InfoFile))
+	m, err := encoder.LoadBERT(out, true)
+	require.NoError(t, err)
+	require.True(t, m.HasPooler())
+	m.Close()
 }
