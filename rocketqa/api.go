@@ -47,7 +47,8 @@ func TokenizerFor(vocab string, info encoder.ModelInfo) (*tokenizer.Tokenizer, e
 }
 
 // Load reads a model directory written by this library (rocketqa.json beside HF-layout weights), like the
-// official rocketqa.load_model.
+// official rocketqa.load_model. It also takes an official model name, release folder or config.json, which it
+// converts once into a cache (ResolvePaddle, docs/paddle.md).
 func Load(dir string, o LoadOptions) (*Model, error) {
 	// an official model name or PaddlePaddle release folder: converted once into a cache beside it (convert.go)
 	dir, err := ResolvePaddle(dir)
