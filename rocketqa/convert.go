@@ -11,6 +11,8 @@ import (
 	"slices"
 	"sort"
 	"strings"
+	"syscall"
+	"time"
 	"unicode"
 	"unicode/utf8"
 
@@ -113,17 +115,20 @@ func dirExists(p string) bool {
 	return err == nil && st.IsDir()
 }
 
+// errNotPaddle marks a path that is not an official folder at all (as opposed to a broken one).
+var errNotPaddle = errors.New("not a PaddlePaddle model")
+
 func findSource(path string) (*source, error) {
 	st, err := os.Stat(path)
 	if err != nil {
-		return nil, fmt.Errorf("rocketqa: %w", err)
+		return nil, fmt.Errorf("rocketqa: %w: %w", errNotPaddle, err)
 	}
 	var conf string
 	switch {
 	case st.Mode().IsRegular():
 		conf = path
 	case fileExists(filepath.Join(path, encoder.InfoFile)):
-		return nil, fmt.Errorf("rocketqa: %s holds %s: it is already a converted model directory", path, encoder.InfoFile)
+		return nil, fmt.Errorf("rocketqa: %s holds %s: it is already a converted model directory (%w)", path, encoder.InfoFile, errNotPaddle)
 	case fileExists(filepath.Join(path, "config.json")):
 		conf = filepath.Join(path, "config.json")
 	}
@@ -134,7 +139,7 @@ func findSource(path string) (*source, error) {
 		}
 		var probe map[string]json.RawMessage
 		if err := json.Unmarshal(b, &probe); err != nil {
-			return nil, fmt.Errorf("rocketqa: %s: %v", conf, err)
+			return nil, fmt.Errorf("rocketqa: %s: %v (%w)", conf, err, errNotPaddle)
 		}
 		if _, ok := probe["model_checkpoint_path"]; ok {
 			s := &source{dir: filepath.Dir(conf), rqConfig: conf}
@@ -160,7 +165,7 @@ func findSource(path string) (*source, error) {
 			return s, nil
 		}
 		if st.Mode().IsRegular() {
-			return nil, fmt.Errorf("rocketqa: %s is not an official RocketQA config (no model_checkpoint_path)", conf)
+			return nil, fmt.Errorf("rocketqa: %s is not an official RocketQA config (no model_checkpoint_path; %w)", conf, errNotPaddle)
 		}
 	}
 	// an ERNIE / twin-init folder (ernie_base_1.0_twin_CN: ernie_config.json, vocab.txt, params/)
@@ -169,7 +174,7 @@ func findSource(path string) (*source, error) {
 			return &source{dir: path, ernieConf: filepath.Join(path, ec), vocab: filepath.Join(path, "vocab.txt"), checkpoint: filepath.Join(path, "params")}, nil
 		}
 	}
-	return nil, fmt.Errorf("rocketqa: %s is not an official Paddle model folder (want config.json with model_checkpoint_path, or ernie_config.json + vocab.txt + params/)", path)
+	return nil, fmt.Errorf("rocketqa: %s is not an official Paddle model folder (want config.json with model_checkpoint_path, or ernie_config.json + vocab.txt + params/): %w", path, errNotPaddle)
 }
 
 // ernieConfig is the ERNIE config JSON the official ErnieModel reads (rocketqa/model/ernie.py).
@@ -510,6 +515,16 @@ func ConvertPaddle(src, out string, o ConvertOptions) (*ConvertReport, error) {
 	if absOut == absSrc || absOut == s.dir || strings.HasPrefix(s.checkpoint+string(filepath.Separator), absOut+string(filepath.Separator)) {
 		return nil, fmt.Errorf("rocketqa: --out %s would overwrite the source %s", out, src)
 	}
+	for _, f := range []struct{ what, path string }{{"ERNIE config (model_conf_path)", s.ernieConf}, {"vocabulary (model_vocab_path)", s.vocab}} {
+		if st, err := os.Stat(f.path); err != nil {
+			return nil, fmt.Errorf("rocketqa: %s: %w", f.what, err)
+		} else if !st.Mode().IsRegular() {
+			return nil, fmt.Errorf("rocketqa: %s %s: not a regular file", f.what, f.path)
+		}
+	}
+	if !dirExists(s.checkpoint) {
+		return nil, fmt.Errorf("rocketqa: checkpoint (model_checkpoint_path) %s: not a directory", s.checkpoint)
+	}
 	rep := &ConvertReport{Source: absSrc, Checkpoint: s.checkpoint, Version: converterVersion}
 	if rep.Fingerprint, err = s.fingerprint(); err != nil {
 		return nil, err
@@ -810,8 +825,11 @@ func ResolvePaddle(path string) (string, error) {
 		path = p
 	}
 	s, err := findSource(path)
-	if err != nil {
+	if errors.Is(err, errNotPaddle) {
 		return path, nil // not an official folder: Load reads it (and reports what is wrong)
+	}
+	if err != nil {
+		return "", err
 	}
 	fp, err := s.fingerprint()
 	if err != nil {
@@ -826,8 +844,8 @@ func ResolvePaddle(path string) (string, error) {
 	if cacheValid(cache, fp) {
 		return cache, nil
 	}
-	if _, err := ConvertPaddle(path, cache, ConvertOptions{}); err != nil {
-		if !errors.Is(err, os.ErrPermission) {
+	if err := convertCache(path, cache, fp); err != nil {
+		if !errors.Is(err, os.ErrPermission) && !errors.Is(err, syscall.EROFS) {
 			return "", err
 		}
 		uc, uerr := os.UserCacheDir()
@@ -839,11 +857,48 @@ func ResolvePaddle(path string) (string, error) {
 		if cacheValid(cache, fp) {
 			return cache, nil
 		}
-		if _, err := ConvertPaddle(path, cache, ConvertOptions{}); err != nil {
+		if err := convertCache(path, cache, fp); err != nil {
 			return "", err
 		}
 	}
 	return cache, nil
+}
+
+// cacheWait bounds how long Load waits for another process converting the same folder.
+var cacheWait = 30 * time.Minute
+
+// convertCache converts into the cache; when another process holds its lock (several processes loading one
+// folder at once), it waits for that conversion instead of failing.
+func convertCache(path, cache, fp string) error {
+	deadline := time.Now().Add(cacheWait)
+	for {
+		_, err := ConvertPaddle(path, cache, ConvertOptions{})
+		if !errors.Is(err, dirlock.ErrLocked) {
+			return err
+		}
+		for !cacheValid(cache, fp) {
+			if time.Now().After(deadline) {
+				return err
+			}
+			time.Sleep(200 * time.Millisecond)
+			if !lockedElsewhere(cache) {
+				break // the other conversion ended without a result: try ourselves
+			}
+		}
+		if cacheValid(cache, fp) {
+			return nil
+		}
+	}
+}
+
+// lockedElsewhere reports whether another process holds the directory lock of dir.
+func lockedElsewhere(dir string) bool {
+	l, err := dirlock.Acquire(dir, "convert (probe)")
+	if err != nil {
+		return errors.Is(err, dirlock.ErrLocked)
+	}
+	l.Release()
+	return false
 }
 
 func cacheValid(dir, fp string) bool {

@@ -251,6 +251,19 @@ func TestConvertPaddleBadInput(t *testing.T) {
 		require.NoError(t, os.WriteFile(p, b, 0o644))
 		require.ErrorContains(t, conv(t, src), "not a floating-point type")
 	})
+	t.Run("missing vocabulary", func(t *testing.T) {
+		src := copyFixture(t, "zh_de")
+		require.NoError(t, os.Remove(filepath.Join(src, "zh_vocab.txt")))
+		require.ErrorContains(t, conv(t, src), "vocabulary (model_vocab_path)")
+	})
+	t.Run("bad vocabulary line", func(t *testing.T) {
+		src := copyFixture(t, "zh_de")
+		f, err := os.OpenFile(filepath.Join(src, "zh_vocab.txt"), os.O_APPEND|os.O_WRONLY, 0)
+		require.NoError(t, err)
+		f.WriteString("extra\tx\n")
+		f.Close()
+		require.ErrorContains(t, conv(t, src), "zh_vocab.txt:32: bad id")
+	})
 	t.Run("not official", func(t *testing.T) {
 		require.ErrorContains(t, conv(t, t.TempDir()), "not an official Paddle model folder")
 	})
@@ -323,4 +336,35 @@ func TestConvertPaddleERNIE(t *testing.T) {
 	require.NoError(t, err)
 	require.True(t, m.HasPooler())
 	m.Close()
+}
+
+// TestLoadPaddleConcurrent: processes (here goroutines) loading one official folder at once share one conversion.
+func TestLoadPaddleConcurrent(t *testing.T) {
+	src := copyFixture(t, "zh_ce_v1")
+	errs := make(chan error, 3)
+	dirs := make(chan string, 3)
+	for i := 0; i < 3; i++ {
+		go func() {
+			d, err := ResolvePaddle(src)
+			errs <- err
+			dirs <- d
+		}()
+	}
+	for i := 0; i < 3; i++ {
+		require.NoError(t, <-errs)
+		require.Equal(t, src+".rocketqa-go", <-dirs)
+	}
+	m, err := Load(src, LoadOptions{})
+	require.NoError(t, err)
+	m.Close()
+}
+
+// TestLoadPaddleBroken: an official folder with a broken config gets its own error from Load, not "not found".
+func TestLoadPaddleBroken(t *testing.T) {
+	src := copyFixture(t, "zh_de")
+	require.NoError(t, os.WriteFile(filepath.Join(src, "config.json"), []byte(`{"model_type": "dual_encoder", "model_checkpoint_path": "step_100"}`), 0o644))
+	_, err := Load(src, LoadOptions{})
+	require.ErrorContains(t, err, "missing or empty model_conf_path, model_vocab_path")
+	_, err = Load(filepath.Join(t.TempDir(), "nothing"), LoadOptions{})
+	require.ErrorContains(t, err, "not found")
 }
