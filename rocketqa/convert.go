@@ -820,7 +820,7 @@ func ResolvePaddle(path string) (string, error) {
 	if _, err := os.Stat(path); err != nil && slices.Contains(OfficialModels, path) {
 		p := filepath.Join(PaddleHome(), path)
 		if !dirExists(p) {
-			return "", fmt.Errorf("rocketqa: %q is an official model name, and %s does not exist. This library never downloads: fetch %s yourself and unpack it into %s (as the official package does), or anywhere and pass that folder (docs/paddle.md)", path, p, officialURL(path), PaddleHome())
+			return "", fmt.Errorf("rocketqa: %q is an official PaddlePaddle model name, and %s does not exist. This library never downloads: fetch %s yourself and unpack it into %s (as the official package does), or anywhere and pass that folder (docs/paddle.md)", path, p, officialURL(path), PaddleHome())
 		}
 		path = p
 	}
