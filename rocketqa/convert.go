@@ -119,6 +119,9 @@ func dirExists(p string) bool {
 var errNotPaddle = errors.New("not a PaddlePaddle model")
 
 func findSource(path string) (*source, error) {
+	if abs, err := filepath.Abs(path); err == nil {
+		path = abs
+	}
 	st, err := os.Stat(path)
 	if err != nil {
 		return nil, fmt.Errorf("rocketqa: %w: %w", errNotPaddle, err)
@@ -564,7 +567,7 @@ func ConvertPaddle(src, out string, o ConvertOptions) (*ConvertReport, error) {
 			rep.Notes = append(rep.Notes, "no model_type in "+filepath.Base(s.rqConfig)+"; "+mt+" from the variable names")
 		}
 	}
-	if s.rqConfig != "" && mt == "encoder" {
+	if s.rqConfig != "" && mt != "dual_encoder" && mt != "cross_encoder" {
 		return nil, fmt.Errorf("rocketqa: %s: model_type %q (want dual_encoder or cross_encoder)", s.rqConfig, s.rc.ModelType)
 	}
 	rep.ModelType = mt

@@ -368,3 +368,17 @@ func TestLoadPaddleBroken(t *testing.T) {
 	_, err = Load(filepath.Join(t.TempDir(), "nothing"), LoadOptions{})
 	require.ErrorContains(t, err, "not found")
 }
+
+// TestConvertPaddleOutChecks: a bad model_type and an --out that would overwrite the source are refused.
+func TestConvertPaddleOutChecks(t *testing.T) {
+	src := copyFixture(t, "zh_ce_v1")
+	_, err := ConvertPaddle(src, src, ConvertOptions{})
+	require.ErrorContains(t, err, "would overwrite the source")
+	_, err = ConvertPaddle(src, filepath.Dir(src), ConvertOptions{})
+	require.ErrorContains(t, err, "would overwrite the source")
+	p := filepath.Join(src, "config.json")
+	b, _ := os.ReadFile(p)
+	require.NoError(t, os.WriteFile(p, []byte(strings.Replace(string(b), `"cross_encoder"`, `"cross-encoder"`, 1)), 0o644))
+	_, err = ConvertPaddle(src, filepath.Join(t.TempDir(), "o"), ConvertOptions{})
+	require.ErrorContains(t, err, `model_type "cross-encoder" (want dual_encoder or cross_encoder)`)
+}
