@@ -239,6 +239,10 @@ func FuzzDecode(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, b []byte) {
 		tn, err := Decode(bytes.NewReader(b), int64(len(b)), "fuzz")
+		tu, erru := Decode(bytes.NewReader(b), -1, "fuzz") // size unknown: same verdict, same tensor
+		if (err == nil) != (erru == nil) || (err == nil && !bytes.Equal(tn.Data, tu.Data)) {
+			t.Fatalf("known size: %v; unknown size: %v", err, erru)
+		}
 		if err != nil {
 			if !strings.Contains(err.Error(), "fuzz") {
 				t.Fatalf("error does not name the file: %v", err)
