@@ -47,8 +47,14 @@ func TokenizerFor(vocab string, info encoder.ModelInfo) (*tokenizer.Tokenizer, e
 }
 
 // Load reads a model directory written by this library (rocketqa.json beside HF-layout weights), like the
-// official rocketqa.load_model.
+// official rocketqa.load_model. It also takes an official model name, release folder or config.json, which it
+// converts once into a cache (ResolvePaddle, docs/paddle.md).
 func Load(dir string, o LoadOptions) (*Model, error) {
+	// an official model name or PaddlePaddle release folder: converted once into a cache beside it (convert.go)
+	dir, err := ResolvePaddle(dir)
+	if err != nil {
+		return nil, err
+	}
 	if st, err := os.Stat(dir); err != nil || !st.IsDir() {
 		if slices.Contains(OfficialModels, dir) {
 			return nil, fmt.Errorf("rocketqa: %q is an official PaddlePaddle model name; download and convert it to a HuggingFace-layout directory (see README, \"Official checkpoints\") and pass that directory", dir)

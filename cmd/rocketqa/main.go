@@ -50,6 +50,7 @@ func init() {
 		{"augment", "pseudo-labelled training lines for unlabelled queries (pipeline step 4)", runAugment},
 		{"merge", "concatenate dual.train.tsv files (checked line by line)", runMerge},
 		{"queries", "query ids and qrels from a dual.train.tsv without ids (DuReader), for search and mine", runQueries},
+		{"convert", "convert an official PaddlePaddle RocketQA model folder into a model directory", runConvert},
 		{"launch", "run a subcommand in N processes (torchrun-style environment) for cross-batch training", runLaunch},
 		{"version", "print the version, libtorch and BLAS configuration", runVersion},
 	}

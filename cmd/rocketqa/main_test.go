@@ -127,6 +127,7 @@ func TestHelp(t *testing.T) {
 		"augment": {"--de-run", "--ce-run", "--queries", "--collection", "--out", "--pos-threshold", "--neg-threshold"},
 		"merge":   {"--out"},
 		"queries": {"--train", "--collection", "--out-queries", "--out-qrels"},
+		"convert": {"--out", "--q-max-len", "--p-max-len", "--max-len", "--for-cn"},
 		"launch":  {"--nproc", "--master-port"},
 		"version": {},
 	}
