@@ -180,6 +180,9 @@ func ReadConfig(path string) (*Config, error) {
 	if err != nil {
 		return nil, err
 	}
+	if len(bytes.TrimSpace(data)) == 0 {
+		return nil, fmt.Errorf("%s: empty file (want a JSON object such as HF's BertConfig)", path)
+	}
 	var c Config
 	if err := json.Unmarshal(data, &c); err != nil {
 		var se *json.SyntaxError
@@ -202,9 +205,14 @@ func ReadConfig(path string) (*Config, error) {
 	return &c, nil
 }
 
+// lineCol gives the 1-based line and column of byte offset off in data; offsets outside data are clamped to it
+// (a syntax error at the very start reports Offset 0, so callers may pass -1).
 func lineCol(data []byte, off int64) (int, int) {
 	if off > int64(len(data)) {
 		off = int64(len(data))
+	}
+	if off < 0 {
+		off = 0
 	}
 	before := data[:off]
 	line := bytes.Count(before, []byte{'\n'}) + 1

@@ -138,6 +138,23 @@ func TestReadConfigErrors(t *testing.T) {
 	_, err = ReadConfig(p)
 	assert.ErrorContains(t, err, p+":")
 
+	// a syntax error at offset 0 (an empty file gave Offset 0: lineCol sliced data[:-1] and panicked)
+	for _, c := range []struct{ content, want string }{
+		{"", ": empty file"},
+		{" \n\t", ": empty file"},
+		{"x", ":1:1: invalid JSON"},
+		{"\ufeff{}", ":1:1: invalid JSON"},
+		{"}", ":1:1: invalid JSON"},
+		{"{", ":1:1: invalid JSON: unexpected end of JSON input"},
+		{"\n{\"vocab_size\": ", ":2:15: invalid JSON: unexpected end of JSON input"},
+	} {
+		p = writeTemp(t, "config.json", c.content)
+		require.NotPanics(t, func() { _, err = ReadConfig(p) }, "%q", c.content)
+		assert.ErrorContains(t, err, p+c.want, "%q", c.content)
+	}
+	line, col := lineCol([]byte("ab"), -1)
+	assert.Equal(t, [2]int{1, 1}, [2]int{line, col})
+
 	p = writeTemp(t, "config.json", `{"sent_type_vocab_size": "x"}`)
 	_, err = ReadConfig(p)
 	assert.ErrorContains(t, err, "sent_type_vocab_size")
