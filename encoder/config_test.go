@@ -193,3 +193,38 @@ func TestConfigWriteRoundTrip(t *testing.T) {
 	assert.Contains(t, string(b), `"model_type": "bert"`)
 	assert.Error(t, v.WriteFile(filepath.Join(t.TempDir(), "no", "dir", "config.json")))
 }
+
+// TestVocabLargerThanConfig: a vocab.txt with more tokens than vocab_size is refused at load, naming both files
+// (before: training failed later with sizes -1, encoding with libtorch's "index out of range in self").
+func TestVocabLargerThanConfig(t *testing.T) {
+	src := filepath.Join("testdata", "tiny_bert")
+	dir := t.TempDir()
+	for _, f := range []string{"config.json", "model.safetensors"} {
+		b, err := os.ReadFile(filepath.Join(src, f))
+		require.NoError(t, err)
+		require.NoError(t, os.WriteFile(filepath.Join(dir, f), b, 0o644))
+	}
+	vocab, err := os.ReadFile(filepath.Join(src, "vocab.txt"))
+	require.NoError(t, err)
+	vp, cp := filepath.Join(dir, "vocab.txt"), filepath.Join(dir, "config.json")
+
+	require.NoError(t, os.WriteFile(vp, vocab, 0o644)) // 97 tokens, vocab_size 97
+	m, err := LoadBERT(dir, true)
+	require.NoError(t, err)
+	m.Close()
+	cfg, err := ReadConfig(cp)
+	require.NoError(t, err)
+	require.NoError(t, CheckVocab(cfg, cp, 50, vp), "a smaller vocabulary fits")
+
+	require.NoError(t, os.WriteFile(vp, append(vocab, "extra1\nextra2\n"...), 0o644))
+	want := vp + " has 99 tokens (ids 0..98) but " + cp + " has vocab_size 97"
+	_, err = ReadConfig(cp)
+	require.ErrorContains(t, err, want)
+	_, err = LoadBERT(dir, true)
+	require.ErrorContains(t, err, want)
+	require.ErrorContains(t, CheckVocabFile(cfg, "cfg.json", vp), vp+" has 99 tokens (ids 0..98) but cfg.json has vocab_size 97")
+
+	require.NoError(t, os.WriteFile(vp, []byte("[PAD]\n"), 0o644))
+	_, err = ReadConfig(cp)
+	require.ErrorContains(t, err, vp+" has no [UNK] token", "a broken vocab.txt beside config.json is reported")
+}
