@@ -225,7 +225,13 @@ func TestSaveLoadRoundTripAndPython(t *testing.T) {
 	ids := s.FromInt64([]int64{1, 7, 8, 2, 9, 2, 1, 5, 2, 6, 2, 0}, 2, 6)
 	types := s.FromInt64([]int64{0, 0, 0, 0, 1, 1, 0, 0, 0, 1, 1, 0}, 2, 6)
 	mask := s.FromInt64([]int64{1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0}, 2, 6)
-	require.Equal(t, 0.0, maxDiff(t, ce2.Logits(s, ids, types, mask, false), ce.Logits(s, ids, types, mask, false)))
+	// the weights are bit-identical (above); the two forward passes may still take other BLAS paths (alignment,
+	// threads), so compare the logits as assert_close does
+	l2, err := ce2.Logits(s, ids, types, mask, false).Float32s()
+	require.NoError(t, err)
+	l1, err := ce.Logits(s, ids, types, mask, false).Float32s()
+	require.NoError(t, err)
+	require.NoError(t, closeto.Slices(l2, l1, parityTol), "logits of the reloaded cross encoder")
 
 	_, _, err = LoadCross(filepath.Join(dir, "de"))
 	require.ErrorContains(t, err, "not a cross_encoder")
