@@ -55,9 +55,12 @@ func parityDir(t *testing.T) string {
 	return dir
 }
 
-// parityTol: torch.testing.assert_close's float32 default. The Go encoder runs the same ATen kernels as the
-// reference but not always in the same fusion/order (and OpenBLAS picks kernels by CPU and thread count), so
-// gradients summed over many rows (token_type_embeddings, LayerNorm.bias) differ by ~1e-5 absolute between CPUs.
+// parityTol: torch.testing.assert_close's float32 default, elementwise for outputs and normwise (rtol times the
+// tensor's largest |value|, closeto.Normwise) for gradients. The Go encoder runs the same ATen kernels as the
+// reference, but OpenBLAS picks kernels by CPU (FMA, AVX-512) and thread count; gradients are sums over the 21
+// tokens of the batch and reach 30, so an element that nearly cancels carries their error: measured 1.34e-5
+// (token_type_embeddings, AVX-512) and 1.24e-5 at 0.48 (position_embeddings, Sandybridge kernels against the
+// committed FMA-made fixture), beyond elementwise atol 1e-5, well within normwise 1e-5 + 1.3e-6*30.
 var parityTol = closeto.Float32
 
 // TestEncoderParityWithPyTorch compares forward outputs and every parameter gradient with the plain-PyTorch
@@ -83,6 +86,10 @@ func TestEncoderParityWithPyTorch(t *testing.T) {
 			pooled := m.Pool(seq)
 			worst := 0.0
 			check := func(what string, got *torch.Tensor) {
+				cmp := closeto.Slices[float32]
+				if strings.HasPrefix(what, "grad.") {
+					cmp = closeto.Normwise[float32]
+				}
 				want := fixtureTensor(t, s, exp, what)
 				require.NoError(t, got.Err())
 				require.Equal(t, want.Shape(), got.Shape(), what)
@@ -91,7 +98,7 @@ func TestEncoderParityWithPyTorch(t *testing.T) {
 				w, err := want.Float32s()
 				require.NoError(t, err)
 				d := closeto.MaxAbsDiff(g, w)
-				require.NoError(t, closeto.Slices(g, w, parityTol), "%s (max abs diff %g)", what, d)
+				require.NoError(t, cmp(g, w, parityTol), "%s (max abs diff %g)", what, d)
 				worst = max(worst, d)
 			}
 			check("sequence_output", seq)

@@ -75,6 +75,25 @@ func Slices[T float32 | float64](got, want []T, tol Tol) error {
 		Number(float64(got[worst]), float64(want[worst]), tol))
 }
 
+// Normwise compares as Slices does but scales the relative term by the largest |want| of the whole slice:
+// |got[i] - want[i]| <= ATol + RTol*max_j |want[j]|. Use it, and say so, for results that are sums of many terms
+// (gradients accumulated over a batch, a mask gradient scaled by 10000): their rounding error follows the size of
+// the terms, so an element that nearly cancels to a small value carries the error of the large ones, which the
+// elementwise rule would hold to its own small size.
+func Normwise[T float32 | float64](got, want []T, tol Tol) error {
+	m := 0.0
+	for _, w := range want {
+		if a := math.Abs(float64(w)); !math.IsInf(a, 0) && !math.IsNaN(a) {
+			m = math.Max(m, a)
+		}
+	}
+	scaled := Tol{RTol: 0, ATol: tol.ATol + tol.RTol*m}
+	if err := Slices(got, want, scaled); err != nil {
+		return fmt.Errorf("normwise (atol %.3g + rtol %.3g * max|want| %.3g): %w", tol.ATol, tol.RTol, m, err)
+	}
+	return nil
+}
+
 // MaxAbsDiff returns max |got[i] - want[i]| (+Inf when a NaN or an infinity mismatches), for test logs.
 func MaxAbsDiff[T float32 | float64](got, want []T) float64 {
 	m := 0.0

@@ -31,3 +31,13 @@ func TestSlices(t *testing.T) {
 	require.InDelta(t, 0.1, MaxAbsDiff([]float64{1, 2}, []float64{1.1, 2}), 1e-12)
 	require.True(t, math.IsInf(MaxAbsDiff([]float64{math.NaN()}, []float64{1}), 1))
 }
+
+func TestNormwise(t *testing.T) {
+	// a mask gradient (x10000) of issue 9 on another BLAS kernel: 0.0125 off at 2557 in a tensor reaching 30956
+	got, want := []float32{-2557.17407, 30956}, []float32{-2557.18652, 30956}
+	require.Error(t, Slices(got, want, Float32))
+	require.NoError(t, Normwise(got, want, Float32))
+	require.ErrorContains(t, Normwise([]float32{0.1, 1}, []float32{0.1001, 1}, Float32), "normwise (atol 1e-05 + rtol 1.3e-06 * max|want| 1)")
+	require.Error(t, Normwise([]float64{math.NaN()}, []float64{1}, Float32))
+	require.NoError(t, Normwise([]float64{math.Inf(1), 1}, []float64{math.Inf(1), 1}, Float32))
+}
