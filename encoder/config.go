@@ -6,9 +6,11 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
 	"strings"
 
 	"github.com/rocketqa-go/rocketqa/safetensors"
+	"github.com/rocketqa-go/rocketqa/tokenizer"
 )
 
 // Config is the part of a HuggingFace BERT/ERNIE config.json that defines the
@@ -174,11 +176,15 @@ func (c Config) MarshalJSON() ([]byte, error) {
 // file take HuggingFace BertConfig's defaults: layer_norm_eps 1e-12,
 // hidden_act "gelu", both dropouts 0.1, type_vocab_size 2 (or ERNIE's
 // sent_type_vocab_size when that is given instead), pad_token_id 0,
-// initializer_range 0.02. Errors name the file.
+// initializer_range 0.02. Errors name the file. When a vocab.txt lies beside the file, it is checked against
+// vocab_size (CheckVocabFile).
 func ReadConfig(path string) (*Config, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
 		return nil, err
+	}
+	if len(bytes.TrimSpace(data)) == 0 {
+		return nil, fmt.Errorf("%s: empty file (want a JSON object such as HF's BertConfig)", path)
 	}
 	var c Config
 	if err := json.Unmarshal(data, &c); err != nil {
@@ -199,12 +205,48 @@ func ReadConfig(path string) (*Config, error) {
 	if err := c.Validate(); err != nil {
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
+	// A model directory's vocab.txt must not hand out ids past the embedding table (libtorch would only say
+	// "index out of range in self", mid-training or mid-encoding).
+	vocab := filepath.Join(filepath.Dir(path), VocabFile)
+	if st, err := os.Stat(vocab); err == nil && !st.IsDir() {
+		if err := CheckVocabFile(&c, path, vocab); err != nil {
+			return nil, err
+		}
+	}
 	return &c, nil
 }
 
+// CheckVocabFile reads the vocabulary at vocabPath and checks it against the config read from configPath (see
+// CheckVocab). ReadConfig does this for the vocab.txt beside config.json; callers that pair a config with a
+// vocabulary from elsewhere call it themselves.
+func CheckVocabFile(c *Config, configPath, vocabPath string) error {
+	tok, err := tokenizer.New(vocabPath, tokenizer.DefaultOptions())
+	if err != nil {
+		return err
+	}
+	return CheckVocab(c, configPath, tok.VocabSize(), vocabPath)
+}
+
+// CheckVocab reports an error naming both files when a vocabulary of ids ids (a tokenizer's VocabSize: one per line
+// of vocab.txt) does not fit the word-embedding table of vocab_size rows. A smaller vocabulary is fine (checkpoints
+// often pad vocab_size).
+func CheckVocab(c *Config, configPath string, ids int, vocabPath string) error {
+	if ids > c.VocabSize {
+		return fmt.Errorf("encoder: %s has %d tokens (ids 0..%d) but %s has vocab_size %d: ids from %d on have no "+
+			"row in the word-embedding table (use the vocab.txt the model was trained with)",
+			vocabPath, ids, ids-1, configPath, c.VocabSize, c.VocabSize)
+	}
+	return nil
+}
+
+// lineCol gives the 1-based line and column of byte offset off in data; offsets outside data are clamped to it
+// (a syntax error at the very start reports Offset 0, so callers may pass -1).
 func lineCol(data []byte, off int64) (int, int) {
 	if off > int64(len(data)) {
 		off = int64(len(data))
+	}
+	if off < 0 {
+		off = 0
 	}
 	before := data[:off]
 	line := bytes.Count(before, []byte{'\n'}) + 1

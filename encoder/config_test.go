@@ -138,6 +138,23 @@ func TestReadConfigErrors(t *testing.T) {
 	_, err = ReadConfig(p)
 	assert.ErrorContains(t, err, p+":")
 
+	// a syntax error at offset 0 (an empty file gave Offset 0: lineCol sliced data[:-1] and panicked)
+	for _, c := range []struct{ content, want string }{
+		{"", ": empty file"},
+		{" \n\t", ": empty file"},
+		{"x", ":1:1: invalid JSON"},
+		{"\ufeff{}", ":1:1: invalid JSON"},
+		{"}", ":1:1: invalid JSON"},
+		{"{", ":1:1: invalid JSON: unexpected end of JSON input"},
+		{"\n{\"vocab_size\": ", ":2:15: invalid JSON: unexpected end of JSON input"},
+	} {
+		p = writeTemp(t, "config.json", c.content)
+		require.NotPanics(t, func() { _, err = ReadConfig(p) }, "%q", c.content)
+		assert.ErrorContains(t, err, p+c.want, "%q", c.content)
+	}
+	line, col := lineCol([]byte("ab"), -1)
+	assert.Equal(t, [2]int{1, 1}, [2]int{line, col})
+
 	p = writeTemp(t, "config.json", `{"sent_type_vocab_size": "x"}`)
 	_, err = ReadConfig(p)
 	assert.ErrorContains(t, err, "sent_type_vocab_size")
@@ -175,4 +192,39 @@ func TestConfigWriteRoundTrip(t *testing.T) {
 	b, _ = os.ReadFile(out)
 	assert.Contains(t, string(b), `"model_type": "bert"`)
 	assert.Error(t, v.WriteFile(filepath.Join(t.TempDir(), "no", "dir", "config.json")))
+}
+
+// TestVocabLargerThanConfig: a vocab.txt with more tokens than vocab_size is refused at load, naming both files
+// (before: training failed later with sizes -1, encoding with libtorch's "index out of range in self").
+func TestVocabLargerThanConfig(t *testing.T) {
+	src := filepath.Join("testdata", "tiny_bert")
+	dir := t.TempDir()
+	for _, f := range []string{"config.json", "model.safetensors"} {
+		b, err := os.ReadFile(filepath.Join(src, f))
+		require.NoError(t, err)
+		require.NoError(t, os.WriteFile(filepath.Join(dir, f), b, 0o644))
+	}
+	vocab, err := os.ReadFile(filepath.Join(src, "vocab.txt"))
+	require.NoError(t, err)
+	vp, cp := filepath.Join(dir, "vocab.txt"), filepath.Join(dir, "config.json")
+
+	require.NoError(t, os.WriteFile(vp, vocab, 0o644)) // 97 tokens, vocab_size 97
+	m, err := LoadBERT(dir, true)
+	require.NoError(t, err)
+	m.Close()
+	cfg, err := ReadConfig(cp)
+	require.NoError(t, err)
+	require.NoError(t, CheckVocab(cfg, cp, 50, vp), "a smaller vocabulary fits")
+
+	require.NoError(t, os.WriteFile(vp, append(vocab, "extra1\nextra2\n"...), 0o644))
+	want := vp + " has 99 tokens (ids 0..98) but " + cp + " has vocab_size 97"
+	_, err = ReadConfig(cp)
+	require.ErrorContains(t, err, want)
+	_, err = LoadBERT(dir, true)
+	require.ErrorContains(t, err, want)
+	require.ErrorContains(t, CheckVocabFile(cfg, "cfg.json", vp), vp+" has 99 tokens (ids 0..98) but cfg.json has vocab_size 97")
+
+	require.NoError(t, os.WriteFile(vp, []byte("[PAD]\n"), 0o644))
+	_, err = ReadConfig(cp)
+	require.ErrorContains(t, err, vp+" has no [UNK] token", "a broken vocab.txt beside config.json is reported")
 }

@@ -9,6 +9,8 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/rocketqa-go/rocketqa/internal/closeto"
+	"github.com/rocketqa-go/rocketqa/internal/pyref"
 	"github.com/rocketqa-go/rocketqa/safetensors"
 	"github.com/rocketqa-go/rocketqa/torch"
 )
@@ -38,12 +40,36 @@ func maxDiff(t *testing.T, got, want *torch.Tensor) float64 {
 	return d
 }
 
+// parityDir is the folder holding tiny_ernie/ and tiny_bert/ for the parity test: gen_encoder_fixtures.py rerun on
+// this machine when /usr/bin/python3 has torch, else the committed testdata (computed on another CPU).
+func parityDir(t *testing.T) string {
+	t.Helper()
+	ok, why := pyref.Available()
+	if !ok {
+		t.Logf("comparing with the committed testdata (%s)", why)
+		return "testdata"
+	}
+	dir := t.TempDir()
+	require.NoError(t, pyref.Run(filepath.Join("testdata", "gen_encoder_fixtures.py"), dir))
+	t.Logf("comparing with a reference regenerated here (%s)", why)
+	return dir
+}
+
+// parityTol: torch.testing.assert_close's float32 default, elementwise for outputs and normwise (rtol times the
+// tensor's largest |value|, closeto.Normwise) for gradients. The Go encoder runs the same ATen kernels as the
+// reference, but OpenBLAS picks kernels by CPU (FMA, AVX-512) and thread count; gradients are sums over the 21
+// tokens of the batch and reach 30, so an element that nearly cancels carries their error: measured 1.34e-5
+// (token_type_embeddings, AVX-512) and 1.24e-5 at 0.48 (position_embeddings, Sandybridge kernels against the
+// committed FMA-made fixture), beyond elementwise atol 1e-5, well within normwise 1e-5 + 1.3e-6*30.
+var parityTol = closeto.Float32
+
 // TestEncoderParityWithPyTorch compares forward outputs and every parameter gradient with the plain-PyTorch
 // reference (testdata/ref_bert.py) for an ERNIE-like and a BERT-like tiny config.
 func TestEncoderParityWithPyTorch(t *testing.T) {
+	base := parityDir(t)
 	for _, name := range []string{"tiny_ernie", "tiny_bert"} {
 		t.Run(name, func(t *testing.T) {
-			dir := filepath.Join("testdata", name)
+			dir := filepath.Join(base, name)
 			exp, err := safetensors.ReadFile(filepath.Join(dir, "expected.safetensors"))
 			require.NoError(t, err)
 			ce, err := loadCrossWeights(dir, false)
@@ -60,8 +86,19 @@ func TestEncoderParityWithPyTorch(t *testing.T) {
 			pooled := m.Pool(seq)
 			worst := 0.0
 			check := func(what string, got *torch.Tensor) {
-				d := maxDiff(t, got, fixtureTensor(t, s, exp, what))
-				require.LessOrEqual(t, d, 1e-5, "%s: max abs diff %g", what, d)
+				cmp := closeto.Slices[float32]
+				if strings.HasPrefix(what, "grad.") {
+					cmp = closeto.Normwise[float32]
+				}
+				want := fixtureTensor(t, s, exp, what)
+				require.NoError(t, got.Err())
+				require.Equal(t, want.Shape(), got.Shape(), what)
+				g, err := got.Float32s()
+				require.NoError(t, err)
+				w, err := want.Float32s()
+				require.NoError(t, err)
+				d := closeto.MaxAbsDiff(g, w)
+				require.NoError(t, cmp(g, w, parityTol), "%s (max abs diff %g)", what, d)
 				worst = max(worst, d)
 			}
 			check("sequence_output", seq)
@@ -195,7 +232,13 @@ func TestSaveLoadRoundTripAndPython(t *testing.T) {
 	ids := s.FromInt64([]int64{1, 7, 8, 2, 9, 2, 1, 5, 2, 6, 2, 0}, 2, 6)
 	types := s.FromInt64([]int64{0, 0, 0, 0, 1, 1, 0, 0, 0, 1, 1, 0}, 2, 6)
 	mask := s.FromInt64([]int64{1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0}, 2, 6)
-	require.Equal(t, 0.0, maxDiff(t, ce2.Logits(s, ids, types, mask, false), ce.Logits(s, ids, types, mask, false)))
+	// the weights are bit-identical (above); the two forward passes may still take other BLAS paths (alignment,
+	// threads), so compare the logits as assert_close does
+	l2, err := ce2.Logits(s, ids, types, mask, false).Float32s()
+	require.NoError(t, err)
+	l1, err := ce.Logits(s, ids, types, mask, false).Float32s()
+	require.NoError(t, err)
+	require.NoError(t, closeto.Slices(l2, l1, parityTol), "logits of the reloaded cross encoder")
 
 	_, _, err = LoadCross(filepath.Join(dir, "de"))
 	require.ErrorContains(t, err, "not a cross_encoder")
@@ -218,7 +261,5 @@ func TestSaveLoadRoundTripAndPython(t *testing.T) {
 		got = append(got, row...)
 	}
 	require.Len(t, got, len(want), "python printed: %s", out)
-	for i := range want {
-		require.InDelta(t, want[i], got[i], 1e-5)
-	}
+	require.NoError(t, closeto.Slices(got, want, parityTol), "[CLS] of the saved tower in PyTorch")
 }

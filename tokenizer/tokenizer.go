@@ -95,9 +95,13 @@ const (
 
 // New reads a vocabulary file and returns a tokenizer. The file has one token per line, the line index being
 // its id (the BERT / HF vocab.txt format); lines of the form "token<TAB>id" (the Paddle ERNIE format read by
-// the official RocketQA code) give ids explicitly. Trailing white space of a line is ignored, as HF does.
-// Errors name the file and line: an empty token, a duplicate token or id, an id out of range, or a missing
-// special token ([UNK], [CLS], [SEP] and [PAD] are required; [MASK] is optional).
+// the official RocketQA code) give ids explicitly. The file is read as HF tokenizers' WordPiece reads it: trailing
+// Unicode white space of each line is trimmed, so a line that is empty or only white space (bert-base-chinese's
+// line 344 is U+2028 LINE SEPARATOR) holds the token "" and "##"+U+2028 becomes "##"; such tokens can never be
+// produced and only keep the ids of the lines after them. When a token occurs twice (after trimming), the last id
+// wins, as in HF; the earlier id is then never produced either.
+// Errors name the file and line: a line that is not UTF-8, a bad, duplicate or out-of-range explicit id, or a
+// missing special token ([UNK], [CLS], [SEP] and [PAD] are required; [MASK] is optional).
 func New(vocabPath string, opts Options) (*Tokenizer, error) {
 	data, err := os.ReadFile(vocabPath)
 	if err != nil {
@@ -118,7 +122,8 @@ func New(vocabPath string, opts Options) (*Tokenizer, error) {
 			if err != nil {
 				return nil, fmt.Errorf("tokenizer: %s:%d: bad id %q after tab", vocabPath, line, s[i+1:])
 			}
-			s, id, explicit = s[:i], n, true
+			// the official RocketQA / ERNIE load_vocab strips the token of white space on both sides
+			s, id, explicit = strings.TrimFunc(s[:i], unicode.IsSpace), n, true
 		}
 		toks = append(toks, s)
 		ids = append(ids, id)
@@ -140,14 +145,22 @@ func New(vocabPath string, opts Options) (*Tokenizer, error) {
 			byID[id] = toks[i]
 			lineOf[id] = i + 1
 		}
-		// Validate tokens in file order so that errors name the right line.
-		if _, err := validate(toks, where); err != nil {
+		// Map tokens in file order: errors name the right line, and a repeated token keeps its last line's id.
+		inFile, err := validate(toks, where)
+		if err != nil {
 			return nil, err
 		}
-		toks = byID
-		where = func(i int) string { return fmt.Sprintf("%s:%d", vocabPath, lineOf[i]) }
+		vocab := make(map[string]int32, len(inFile))
+		for s, i := range inFile {
+			vocab[s] = int32(ids[i])
+		}
+		return build(byID, vocab, opts, vocabPath)
 	}
-	return build(toks, opts, where, vocabPath)
+	vocab, err := validate(toks, where)
+	if err != nil {
+		return nil, err
+	}
+	return build(toks, vocab, opts, vocabPath)
 }
 
 // NewFromVocab returns a tokenizer over the given tokens, token i having id i. Errors are as for New, naming
@@ -155,40 +168,42 @@ func New(vocabPath string, opts Options) (*Tokenizer, error) {
 func NewFromVocab(tokens []string, opts Options) (*Tokenizer, error) {
 	cp := make([]string, len(tokens))
 	copy(cp, tokens)
-	return build(cp, opts, func(i int) string { return fmt.Sprintf("token %d", i) }, "vocabulary")
+	vocab, err := validate(cp, func(i int) string { return fmt.Sprintf("token %d", i) })
+	if err != nil {
+		return nil, err
+	}
+	return build(cp, vocab, opts, "vocabulary")
 }
 
+// validate checks every token is UTF-8 and maps each token to its id; a token that occurs twice keeps its last id
+// (HF tokenizers builds its map the same way, so "" from blank lines and other duplicates load as there).
 func validate(toks []string, where func(int) string) (map[string]int32, error) {
 	vocab := make(map[string]int32, len(toks))
 	for i, s := range toks {
-		if s == "" {
-			return nil, fmt.Errorf("tokenizer: %s: empty token", where(i))
-		}
 		if !utf8.ValidString(s) {
 			return nil, fmt.Errorf("tokenizer: %s: token %q is not valid UTF-8", where(i), s)
-		}
-		if j, ok := vocab[s]; ok {
-			return nil, fmt.Errorf("tokenizer: %s: duplicate token %q (first as %s)", where(i), s, where(int(j)))
 		}
 		vocab[s] = int32(i)
 	}
 	return vocab, nil
 }
 
-func build(toks []string, opts Options, where func(int) string, name string) (*Tokenizer, error) {
+// build makes the tokenizer over toks (id -> token) and vocab (token -> id, from validate).
+func build(toks []string, vocab map[string]int32, opts Options, name string) (*Tokenizer, error) {
 	if len(toks) == 0 {
 		return nil, fmt.Errorf("tokenizer: %s is empty", name)
 	}
 	if len(toks) > 1<<31-1 {
 		return nil, errors.New("tokenizer: vocabulary too large")
 	}
-	vocab, err := validate(toks, where)
-	if err != nil {
-		return nil, err
-	}
 	if opts.StripAccents != nil {
 		v := *opts.StripAccents
 		opts.StripAccents = &v // the tokenizer keeps its own copy
+	}
+	for i, s := range toks {
+		if vocab[s] != int32(i) {
+			toks[i] = "" // a later line took this token over: as in HF, the id has no token
+		}
 	}
 	t := &Tokenizer{vocab: vocab, tokens: toks, opts: opts}
 	for _, s := range toks {
@@ -204,7 +219,11 @@ func build(toks []string, opts Options, where func(int) string, name string) (*T
 		id, ok := vocab[sp.token]
 		if !ok {
 			if sp.required {
-				return nil, fmt.Errorf("tokenizer: %s has no %s token", name, sp.token)
+				hint := ""
+				if strings.HasPrefix(toks[0], "\ufeff") {
+					hint = " (its first line starts with a byte-order mark, which is part of that token)"
+				}
+				return nil, fmt.Errorf("tokenizer: %s has no %s token%s", name, sp.token, hint)
 			}
 			id = -1
 		}
@@ -267,10 +286,12 @@ func (t *Tokenizer) Options() Options {
 	return o
 }
 
-// VocabSize returns the number of vocabulary entries.
+// VocabSize returns the number of ids: one per line of the vocabulary file, the largest id plus one (what the
+// model's embedding table must hold). HF's get_vocab_size counts distinct tokens instead, which is smaller when
+// lines repeat a token after trimming.
 func (t *Tokenizer) VocabSize() int { return len(t.tokens) }
 
-// Token returns the vocabulary entry of id, or "" when id is out of range.
+// Token returns the vocabulary entry of id, or "" when id is out of range or a later line holds its token.
 func (t *Tokenizer) Token(id int32) string {
 	if id < 0 || int(id) >= len(t.tokens) {
 		return ""

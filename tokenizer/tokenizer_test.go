@@ -24,12 +24,11 @@ func TestNewErrorsNameFileAndLine(t *testing.T) {
 	for _, c := range []struct {
 		name, content, want string
 	}{
-		{"empty line", "[PAD]\n[UNK]\n\n[CLS]\n[SEP]\n", "vocab.txt:3: empty token"},
-		{"blank line", "[PAD]\n[UNK]\n[CLS]\n   \n[SEP]\n", "vocab.txt:4: empty token"},
-		{"duplicate", "[PAD]\n[UNK]\n[CLS]\n[SEP]\nfoo\nbar\nfoo\n", `vocab.txt:7: duplicate token "foo" (first as `},
 		{"missing unk", "[PAD]\n[CLS]\n[SEP]\n", "has no [UNK] token"},
 		{"missing cls", "[PAD]\n[UNK]\n[SEP]\n", "has no [CLS] token"},
 		{"bad utf8", "[PAD]\n[UNK]\n[CLS]\n[SEP]\n\xff\xfe\n", "vocab.txt:5: token"},
+		{"bad utf8 explicit", "[PAD]\t0\n[UNK]\t1\n[CLS]\t2\n\xff\t3\n[SEP]\t4\n", "vocab.txt:4: token"},
+		{"bom", "\ufeff[PAD]\n[UNK]\n[CLS]\n[SEP]\n", "has no [PAD] token (its first line starts with a byte-order mark"},
 		{"bad id", "[PAD]\t0\n[UNK]\tx\n", `vocab.txt:2: bad id "x"`},
 		{"id out of range", "[PAD]\t0\n[UNK]\t5\n", "vocab.txt:2: id 5 out of range [0, 2)"},
 		{"duplicate id", "[PAD]\t0\n[UNK]\t0\n", "vocab.txt:2: duplicate id 0 (first at line 1)"},
@@ -44,8 +43,52 @@ func TestNewErrorsNameFileAndLine(t *testing.T) {
 	_, err := New(filepath.Join(t.TempDir(), "nope.txt"), DefaultOptions())
 	require.ErrorContains(t, err, "nope.txt")
 
-	_, err = NewFromVocab([]string{"[PAD]", "[UNK]", "[CLS]", "[SEP]", "x", "x"}, DefaultOptions())
-	require.ErrorContains(t, err, `token 5: duplicate token "x" (first as token 4)`)
+	_, err = NewFromVocab([]string{"[PAD]", "[UNK]", "[CLS]", "\xff"}, DefaultOptions())
+	require.ErrorContains(t, err, `token 3: token "\xff" is not valid UTF-8`)
+}
+
+// TestVocabLinesTrimmedAsHF: bert-base-chinese's vocab.txt has U+2028 LINE SEPARATOR as line 344 and "##"+U+2028 as
+// line 13503. HF tokenizers trims the trailing Unicode white space of each line, so those lines hold "" and "##";
+// blank lines hold "" too; a repeated token keeps its last id. Such tokens are never produced, and every later
+// line keeps its id. (Before: "vocab.txt:344: empty token".)
+func TestVocabLinesTrimmedAsHF(t *testing.T) {
+	lines := []string{"[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "\u2028", "##\u2028", "a", "", "   ", "##b",
+		"\u3000", "b", "a\u00a0", "c\r", "##"}
+	tk, err := New(writeVocab(t, strings.Join(lines, "\n")+"\n"), DefaultOptions())
+	require.NoError(t, err)
+	require.Equal(t, len(lines), tk.VocabSize(), "one id per line")
+	id := func(s string) int32 {
+		i, ok := tk.ID(s)
+		require.True(t, ok, "%q in vocab", s)
+		return i
+	}
+	require.Equal(t, int32(11), id(""), `"" keeps the last of lines 6, 9, 10, 12`)
+	require.Equal(t, int32(15), id("##"), `"##" keeps line 16's id`)
+	require.Equal(t, int32(13), id("a"), `"a" keeps line 14's id (trailing NBSP trimmed)`)
+	require.Equal(t, int32(14), id("c"), "CR trimmed")
+	require.Equal(t, int32(12), id("b"))
+	require.Equal(t, []int32{13, 12, 14, 1}, tk.IDs("a b c d"))
+	require.Equal(t, []int32{12, 12, 10, 1}, tk.IDs("b bb d"), `"bb" = b ##b; "d" is [UNK], never ""`)
+	// HF's id_to_token has nothing for an id whose token a later line took over
+	for _, i := range []int32{5, 6, 7, 8} {
+		require.Equal(t, "", tk.Token(i), "shadowed id %d", i)
+	}
+	require.Equal(t, "b", tk.Token(12))
+	// (all of the above as measured with HF tokenizers 0.23.2: WordPiece.fromFile + bertNormalizer +
+	// bertPreTokenizer on this file)
+
+	// the Paddle token<TAB>id format: the last line of a repeated token wins there too
+	tk, err = New(writeVocab(t, "[PAD]\t0\n[UNK]\t1\n[CLS]\t2\n[SEP]\t3\nx\t5\nx\u2028\t4\n"), DefaultOptions())
+	require.NoError(t, err)
+	i, ok := tk.ID("x")
+	require.True(t, ok)
+	require.Equal(t, int32(4), i)
+
+	tk, err = NewFromVocab([]string{"[PAD]", "[UNK]", "[CLS]", "[SEP]", "x", "x", ""}, DefaultOptions())
+	require.NoError(t, err)
+	i, _ = tk.ID("x")
+	require.Equal(t, int32(5), i)
+	require.Equal(t, []int32{5, 1}, tk.IDs("x y"))
 }
 
 func TestExplicitIDVocab(t *testing.T) {

@@ -13,6 +13,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/rocketqa-go/rocketqa/internal/closeto"
 	"github.com/rocketqa-go/rocketqa/torch"
 )
 
@@ -116,14 +117,14 @@ func TestDistCrossBatchGradients(t *testing.T) {
 	gp, _ := s.Adopt(wp.Grad()).Float32s()
 	gathered, _ := p.Float32s()
 
-	require.InDelta(t, want, res[0].Loss+res[1].Loss, 1e-5, "sum of per-rank losses")
+	// the ranks multiply smaller blocks than the single process (other BLAS blocking, other summation order), so
+	// compare as torch.testing.assert_close does for float32
+	tol := closeto.Float32
+	require.NoError(t, closeto.Number(res[0].Loss+res[1].Loss, want, tol), "sum of per-rank losses")
 	for r := 0; r < 2; r++ {
-		require.InDeltaSlice(t, gathered, res[r].Gather, 1e-6, "rank %d gathered passages", r)
-		require.Len(t, res[r].GradQ, len(gq))
-		for i := range gq {
-			require.InDelta(t, gq[i], res[r].GradQ[i], 1e-5, "rank %d grad q[%d]", r, i)
-			require.InDelta(t, gp[i], res[r].GradP[i], 1e-5, "rank %d grad p[%d]", r, i)
-		}
+		require.NoError(t, closeto.Slices(res[r].Gather, gathered, tol), "rank %d gathered passages", r)
+		require.NoError(t, closeto.Slices(res[r].GradQ, gq, tol), "rank %d grad q", r)
+		require.NoError(t, closeto.Slices(res[r].GradP, gp, tol), "rank %d grad p", r)
 	}
 }
 

@@ -3,17 +3,65 @@ package torch_test
 import (
 	"fmt"
 	"math"
+	"os"
+	"path/filepath"
+	"sync"
 	"testing"
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/rocketqa-go/rocketqa/internal/closeto"
+	"github.com/rocketqa-go/rocketqa/internal/pyref"
 	"github.com/rocketqa-go/rocketqa/safetensors"
 	"github.com/rocketqa-go/rocketqa/torch"
 )
 
-const tol = 1e-5
+// tol is the comparison with PyTorch: torch.testing.assert_close's float32 default (rtol 1.3e-6, atol 1e-5),
+// elementwise for outputs, normwise (rtol times the largest |value| of the tensor, closeto.Normwise) for gradients.
+// Results differ from PyTorch's in the last bits only: both run the same ATen kernels, but OpenBLAS picks its
+// kernels by CPU (OPENBLAS_CORETYPE: FMA or not, AVX-512 or not) and thread count. Gradients are sums over a batch
+// whose elements may nearly cancel: the layer case's mask gradient (the scores' gradient times 10000) reaches 3e4
+// and was measured 0.0125 off at -2557 with Sandybridge kernels against the FMA-made fixture, 0.0117 at 3e4 on
+// AVX-512; both within normwise rtol, not the first within elementwise rtol.
+var tol = closeto.Float32
 
-// fixtures reads torch/testdata/ops.safetensors (written by gen_fixtures.py with PyTorch 1.13.1).
+var (
+	refOnce sync.Once
+	refPath string
+	refErr  error
+)
+
+// fixturePath is the reference file: gen_fixtures.py rerun on this machine when /usr/bin/python3 has torch, else
+// the committed testdata/ops.safetensors (written on another CPU).
+func fixturePath(t *testing.T) string {
+	t.Helper()
+	ok, why := pyref.Available()
+	if !ok {
+		t.Logf("comparing with the committed testdata/ops.safetensors (%s)", why)
+		return "testdata/ops.safetensors"
+	}
+	refOnce.Do(func() {
+		dir, err := os.MkdirTemp("", "torch-fixtures")
+		if err != nil {
+			refErr = err
+			return
+		}
+		refPath = filepath.Join(dir, "ops.safetensors")
+		refErr = pyref.Run("testdata/gen_fixtures.py", refPath)
+	})
+	require.NoError(t, refErr)
+	return refPath
+}
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if refPath != "" {
+		os.RemoveAll(filepath.Dir(refPath))
+	}
+	os.Exit(code)
+}
+
+// fixtures reads the reference written by gen_fixtures.py with PyTorch 1.13.1.
 type fixtures struct {
 	t *testing.T
 	f *safetensors.File
@@ -21,7 +69,7 @@ type fixtures struct {
 }
 
 func loadFixtures(t *testing.T) *fixtures {
-	f, err := safetensors.ReadFile("testdata/ops.safetensors")
+	f, err := safetensors.ReadFile(fixturePath(t))
 	require.NoError(t, err)
 	s := torch.NewScope()
 	t.Cleanup(s.Close)
@@ -60,7 +108,8 @@ func (fx *fixtures) param(name string) *torch.Tensor {
 	return fx.get(name).SetRequiresGrad(true)
 }
 
-func maxAbsDiff(t *testing.T, got *torch.Tensor, want *torch.Tensor) float64 {
+// values returns both tensors' elements after checking their shapes agree.
+func values(t *testing.T, got *torch.Tensor, want *torch.Tensor) ([]float32, []float32) {
 	t.Helper()
 	require.NoError(t, got.Err())
 	require.NoError(t, want.Err())
@@ -69,21 +118,20 @@ func maxAbsDiff(t *testing.T, got *torch.Tensor, want *torch.Tensor) float64 {
 	require.NoError(t, err)
 	w, err := want.Float32s()
 	require.NoError(t, err)
-	m := 0.0
-	for i := range g {
-		d := math.Abs(float64(g[i] - w[i]))
-		if math.IsNaN(d) {
-			return math.Inf(1)
-		}
-		m = math.Max(m, d)
-	}
-	return m
+	return g, w
 }
 
 func (fx *fixtures) close(name string, got *torch.Tensor, want string) {
 	fx.t.Helper()
-	d := maxAbsDiff(fx.t, got, fx.get(want))
-	require.LessOrEqual(fx.t, d, tol, "%s: max abs diff %g vs PyTorch", name, d)
+	g, w := values(fx.t, got, fx.get(want))
+	require.NoError(fx.t, closeto.Slices(g, w, tol), "%s vs PyTorch (max abs diff %g)", name, closeto.MaxAbsDiff(g, w))
+}
+
+// closeGrad compares a gradient normwise (see tol).
+func (fx *fixtures) closeGrad(name string, got *torch.Tensor, want string) {
+	fx.t.Helper()
+	g, w := values(fx.t, got, fx.get(want))
+	require.NoError(fx.t, closeto.Normwise(g, w, tol), "%s vs PyTorch (max abs diff %g)", name, closeto.MaxAbsDiff(g, w))
 }
 
 // check runs fn on the case's inputs (float inputs require grad), compares outputs and gradients.
@@ -136,7 +184,7 @@ func (fx *fixtures) check(name string, nin int, fn func(in []*torch.Tensor) []*t
 			}
 			g := x.Grad()
 			require.NotNil(t, g, "%s: no gradient", gk)
-			sub.close(gk, g, gk)
+			sub.closeGrad(gk, g, gk)
 			ngrads++
 		}
 		require.Positive(t, ngrads, "no gradient compared")
@@ -245,8 +293,11 @@ func TestParityDTypes(t *testing.T) {
 	v := fx.get("dtype.f32")
 	bf := v.To(torch.BFloat16)
 	require.Equal(t, torch.BFloat16, bf.DType())
-	require.Equal(t, 0.0, maxAbsDiff(t, bf.To(torch.Float32), fx.get("dtype.bf16")))
-	require.Equal(t, 0.0, maxAbsDiff(t, v.To(torch.Float16).To(torch.Float32), fx.get("dtype.f16")))
+	// dtype conversion rounds to nearest-even on every CPU: bit-identical
+	g, w := values(t, bf.To(torch.Float32), fx.get("dtype.bf16"))
+	require.Equal(t, w, g)
+	g, w = values(t, v.To(torch.Float16).To(torch.Float32), fx.get("dtype.f16"))
+	require.Equal(t, w, g)
 	// Float32s converts on the way out
 	got, err := bf.Float32s()
 	require.NoError(t, err)
@@ -275,7 +326,7 @@ func TestParityAdamWClip(t *testing.T) {
 		}
 		n, err := torch.ClipGradNorm(ps, 1.0)
 		require.NoError(t, err)
-		require.InDelta(t, float64(norms[s]), n, 1e-4, "grad norm step %d", s)
+		require.NoError(t, closeto.Number(n, float64(norms[s]), tol), "grad norm step %d", s)
 		require.NoError(t, opt.Step())
 	}
 	for i, p := range ps {

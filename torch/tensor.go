@@ -140,13 +140,25 @@ func (s *Scope) Adopt(t *Tensor) *Tensor {
 }
 
 // Error returns an invalid tensor carrying err, owned by s: the way for code built on this package to report a
-// failure through a chain of operations.
+// failure through a chain of operations. When an earlier operation in s already failed, err is most likely a
+// consequence (a size check reading -1 from Size of that invalid result, say), so the tensor carries the earlier
+// error first, then err: "torch: embedding: index out of range in self (then: ...)"; errors.Is and errors.As see
+// both.
 func (s *Scope) Error(err error) *Tensor {
 	if err == nil {
 		err = errors.New("torch: unknown error")
 	}
+	if first := s.Err(); first != nil && !errors.Is(err, first) {
+		err = &consequenceError{cause: first, err: err}
+	}
 	return errTensor(err, s)
 }
+
+// consequenceError is an error reported after (and probably because of) an earlier failure in the same scope.
+type consequenceError struct{ cause, err error }
+
+func (e *consequenceError) Error() string   { return e.cause.Error() + " (then: " + e.err.Error() + ")" }
+func (e *consequenceError) Unwrap() []error { return []error{e.cause, e.err} }
 
 // Use returns a new handle to t owned by s: the same tensor (same storage and autograd identity, so gradients
 // still accumulate into t), but operations on it put their results in s. Use it for parameters inside a step:

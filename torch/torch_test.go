@@ -1,6 +1,7 @@
 package torch_test
 
 import (
+	"fmt"
 	"math"
 	"os"
 	"runtime/debug"
@@ -109,6 +110,33 @@ func TestErrorsComeBackAsGoErrors(t *testing.T) {
 	require.Error(t, c.Backward())
 	_, err = torch.ParseDevice("gpu7")
 	require.Error(t, err)
+}
+
+// TestScopeErrorKeepsTheLibtorchError: code built on torch that checks sizes of an invalid result (Size gives -1)
+// reports a derived error through Scope.Error; the libtorch error that caused it must still be what the caller
+// sees first. (Before: training printed "-1 passage vectors for -1 queries" and lost libtorch's
+// "index out of range in self".)
+func TestScopeErrorKeepsTheLibtorchError(t *testing.T) {
+	s := torch.NewScope()
+	defer s.Close()
+	w := s.FromFloat32(make([]float32, 12), 4, 3)
+	q := torch.Embedding(w, s.FromInt64([]int64{1, 7}, 2), -1) // id 7 of a 4-row table
+	require.ErrorContains(t, q.Err(), "index out of range")
+	require.Equal(t, int64(-1), q.Size(0), "Size of an invalid tensor")
+	derived := fmt.Errorf("loss: %d passage vectors for %d queries", q.Size(0), q.Size(0))
+	loss := s.Error(derived)
+	require.ErrorIs(t, loss.Err(), q.Err())
+	require.ErrorIs(t, loss.Err(), derived)
+	require.True(t, strings.HasPrefix(loss.Err().Error(), q.Err().Error()), "libtorch's error first: %v", loss.Err())
+	require.ErrorContains(t, loss.Err(), "(then: loss: -1 passage vectors for -1 queries)")
+	require.Equal(t, q.Err(), s.Err())
+	// reporting the scope's own error again does not nest it
+	require.Equal(t, q.Err(), s.Error(q.Err()).Err())
+
+	// in a scope without an earlier failure the error is reported as given
+	s2 := torch.NewScope()
+	defer s2.Close()
+	require.Equal(t, derived, s2.Error(derived).Err())
 }
 
 func TestScopeFreesEverything(t *testing.T) {

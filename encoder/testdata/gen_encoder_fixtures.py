@@ -1,7 +1,11 @@
 #!/usr/bin/python3
 """Regenerate the tiny encoder fixtures (run with Debian's /usr/bin/python3, torch 1.13):
 
-  /usr/bin/python3 encoder/testdata/gen_encoder_fixtures.py
+  /usr/bin/python3 encoder/testdata/gen_encoder_fixtures.py [OUT]
+
+(OUT: the folder to write into, default encoder/testdata. When /usr/bin/python3 has torch, TestEncoderParityWithPyTorch
+runs this script into a temporary folder and compares against the reference computed on the machine under test;
+ROCKETQA_FIXTURES=committed makes it use the committed files.)
 
 For two tiny random models, an ERNIE-like one (relu, eps 1e-5, type_vocab 4, model_type "ernie") and a BERT-like one
 (gelu, eps 1e-12, type_vocab 2, model_type "bert"), both vocab 97, hidden 32, 2 layers, 4 heads, intermediate 64,
@@ -122,6 +126,7 @@ def cross_check(m, ids, types, mask):
 
 
 def main():
+    base = sys.argv[1] if len(sys.argv) > 1 else HERE
     torch.set_num_threads(1)
     for dirname, cfgd, vocab, seed in configs():
         g = torch.Generator().manual_seed(seed)
@@ -144,7 +149,7 @@ def main():
         grads = torch.autograd.grad(loss, params, allow_unused=True)
         assert float(seq[:, 0].std()) > 0.3 and float(pooled.abs().mean()) > 0.1, "activations too small"
 
-        out = os.path.join(HERE, dirname)
+        out = os.path.join(base, dirname)
         os.makedirs(out, exist_ok=True)
         with open(os.path.join(out, "config.json"), "w") as f:
             json.dump(cfgd, f, indent=2, sort_keys=True)
@@ -168,11 +173,11 @@ def main():
         print("%s: loss %.6f, |seq-TransformerEncoderLayer| %.2e" % (dirname, loss.item(), err))
 
         if dirname == "tiny_ernie":
-            write_legacy(sd, cfgd, vocab, g)
+            write_legacy(sd, cfgd, vocab, g, base)
 
 
-def write_legacy(sd, cfgd, vocab, g):
-    out = os.path.join(HERE, "tiny_ernie_legacy")
+def write_legacy(sd, cfgd, vocab, g, base):
+    out = os.path.join(base, "tiny_ernie_legacy")
     os.makedirs(out, exist_ok=True)
     od = collections.OrderedDict()
     for n, t in sd.items():
@@ -196,8 +201,8 @@ def write_legacy(sd, cfgd, vocab, g):
     od["classifier.weight"] = sd["classifier.weight"]
     od["classifier.bias"] = sd["classifier.bias"]
     torch.save(od, os.path.join(out, "pytorch_model.bin"))
-    shutil.copy(os.path.join(HERE, "tiny_ernie", "config.json"), os.path.join(out, "config.json"))
-    shutil.copy(os.path.join(HERE, "tiny_ernie", "vocab.txt"), os.path.join(out, "vocab.txt"))
+    shutil.copy(os.path.join(base, "tiny_ernie", "config.json"), os.path.join(out, "config.json"))
+    shutil.copy(os.path.join(base, "tiny_ernie", "vocab.txt"), os.path.join(out, "vocab.txt"))
 
 
 if __name__ == "__main__":
