@@ -87,14 +87,22 @@ func Do(ctx context.Context, path string, read func() error) error {
 }
 
 // releaseFIFO opens the FIFO at path for writing (non-blocking, so it succeeds only while a reader has it open) and
-// closes it again, every pokeEvery, until ch delivers or pokeFor has passed; it returns what ch delivered.
+// closes it again, every pokeEvery, until one such open succeeds, ch delivers or pokeFor has passed; it returns what
+// ch delivered. It pokes only while this process holds no descriptor of the FIFO, that is while the abandoned read
+// is still in open(2), and stops after the first poke that found a reader: later pokes would only hand an early end
+// of file to another reader of the FIFO.
 func releaseFIFO[T any](path string, ch <-chan T) T {
 	tick := time.NewTicker(pokeEvery)
 	defer tick.Stop()
 	deadline := time.After(pokeFor)
+	st, err := os.Stat(path)
+	poke := err == nil
 	for {
-		if w, err := os.OpenFile(path, os.O_WRONLY|syscall.O_NONBLOCK, 0); err == nil {
-			w.Close()
+		if poke && !holding(st) {
+			if w, err := os.OpenFile(path, os.O_WRONLY|syscall.O_NONBLOCK, 0); err == nil {
+				w.Close()
+				poke = false
+			}
 		}
 		select {
 		case v := <-ch:
@@ -105,6 +113,20 @@ func releaseFIFO[T any](path string, ch <-chan T) T {
 			return zero
 		}
 	}
+}
+
+// holding reports whether this process has a descriptor open on the file st describes.
+func holding(st fs.FileInfo) bool {
+	ents, err := os.ReadDir("/proc/self/fd")
+	if err != nil {
+		return false
+	}
+	for _, e := range ents {
+		if fi, err := os.Stat("/proc/self/fd/" + e.Name()); err == nil && os.SameFile(fi, st) {
+			return true
+		}
+	}
+	return false
 }
 
 func isFIFO(path string) bool {

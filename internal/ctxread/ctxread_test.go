@@ -122,3 +122,30 @@ func TestDoPassesResult(t *testing.T) {
 	require.NoError(t, Do(context.Background(), "/nonexistent", func() error { return nil }))
 	require.ErrorIs(t, Do(context.Background(), "/nonexistent", func() error { return io.ErrUnexpectedEOF }), io.ErrUnexpectedEOF)
 }
+
+// Once the abandoned read's open(2) has returned, Do stops poking the FIFO: a later reader of the same FIFO must
+// not be handed an end of file by the first call's clean-up.
+func TestDoDoesNotReleaseLaterReaders(t *testing.T) {
+	p := mkfifo(t)
+	ctx := cancelAfter(t, 50*time.Millisecond)
+	require.ErrorIs(t, Do(ctx, p, func() error {
+		f, err := os.Open(p)
+		if err != nil {
+			return err
+		}
+		time.Sleep(300 * time.Millisecond) // a read still going on after its open was released
+		return f.Close()
+	}), context.Canceled)
+	time.Sleep(50 * time.Millisecond) // the first open is released
+	got := make(chan error, 1)
+	go func() { _, err := os.ReadFile(p); got <- err }()
+	select {
+	case err := <-got:
+		t.Fatalf("a later reader was released (%v)", err)
+	case <-time.After(500 * time.Millisecond):
+	}
+	w, err := os.OpenFile(p, os.O_WRONLY, 0) // release it for the clean-up
+	require.NoError(t, err)
+	w.Close()
+	require.NoError(t, <-got)
+}
