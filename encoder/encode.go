@@ -54,8 +54,9 @@ type Embedder struct {
 	Normalized bool // L2-normalise the output vectors (off: RocketQA scores with the raw dot product)
 }
 
-// tokenizeCheck is how many texts are tokenized between two looks at the context (a few milliseconds of work).
-const tokenizeCheck = 256
+// tokenizeCheck is how many texts are tokenized between two looks at the context (few: a text can be long, and
+// tokenizing one is not always cheap).
+const tokenizeCheck = 16
 
 // EncodeQueries returns one vector per query, in input order. It returns ctx.Err() when ctx ends, checked while
 // tokenizing and before every batch.
