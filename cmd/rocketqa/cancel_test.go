@@ -99,7 +99,7 @@ func (w *watchBuffer) Write(p []byte) (int, error) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	w.b.Write(p)
-	if !w.done && strings.Contains(w.b.String(), w.want) {
+	if !w.done && w.want != "" && strings.Contains(w.b.String(), w.want) {
 		w.done = true
 		close(w.seen)
 	}
@@ -110,4 +110,61 @@ func (w *watchBuffer) String() string {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	return w.b.String()
+}
+
+// TestSecondSignalQuits: a stage blocked where it does not look at the context (here eval, reading a run file that
+// is a FIFO whose writer writes nothing) ends at the second SIGTERM, with status 130. Before, every signal after
+// the first was swallowed and the process had to be killed.
+func TestSecondSignalQuits(t *testing.T) {
+	dir := t.TempDir()
+	f := writeFixture(t, dir)
+	run := filepath.Join(dir, "run.tsv")
+	require.NoError(t, syscall.Mkfifo(run, 0o600))
+	cmd := exec.Command(bin, "eval", "--run", run, "--ref", f.devJSON)
+	cmd.Env = testEnv()
+	stderr := &watchBuffer{seen: make(chan struct{})}
+	cmd.Stderr = stderr
+	require.NoError(t, cmd.Start())
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	// Opening the FIFO for writing returns once eval opened it for reading: it is then blocked in read(2).
+	opened := make(chan *os.File, 1)
+	go func() {
+		if w, err := os.OpenFile(run, os.O_WRONLY, 0); err == nil {
+			opened <- w
+		}
+	}()
+	select {
+	case w := <-opened:
+		defer w.Close()
+	case err := <-done:
+		t.Fatalf("eval exited before reading (%v):\n%s", err, stderr.String())
+	case <-time.After(time.Minute):
+		cmd.Process.Kill()
+		t.Fatal("eval did not open its run file within a minute")
+	}
+	time.Sleep(200 * time.Millisecond)
+	t0 := time.Now()
+	require.NoError(t, cmd.Process.Signal(syscall.SIGTERM))
+	select {
+	case err := <-done: // the stage looked at the context after all
+		var ee *exec.ExitError
+		require.ErrorAs(t, err, &ee)
+		assert.Equal(t, 130, ee.ExitCode(), "%v; stderr:\n%s", ee, stderr.String())
+		return
+	case <-time.After(500 * time.Millisecond):
+	}
+	require.NoError(t, cmd.Process.Signal(syscall.SIGTERM))
+	select {
+	case err := <-done:
+		var ee *exec.ExitError
+		require.ErrorAs(t, err, &ee)
+		assert.Equal(t, 130, ee.ExitCode(), "%v; stderr:\n%s", ee, stderr.String())
+		assert.Contains(t, stderr.String(), "rocketqa eval: terminated again: quitting at once")
+		assert.Less(t, time.Since(t0), 2*time.Second)
+	case <-time.After(5 * time.Second):
+		cmd.Process.Kill()
+		<-done
+		t.Fatalf("eval did not exit within 5 s of the second SIGTERM; stderr:\n%s", stderr.String())
+	}
 }
