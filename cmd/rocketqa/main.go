@@ -9,7 +9,9 @@
 // --lang en switches the lengths and tokenisation to the MS MARCO settings (spec section 3.5).
 //
 // Exit status: 0 on success, 1 when a stage fails (a missing or malformed file, a training error), 2 for a usage
-// error (unknown subcommand or flag, missing required flag, bad flag value), 130 when interrupted.
+// error (unknown subcommand or flag, missing required flag, bad flag value), 130 when interrupted. SIGINT (Ctrl-C)
+// or SIGTERM cancels the command, which stops at its next look at the context (between lines, batches or training
+// steps) and exits 130; a second signal quits at once.
 package main
 
 import (
