@@ -54,22 +54,34 @@ type Embedder struct {
 	Normalized bool // L2-normalise the output vectors (off: RocketQA scores with the raw dot product)
 }
 
-// EncodeQueries returns one vector per query, in input order.
+// tokenizeCheck is how many texts are tokenized between two looks at the context (few: a text can be long, and
+// tokenizing one is not always cheap).
+const tokenizeCheck = 16
+
+// EncodeQueries returns one vector per query, in input order. It returns ctx.Err() when ctx ends, checked while
+// tokenizing and before every batch.
 func (e *Embedder) EncodeQueries(ctx context.Context, queries []string) ([][]float32, error) {
 	encs := make([]tokenizer.Encoding, len(queries))
 	for i, q := range queries {
+		if i%tokenizeCheck == 0 && ctx.Err() != nil {
+			return nil, ctx.Err()
+		}
 		encs[i] = e.Tok.EncodeQuery(q, e.QMaxLen)
 	}
 	return e.run(ctx, encs, e.Model.Query)
 }
 
 // EncodePassages returns one vector per passage; titles may be nil (no titles) or have one entry per passage.
+// Cancellation as EncodeQueries.
 func (e *Embedder) EncodePassages(ctx context.Context, titles, paras []string) ([][]float32, error) {
 	if titles != nil && len(titles) != len(paras) {
 		return nil, fmt.Errorf("encoder: %d titles for %d passages", len(titles), len(paras))
 	}
 	encs := make([]tokenizer.Encoding, len(paras))
 	for i, p := range paras {
+		if i%tokenizeCheck == 0 && ctx.Err() != nil {
+			return nil, ctx.Err()
+		}
 		t := ""
 		if titles != nil {
 			t = titles[i]

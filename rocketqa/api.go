@@ -7,9 +7,11 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"sync"
 
 	"github.com/rocketqa-go/rocketqa/dataset"
 	"github.com/rocketqa-go/rocketqa/encoder"
+	"github.com/rocketqa-go/rocketqa/internal/ctxread"
 	"github.com/rocketqa-go/rocketqa/tokenizer"
 	"github.com/rocketqa-go/rocketqa/torch"
 	"github.com/rocketqa-go/rocketqa/train"
@@ -28,7 +30,9 @@ type LoadOptions struct {
 	BatchSize int          // inference batch [32]
 }
 
-// Model is a loaded dual or cross encoder with the official package's methods. Safe for concurrent use.
+// Model is a loaded dual or cross encoder with the official package's methods. Safe for concurrent use, Close
+// included: Close stops the calls in flight at their next batch, waits for them, then frees the weights; calls after
+// Close return ErrClosed.
 type Model struct {
 	Info  *encoder.ModelInfo
 	Dual  *encoder.DualEncoder  // set for a dual encoder
@@ -36,7 +40,15 @@ type Model struct {
 	Tok   *tokenizer.Tokenizer
 	emb   *encoder.Embedder
 	rr    *Reranker
+
+	mu     sync.RWMutex // held for reading by every call, for writing by Close
+	closed bool
+	life   context.Context // cancelled by Close: stops the calls in flight
+	kill   context.CancelFunc
 }
+
+// ErrClosed is returned by the methods of a Model after Close.
+var ErrClosed = errors.New("rocketqa: the model is closed")
 
 // TokenizerFor builds the tokenizer a model directory's settings call for (do_lower_case; for_cn removes spaces).
 func TokenizerFor(vocab string, info encoder.ModelInfo) (*tokenizer.Tokenizer, error) {
@@ -69,6 +81,7 @@ func Load(dir string, o LoadOptions) (*Model, error) {
 		return nil, err
 	}
 	m := &Model{Info: info}
+	m.life, m.kill = context.WithCancel(context.Background())
 	switch info.ModelType {
 	case "dual_encoder":
 		d, _, err := encoder.LoadDual(dir)
@@ -112,20 +125,49 @@ func orDefault(v, d int) int {
 	return d
 }
 
+// use runs f under the model's read lock with a context that also ends when Close is called; it returns
+// ErrClosed after Close, and for a call that Close interrupted.
+func (m *Model) use(ctx context.Context, f func(ctx context.Context) error) error {
+	m.mu.RLock()
+	defer m.mu.RUnlock()
+	if m.closed {
+		return ErrClosed
+	}
+	if m.life != nil { // a Model built by hand (not by Load) has no Close-cancellation
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithCancel(ctx)
+		defer cancel()
+		defer context.AfterFunc(m.life, cancel)()
+	}
+	err := f(ctx)
+	if err != nil && m.life != nil && m.life.Err() != nil && errors.Is(err, context.Canceled) {
+		return ErrClosed
+	}
+	return err
+}
+
 // EncodeQuery returns the query vectors (raw [CLS]) of a dual encoder.
-func (m *Model) EncodeQuery(ctx context.Context, queries []string) ([][]float32, error) {
+func (m *Model) EncodeQuery(ctx context.Context, queries []string) (out [][]float32, err error) {
 	if m.emb == nil {
 		return nil, errors.New("rocketqa: EncodeQuery needs a dual encoder")
 	}
-	return m.emb.EncodeQueries(ctx, queries)
+	err = m.use(ctx, func(ctx context.Context) error {
+		out, err = m.emb.EncodeQueries(ctx, queries)
+		return err
+	})
+	return out, err
 }
 
 // EncodePara returns passage vectors; titles may be nil.
-func (m *Model) EncodePara(ctx context.Context, paras, titles []string) ([][]float32, error) {
+func (m *Model) EncodePara(ctx context.Context, paras, titles []string) (out [][]float32, err error) {
 	if m.emb == nil {
 		return nil, errors.New("rocketqa: EncodePara needs a dual encoder")
 	}
-	return m.emb.EncodePassages(ctx, titles, paras)
+	err = m.use(ctx, func(ctx context.Context) error {
+		out, err = m.emb.EncodePassages(ctx, titles, paras)
+		return err
+	})
+	return out, err
 }
 
 // Matching scores query i against passage i: the dot product of their vectors for a dual encoder, the
@@ -135,7 +177,12 @@ func (m *Model) Matching(ctx context.Context, queries, paras, titles []string) (
 		return nil, fmt.Errorf("rocketqa: Matching: %d queries and %d passages", len(queries), len(paras))
 	}
 	if m.rr != nil {
-		return m.rr.Score(ctx, queries, titles, paras)
+		var out []float32
+		err := m.use(ctx, func(ctx context.Context) (err error) {
+			out, err = m.rr.Score(ctx, queries, titles, paras)
+			return err
+		})
+		return out, err
 	}
 	q, err := m.EncodeQuery(ctx, queries)
 	if err != nil {
@@ -156,14 +203,26 @@ func (m *Model) Matching(ctx context.Context, queries, paras, titles []string) (
 	return out, nil
 }
 
-// Embedder exposes the dual encoder's batched encoder (nil for a cross encoder).
+// Embedder exposes the dual encoder's batched encoder (nil for a cross encoder). Its calls are not guarded by
+// the Model: the caller must not Close the Model while they run.
 func (m *Model) Embedder() *encoder.Embedder { return m.emb }
 
-// Reranker exposes the cross encoder's scorer (nil for a dual encoder).
+// Reranker exposes the cross encoder's scorer (nil for a dual encoder). Its calls are not guarded by the Model:
+// the caller must not Close the Model while they run.
 func (m *Model) Reranker() *Reranker { return m.rr }
 
-// Close frees the model; safe to call twice.
+// Close stops the calls in flight (at their next batch; they return ErrClosed), waits for them and frees the
+// model. Later calls return ErrClosed. Safe to call twice and from several goroutines.
 func (m *Model) Close() {
+	if m.kill != nil {
+		m.kill()
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.closed {
+		return
+	}
+	m.closed = true
 	if m.Dual != nil {
 		m.Dual.Close()
 	}
@@ -267,37 +326,65 @@ type DualConfig struct {
 	Train train.Options
 }
 
-// ReadDualExamples loads a dual-encoder training file into memory.
-func ReadDualExamples(path string) ([]dataset.DualExample, error) {
-	r, err := dataset.OpenDualTrain(path)
-	if err != nil {
-		return nil, err
-	}
-	defer r.Close()
-	var out []dataset.DualExample
-	for r.Next() {
-		out = append(out, r.Example())
-	}
-	return out, r.Err()
+// ReadDualExamples loads a dual-encoder training file into memory. It returns ctx.Err() within a second of ctx
+// ending, also while the read is blocked (a FIFO without a writer; see internal/ctxread for the one case that
+// leaves the read running in the background).
+func ReadDualExamples(ctx context.Context, path string) ([]dataset.DualExample, error) {
+	return readExamples(ctx, path, func() (exampleReader[dataset.DualExample], error) {
+		return dataset.OpenDualTrain(path, dataset.Options{Context: ctx})
+	})
 }
 
-// ReadCrossExamples loads a cross-encoder training file into memory.
-func ReadCrossExamples(path string) ([]dataset.CrossExample, error) {
-	r, err := dataset.OpenCrossTrain(path)
+// ReadCrossExamples loads a cross-encoder training file into memory; cancellation as ReadDualExamples.
+func ReadCrossExamples(ctx context.Context, path string) ([]dataset.CrossExample, error) {
+	return readExamples(ctx, path, func() (exampleReader[dataset.CrossExample], error) {
+		return dataset.OpenCrossTrain(path, dataset.Options{Context: ctx})
+	})
+}
+
+// exampleReader is what dataset's training-file readers have in common.
+type exampleReader[T any] interface {
+	Next() bool
+	Example() T
+	Err() error
+	Close() error
+}
+
+// checkEvery is how many records a loop handles between two looks at its context.
+const checkEvery = 1024
+
+// readExamples reads every record of the reader open returns, in a goroutine that stops at ctx's end (checked
+// every checkEvery records), and returns ctx.Err() as soon as ctx ends.
+func readExamples[T any](ctx context.Context, path string, open func() (exampleReader[T], error)) ([]T, error) {
+	var out []T
+	err := ctxread.Do(ctx, path, func() error {
+		r, err := open()
+		if err != nil {
+			return err
+		}
+		defer r.Close()
+		var got []T
+		for r.Next() {
+			got = append(got, r.Example())
+			if len(got)%checkEvery == 0 && ctx.Err() != nil {
+				return ctx.Err()
+			}
+		}
+		if err := r.Err(); err != nil {
+			return err
+		}
+		out = got
+		return nil
+	})
 	if err != nil {
 		return nil, err
 	}
-	defer r.Close()
-	var out []dataset.CrossExample
-	for r.Next() {
-		out = append(out, r.Example())
-	}
-	return out, r.Err()
+	return out, nil
 }
 
 // NewDualTask builds the model and task of a DualConfig without training.
-func NewDualTask(c DualConfig) (*DualTask, error) {
-	exs, err := ReadDualExamples(c.TrainFile)
+func NewDualTask(ctx context.Context, c DualConfig) (*DualTask, error) {
+	exs, err := ReadDualExamples(ctx, c.TrainFile)
 	if err != nil {
 		return nil, err
 	}
@@ -334,7 +421,7 @@ func NewDualTask(c DualConfig) (*DualTask, error) {
 // TrainDual trains a dual encoder: RocketQA v1 (step 1, 3 or 4 of the pipeline, depending on the training file),
 // or with c.Loss any loss of the grouped layout.
 func TrainDual(ctx context.Context, c DualConfig) (*train.Result, error) {
-	task, err := NewDualTask(c)
+	task, err := NewDualTask(ctx, c)
 	if err != nil {
 		return nil, err
 	}
@@ -363,8 +450,8 @@ type CrossConfig struct {
 }
 
 // NewCrossTask builds the model and task of a CrossConfig without training.
-func NewCrossTask(c CrossConfig) (*CrossTask, error) {
-	exs, err := ReadCrossExamples(c.TrainFile)
+func NewCrossTask(ctx context.Context, c CrossConfig) (*CrossTask, error) {
+	exs, err := ReadCrossExamples(ctx, c.TrainFile)
 	if err != nil {
 		return nil, err
 	}
@@ -400,7 +487,7 @@ func NewCrossTask(c CrossConfig) (*CrossTask, error) {
 
 // TrainCross trains a RocketQA v1 cross-encoder (step 2 of the pipeline).
 func TrainCross(ctx context.Context, c CrossConfig) (*train.Result, error) {
-	task, err := NewCrossTask(c)
+	task, err := NewCrossTask(ctx, c)
 	if err != nil {
 		return nil, err
 	}

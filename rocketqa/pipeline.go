@@ -23,13 +23,13 @@ type LabelledQueries struct {
 // QueriesFromDualTrain recovers labelled queries from a DuReader-style dual.train.tsv (which has no ids): each
 // distinct query becomes q<N> (first-appearance order), and its positive passages are found in pool by their text
 // (title + text). Lines whose positive is not in the pool are counted in missing.
-func QueriesFromDualTrain(path string, pool *dataset.Passages) (lq *LabelledQueries, missing int, err error) {
+func QueriesFromDualTrain(ctx context.Context, path string, pool *dataset.Passages) (lq *LabelledQueries, missing int, err error) {
 	byText := make(map[[2]string]string, pool.Len())
 	for i := 0; i < pool.Len(); i++ {
 		p := pool.At(i)
 		byText[[2]string{p.Title, p.Text}] = p.PID
 	}
-	exs, err := ReadDualExamples(path)
+	exs, err := ReadDualExamples(ctx, path)
 	if err != nil {
 		return nil, 0, err
 	}

@@ -10,14 +10,14 @@ import (
 
 // candidateInput loads what mine and augment share: the candidates (DE run + CE scores), the query texts and the
 // passages the candidates (and extra pids) name.
-func candidateInput(deRun, ceRun, queries, coll, titles string, extra map[string][]string) (denoise.MineInput, error) {
+func candidateInput(ctx context.Context, deRun, ceRun, queries, coll, titles string, extra map[string][]string) (denoise.MineInput, error) {
 	var in denoise.MineInput
 	for _, f := range [][2]string{{"--de-run", deRun}, {"--ce-run", ceRun}, {"--queries", queries}} {
 		if err := mustFile(f[0], f[1]); err != nil {
 			return in, err
 		}
 	}
-	cands, qids, err := denoise.LoadCandidates(deRun, ceRun)
+	cands, qids, err := denoise.LoadCandidates(ctx, deRun, ceRun)
 	if err != nil {
 		return in, err
 	}
@@ -44,7 +44,7 @@ func candidateInput(deRun, ceRun, queries, coll, titles string, extra map[string
 	return in, nil
 }
 
-func runMine(_ context.Context, args []string) error {
+func runMine(ctx context.Context, args []string) error {
 	c := newCmd("mine",
 		"rocketqa mine --de-run RUN.tsv --ce-run SCORED.tsv --queries FILE --qrels FILE --collection DIR|para.txt --out dual.train.tsv [flags]",
 		`Step 3 of the RocketQA v1 pipeline: denoised hard negatives (the official construct_marco_train_de.py).
@@ -120,7 +120,7 @@ Output: --out, a dual.train.tsv (6 columns) for 'rocketqa train-de'. Counts go t
 			return err
 		}
 	}
-	in, err := candidateInput(*deRun, *ceRun, *queries, *coll, *titles, pos)
+	in, err := candidateInput(ctx, *deRun, *ceRun, *queries, *coll, *titles, pos)
 	if err != nil {
 		return err
 	}
@@ -129,7 +129,7 @@ Output: --out, a dual.train.tsv (6 columns) for 'rocketqa train-de'. Counts go t
 	if *noFill {
 		o.FillFrom = -1
 	}
-	st, err := denoise.Mine(in, o, *out)
+	st, err := denoise.Mine(ctx, in, o, *out)
 	if err != nil {
 		return err
 	}
@@ -138,7 +138,7 @@ Output: --out, a dual.train.tsv (6 columns) for 'rocketqa train-de'. Counts go t
 	return nil
 }
 
-func runAugment(_ context.Context, args []string) error {
+func runAugment(ctx context.Context, args []string) error {
 	c := newCmd("augment",
 		"rocketqa augment --de-run RUN.tsv --ce-run SCORED.tsv --queries FILE --collection DIR|para.txt --out unlabel.tsv [flags]",
 		`Step 4 of the RocketQA v1 pipeline: pseudo-labelled training lines for unlabelled queries (the official
@@ -176,11 +176,11 @@ Output: --out, a dual.train.tsv; join it to the step-3 file with 'rocketqa merge
 	case *negCount <= 0 || *topK <= 0:
 		return usagef("--neg-count and --top-k must be positive")
 	}
-	in, err := candidateInput(*deRun, *ceRun, *queries, *coll, *titles, nil)
+	in, err := candidateInput(ctx, *deRun, *ceRun, *queries, *coll, *titles, nil)
 	if err != nil {
 		return err
 	}
-	st, err := denoise.Augment(in, denoise.AugmentOptions{PosThreshold: *posT, NegThreshold: *negT, NegCount: *negCount, TopK: *topK}, *out)
+	st, err := denoise.Augment(ctx, in, denoise.AugmentOptions{PosThreshold: *posT, NegThreshold: *negT, NegCount: *negCount, TopK: *topK}, *out)
 	if err != nil {
 		return err
 	}
@@ -189,7 +189,7 @@ Output: --out, a dual.train.tsv; join it to the step-3 file with 'rocketqa merge
 	return nil
 }
 
-func runMerge(_ context.Context, args []string) error {
+func runMerge(ctx context.Context, args []string) error {
 	c := newCmd("merge",
 		"rocketqa merge --out merged.tsv IN.tsv [IN.tsv...]",
 		`Concatenates dual.train.tsv files in the order given (the official "cat de1 unlabel > de2" that makes the
@@ -211,7 +211,7 @@ stops with its file and line and leaves no output. --out may be one of the input
 			return err
 		}
 	}
-	if err := denoise.Merge(*out, ins...); err != nil {
+	if err := denoise.Merge(ctx, *out, ins...); err != nil {
 		return err
 	}
 	n, err := countLines(*out)

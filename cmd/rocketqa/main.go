@@ -9,7 +9,9 @@
 // --lang en switches the lengths and tokenisation to the MS MARCO settings (spec section 3.5).
 //
 // Exit status: 0 on success, 1 when a stage fails (a missing or malformed file, a training error), 2 for a usage
-// error (unknown subcommand or flag, missing required flag, bad flag value), 130 when interrupted.
+// error (unknown subcommand or flag, missing required flag, bad flag value), 130 when interrupted. SIGINT (Ctrl-C)
+// or SIGTERM cancels the command, which stops at its next look at the context (between lines, batches or training
+// steps) and exits 130; a second signal quits at once.
 package main
 
 import (
@@ -121,10 +123,43 @@ func realMain(args []string) (code int) {
 		fmt.Fprintf(stderr, "rocketqa: unknown command %q\nRun 'rocketqa --help' for the list of commands.\n", name)
 		return 2
 	}
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	ctx, stop := interruptContext(name)
 	defer stop()
 	err := cmd.run(ctx, args[1:])
 	return report(ctx, name, err)
+}
+
+// interruptContext returns a context that SIGINT or SIGTERM cancels: the command stops at its next look at the
+// context, cleaning up (temporary files, checkpoints). A second signal ends the process at once with status 130,
+// for a stage stuck in a call that does not look at the context. launch passes the signals on to its processes
+// itself, so for it the second signal only cancels too. stop releases the signals.
+func interruptContext(name string) (ctx context.Context, stop func()) {
+	ctx, cancel := context.WithCancel(context.Background())
+	sigs := make(chan os.Signal, 2)
+	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
+	finished := make(chan struct{})
+	go func() {
+		select {
+		case <-sigs:
+			cancel()
+		case <-finished:
+			return
+		}
+		if name == "launch" {
+			return
+		}
+		select {
+		case s := <-sigs:
+			fmt.Fprintf(os.Stderr, "rocketqa %s: %v again: quitting at once\n", name, s)
+			os.Exit(130)
+		case <-finished:
+		}
+	}()
+	return ctx, func() {
+		signal.Stop(sigs)
+		close(finished)
+		cancel()
+	}
 }
 
 // report prints err the way every subcommand does and returns the exit status.

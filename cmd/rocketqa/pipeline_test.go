@@ -217,7 +217,7 @@ func TestPipeline(t *testing.T) {
 		wantLines += min(4*len(pos[q]), negs)
 	}
 	assert.Equal(t, mined+"\t"+strconv.Itoa(wantLines)+" lines\n", r.stdout)
-	exs, err := rocketqa.ReadDualExamples(mined)
+	exs, err := rocketqa.ReadDualExamples(context.Background(), mined)
 	require.NoError(t, err)
 	require.Len(t, exs, wantLines)
 	for _, ex := range exs {

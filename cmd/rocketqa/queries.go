@@ -11,7 +11,7 @@ import (
 
 // runQueries derives query ids and qrels from a dual.train.tsv, which in DuReader-retrieval has neither: what
 // search (training queries), mine (--queries, --qrels) and WriteCrossTrain need.
-func runQueries(_ context.Context, args []string) error {
+func runQueries(ctx context.Context, args []string) error {
 	c := newCmd("queries",
 		"rocketqa queries --train dual.train.tsv --collection DIR --out-queries train.queries.tsv --out-qrels train.qrels.tsv",
 		`DuReader-retrieval's dual.train.tsv has query and passage texts but no ids. This gives every distinct query an id
@@ -33,7 +33,7 @@ func runQueries(_ context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	lq, missing, err := rocketqa.QueriesFromDualTrain(*train, pool)
+	lq, missing, err := rocketqa.QueriesFromDualTrain(ctx, *train, pool)
 	if err != nil {
 		return err
 	}

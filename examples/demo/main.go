@@ -85,7 +85,7 @@ func run(data, out string, epochs, batch int, lr float64, threads int, shared bo
 	}
 
 	// the untrained model: the same architecture and seed, saved before any step
-	task, err := rocketqa.NewDualTask(cfg)
+	task, err := rocketqa.NewDualTask(ctx, cfg)
 	if err != nil {
 		return err
 	}

@@ -127,7 +127,7 @@ func (r *runner) run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	all, missing, err := rocketqa.QueriesFromDualTrain(filepath.Join(r.data, "train", "dual.train.tsv"), collection)
+	all, missing, err := rocketqa.QueriesFromDualTrain(ctx, filepath.Join(r.data, "train", "dual.train.tsv"), collection)
 	if err != nil {
 		return err
 	}
@@ -202,11 +202,11 @@ func (r *runner) run(ctx context.Context) error {
 	}
 	de1 := r.path("data", "de1.train.tsv")
 	if !exists(de1) {
-		cands, _, err := denoise.LoadCandidates(trainRun0, ceRun0)
+		cands, _, err := denoise.LoadCandidates(ctx, trainRun0, ceRun0)
 		if err != nil {
 			return err
 		}
-		st, err := denoise.Mine(denoise.MineInput{QIDs: r.labelled.QIDs, Queries: r.labelled.Text, Positives: r.labelled.Positives,
+		st, err := denoise.Mine(ctx, denoise.MineInput{QIDs: r.labelled.QIDs, Queries: r.labelled.Text, Positives: r.labelled.Positives,
 			Candidates: cands, Passages: collection}, denoise.MineOptions{FillTo: r.p.retrieveK}, de1)
 		if err != nil {
 			return err
@@ -237,18 +237,18 @@ func (r *runner) run(ctx context.Context) error {
 		if err := r.scoreRun(ctx, ce, uCE, r.unlabelled, utexts, hits1, collection); err != nil {
 			return err
 		}
-		cands, _, err := denoise.LoadCandidates(uRun, uCE)
+		cands, _, err := denoise.LoadCandidates(ctx, uRun, uCE)
 		if err != nil {
 			return err
 		}
 		aug := r.path("data", "augment.train.tsv")
-		st, err := denoise.Augment(denoise.MineInput{QIDs: r.unlabelled, Queries: r.unlabelledText, Candidates: cands, Passages: collection},
+		st, err := denoise.Augment(ctx, denoise.MineInput{QIDs: r.unlabelled, Queries: r.unlabelledText, Candidates: cands, Passages: collection},
 			denoise.AugmentOptions{}, aug)
 		if err != nil {
 			return err
 		}
 		slog.Info("augmented", "stats", st.String())
-		if err := denoise.Merge(de2, de1, aug); err != nil {
+		if err := denoise.Merge(ctx, de2, de1, aug); err != nil {
 			return err
 		}
 	}

@@ -1,6 +1,9 @@
 package denoise
 
-import "fmt"
+import (
+	"context"
+	"fmt"
+)
 
 // AugmentOptions are the knobs of data augmentation with pseudo-labelled queries (step 4 of the RocketQA v1
 // pipeline). A zero field takes its default, given in brackets; DefaultAugmentOptions returns them all.
@@ -122,7 +125,8 @@ func augmentQuery(cands []Candidate, o AugmentOptions) augmentedQuery {
 // passage is an error and leaves no file. The output is written atomically.
 //
 // The result is usually concatenated after the step-3 file with Merge (the official `cat de1 unlabel > de2`).
-func Augment(in MineInput, o AugmentOptions, out string) (Stats, error) {
+// When ctx ends, Augment returns ctx.Err() (checked every checkEvery queries) and leaves no file.
+func Augment(ctx context.Context, in MineInput, o AugmentOptions, out string) (Stats, error) {
 	const op = "Augment"
 	var st Stats
 	o = o.withDefaults()
@@ -134,7 +138,10 @@ func Augment(in MineInput, o AugmentOptions, out string) (Stats, error) {
 	}
 	st.Queries = len(in.QIDs)
 	err := writeDual(op, out, in.Passages, func(lw *lineWriter) error {
-		for _, qid := range in.QIDs {
+		for i, qid := range in.QIDs {
+			if i%checkEvery == 0 && ctx.Err() != nil {
+				return ctx.Err()
+			}
 			cands := in.Candidates[qid]
 			if len(cands) == 0 {
 				st.SkippedNoCandidates++

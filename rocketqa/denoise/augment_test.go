@@ -1,6 +1,7 @@
 package denoise
 
 import (
+	"context"
 	"os"
 	"path/filepath"
 	"testing"
@@ -97,7 +98,7 @@ func TestAugmentWritesAndSkips(t *testing.T) {
 		Passages:   storeFor(t, cands),
 	}
 	out := filepath.Join(t.TempDir(), "unlabel.tsv")
-	st, err := Augment(in, AugmentOptions{}, out)
+	st, err := Augment(context.Background(), in, AugmentOptions{}, out)
 	require.NoError(t, err)
 	assert.Equal(t, []string{dualLine("one", "b", "a"), dualLine("one", "b", "d")}, readLines(t, out))
 	assert.Equal(t, Stats{Queries: 4, Written: 1, Lines: 2, Positives: 1, CENegatives: 2, Rejected: 2, Excluded: 2,
@@ -121,7 +122,7 @@ func TestAugmentErrors(t *testing.T) {
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			dir := t.TempDir()
-			_, err := Augment(c.in, c.o, filepath.Join(dir, "out.tsv"))
+			_, err := Augment(context.Background(), c.in, c.o, filepath.Join(dir, "out.tsv"))
 			require.Error(t, err)
 			assert.Contains(t, err.Error(), c.msg)
 			entries, err := os.ReadDir(dir)

@@ -10,6 +10,7 @@ package denoise
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"fmt"
 	"math/rand/v2"
 	"os"
@@ -118,7 +119,7 @@ func BenchmarkLoadCandidates(b *testing.B) {
 
 			before := heapInUse()
 			t0 = time.Now()
-			cands, _, err := LoadCandidates(de, ce)
+			cands, _, err := LoadCandidates(context.Background(), de, ce)
 			tLoad = append(tLoad, time.Since(t0))
 			if err != nil {
 				b.Fatal(err)
@@ -140,7 +141,7 @@ func BenchmarkLoadCandidates(b *testing.B) {
 
 func BenchmarkMineAndAugment(b *testing.B) {
 	de, ce, qids, ps := benchRuns(b)
-	cands, _, err := LoadCandidates(de, ce)
+	cands, _, err := LoadCandidates(context.Background(), de, ce)
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -158,12 +159,12 @@ func BenchmarkMineAndAugment(b *testing.B) {
 	for range b.N {
 		for range reps {
 			t0 := time.Now()
-			if stM, err = Mine(in, MineOptions{}, out); err != nil {
+			if stM, err = Mine(context.Background(), in, MineOptions{}, out); err != nil {
 				b.Fatal(err)
 			}
 			tMine = append(tMine, time.Since(t0))
 			t0 = time.Now()
-			if stA, err = Augment(in, AugmentOptions{PosThreshold: 0.8}, out); err != nil {
+			if stA, err = Augment(context.Background(), in, AugmentOptions{PosThreshold: 0.8}, out); err != nil {
 				b.Fatal(err)
 			}
 			tAug = append(tAug, time.Since(t0))

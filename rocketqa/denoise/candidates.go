@@ -3,12 +3,14 @@ package denoise
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"math"
-	"os"
 	"slices"
 	"strconv"
+
+	"github.com/rocketqa-go/rocketqa/internal/ctxread"
 )
 
 // runLine is one parsed line of a run file.
@@ -20,12 +22,16 @@ type runLine struct {
 
 // scanRun calls fn for every non-blank line of a run file "qid \t pid \t rank [\t score]" with its 1-based line
 // number. needScore demands the fourth column and a finite score; otherwise a fourth column is not read. Errors
-// name the file and line.
-func scanRun(path string, needScore bool, fn func(lineNo int, l runLine) error) error {
-	f, err := os.Open(path)
+// name the file and line. When ctx ends it returns ctx.Err() within a second, also from a blocked read (a FIFO).
+func scanRun(ctx context.Context, path string, needScore bool, fn func(lineNo int, l runLine) error) error {
+	f, stop, err := ctxread.OpenCloser(ctx, path)
 	if err != nil {
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
 		return fmt.Errorf("denoise: %w", err)
 	}
+	defer stop()
 	defer f.Close()
 	sc := bufio.NewScanner(f)
 	sc.Buffer(make([]byte, 0, 64<<10), 1<<20)
@@ -36,6 +42,9 @@ func scanRun(path string, needScore bool, fn func(lineNo int, l runLine) error) 
 	var cols [4][]byte
 	for sc.Scan() {
 		lineNo++
+		if lineNo%(16*checkEvery) == 0 && ctx.Err() != nil {
+			return ctx.Err()
+		}
 		line := bytes.TrimSuffix(sc.Bytes(), []byte{'\r'})
 		if len(bytes.TrimSpace(line)) == 0 {
 			continue
@@ -80,17 +89,20 @@ func scanRun(path string, needScore bool, fn func(lineNo int, l runLine) error) 
 		}
 	}
 	if err := sc.Err(); err != nil {
+		if ctx.Err() != nil { // the cancellation closed the file
+			return ctx.Err()
+		}
 		lineNo++
 		return bad("%v", err)
 	}
-	return nil
+	return ctx.Err() // a read cut short by the cancellation looks like the end of the file
 }
 
 // findLines rescans a run file for the lines of qid that match (used to name lines in errors found after
 // loading).
 func findLines(path, qid string, match func(l runLine) bool) []int {
 	var lines []int
-	scanRun(path, false, func(lineNo int, l runLine) error {
+	scanRun(context.Background(), path, false, func(lineNo int, l runLine) error {
 		if string(l.qid) == qid && match(l) {
 			lines = append(lines, lineNo)
 		}
@@ -114,13 +126,14 @@ type ceRow struct {
 // dual-encoder run.
 //
 // Errors name the file and line: a malformed line, a rank or pid repeated for one query of the dual-encoder run, a
-// CE row repeated, and a CE row whose qid or pid is missing from the dual-encoder run.
-func LoadCandidates(deRun, ceRun string) (map[string][]Candidate, []string, error) {
+// CE row repeated, and a CE row whose qid or pid is missing from the dual-encoder run. When ctx ends,
+// LoadCandidates returns ctx.Err() within a second, also while a read is blocked (a run file that is a FIFO).
+func LoadCandidates(ctx context.Context, deRun, ceRun string) (map[string][]Candidate, []string, error) {
 	// The CE run first: it is the small one (top 50 of each query).
 	ce := map[string][]ceRow{}
 	var ceQIDs []string
 	var lastQID string
-	err := scanRun(ceRun, true, func(lineNo int, l runLine) error {
+	err := scanRun(ctx, ceRun, true, func(lineNo int, l runLine) error {
 		if string(l.qid) != lastQID {
 			lastQID = string(l.qid)
 		}
@@ -145,7 +158,7 @@ func LoadCandidates(deRun, ceRun string) (map[string][]Candidate, []string, erro
 			cands[lastQID] = cur
 		}
 	}
-	err = scanRun(deRun, false, func(lineNo int, l runLine) error {
+	err = scanRun(ctx, deRun, false, func(lineNo int, l runLine) error {
 		if string(l.qid) != lastQID {
 			flush()
 			lastQID = string(l.qid)

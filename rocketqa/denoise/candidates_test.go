@@ -1,6 +1,7 @@
 package denoise
 
 import (
+	"context"
 	"os"
 	"path/filepath"
 	"strings"
@@ -35,7 +36,7 @@ func TestLoadCandidatesMergesRanksAndScores(t *testing.T) {
 		"q2\t21\t1\t0.1",
 		"q2\t20\t2\t1e-3",
 	}, "\n"))
-	cands, qids, err := LoadCandidates(de, ce)
+	cands, qids, err := LoadCandidates(context.Background(), de, ce)
 	require.NoError(t, err)
 	assert.Equal(t, []string{"q2", "q1", "q3"}, qids)
 	assert.Equal(t, []Candidate{sc("11", 1, 0.05), sc("12", 2, 0.97), us("13", 3), us("14", 4)}, cands["q1"])
@@ -79,13 +80,13 @@ func TestLoadCandidatesErrors(t *testing.T) {
 			dir := t.TempDir()
 			de := writeFile(t, dir, "de.tsv", c.de)
 			ce := writeFile(t, dir, "ce.tsv", c.ce)
-			_, _, err := LoadCandidates(de, ce)
+			_, _, err := LoadCandidates(context.Background(), de, ce)
 			require.Error(t, err)
 			for _, m := range c.msg {
 				assert.Contains(t, err.Error(), m)
 			}
 		})
 	}
-	_, _, err := LoadCandidates(filepath.Join(t.TempDir(), "missing.tsv"), filepath.Join(t.TempDir(), "ce.tsv"))
+	_, _, err := LoadCandidates(context.Background(), filepath.Join(t.TempDir(), "missing.tsv"), filepath.Join(t.TempDir(), "ce.tsv"))
 	assert.ErrorIs(t, err, os.ErrNotExist)
 }

@@ -4,6 +4,7 @@ package denoise
 // CE scores and the outputs the rules of construct_marco_train_de.py / construct_unlabel_train_de.py give.
 
 import (
+	"context"
 	"encoding/json"
 	"os"
 	"path/filepath"
@@ -52,7 +53,7 @@ func fixturePassages(t *testing.T) *dataset.Passages {
 
 func labelledInput(t *testing.T) MineInput {
 	qids, queries := readQueries(t, filepath.Join(td, "train.query.txt"))
-	cands, runQIDs, err := LoadCandidates(filepath.Join(td, "de.run.tsv"), filepath.Join(td, "ce.run.tsv"))
+	cands, runQIDs, err := LoadCandidates(context.Background(), filepath.Join(td, "de.run.tsv"), filepath.Join(td, "ce.run.tsv"))
 	require.NoError(t, err)
 	require.Len(t, runQIDs, len(qids)-1, "every query but q5 is in the run")
 	return MineInput{
@@ -75,7 +76,7 @@ type expectedMine struct {
 func TestFixtureMineWithoutFillMatchesReference(t *testing.T) {
 	in := labelledInput(t)
 	out := filepath.Join(t.TempDir(), "de1.tsv")
-	st, err := Mine(in, MineOptions{FillFrom: -1}, out)
+	st, err := Mine(context.Background(), in, MineOptions{FillFrom: -1}, out)
 	require.NoError(t, err)
 	want, err := os.ReadFile(filepath.Join(td, "expected.mine.nofill.tsv"))
 	require.NoError(t, err)
@@ -98,7 +99,7 @@ func TestFixtureMineWithFillFollowsReference(t *testing.T) {
 	require.Len(t, exp, 10)
 
 	out := filepath.Join(t.TempDir(), "de1.tsv")
-	st, err := Mine(in, MineOptions{}, out)
+	st, err := Mine(context.Background(), in, MineOptions{}, out)
 	require.NoError(t, err)
 
 	// Map texts back to pids and group the lines by query.
@@ -153,11 +154,11 @@ func TestFixtureMineWithFillFollowsReference(t *testing.T) {
 
 func TestFixtureAugmentMatchesReference(t *testing.T) {
 	qids, queries := readQueries(t, filepath.Join(td, "unlabel.query.txt"))
-	cands, _, err := LoadCandidates(filepath.Join(td, "unlabel.de.run.tsv"), filepath.Join(td, "unlabel.ce.run.tsv"))
+	cands, _, err := LoadCandidates(context.Background(), filepath.Join(td, "unlabel.de.run.tsv"), filepath.Join(td, "unlabel.ce.run.tsv"))
 	require.NoError(t, err)
 	in := MineInput{QIDs: qids, Queries: queries, Candidates: cands, Passages: fixturePassages(t)}
 	out := filepath.Join(t.TempDir(), "unlabel.tsv")
-	st, err := Augment(in, AugmentOptions{}, out)
+	st, err := Augment(context.Background(), in, AugmentOptions{}, out)
 	require.NoError(t, err)
 	want, err := os.ReadFile(filepath.Join(td, "expected.augment.tsv"))
 	require.NoError(t, err)
@@ -192,10 +193,10 @@ func TestFixtureMergeIsConcatenation(t *testing.T) {
 	dir := t.TempDir()
 	in := labelledInput(t)
 	de1 := filepath.Join(dir, "de1.tsv")
-	_, err := Mine(in, MineOptions{}, de1)
+	_, err := Mine(context.Background(), in, MineOptions{}, de1)
 	require.NoError(t, err)
 	de2 := filepath.Join(dir, "de2.tsv")
-	require.NoError(t, Merge(de2, de1, filepath.Join(td, "expected.augment.tsv")))
+	require.NoError(t, Merge(context.Background(), de2, de1, filepath.Join(td, "expected.augment.tsv")))
 	a, err := os.ReadFile(de1)
 	require.NoError(t, err)
 	u, err := os.ReadFile(filepath.Join(td, "expected.augment.tsv"))

@@ -1,6 +1,7 @@
 package denoise
 
 import (
+	"context"
 	"os"
 	"path/filepath"
 	"testing"
@@ -14,7 +15,7 @@ func TestMergeConcatenates(t *testing.T) {
 	a := writeFile(t, dir, "de1.tsv", dualLine("q1", "a", "b")+"\n"+dualLine("q1", "a", "c")+"\n")
 	b := writeFile(t, dir, "unlabel.tsv", dualLine("u1", "x", "y")+"\r\n"+"u2\t\tpos text\t-\tneg text\t0") // CRLF, no final newline
 	out := filepath.Join(dir, "merge_de2.tsv")
-	require.NoError(t, Merge(out, a, b))
+	require.NoError(t, Merge(context.Background(), out, a, b))
 	want := dualLine("q1", "a", "b") + "\n" + dualLine("q1", "a", "c") + "\n" + dualLine("u1", "x", "y") + "\n" +
 		"u2\t\tpos text\t-\tneg text\t0\n"
 	got, err := os.ReadFile(out)
@@ -22,7 +23,7 @@ func TestMergeConcatenates(t *testing.T) {
 	assert.Equal(t, want, string(got))
 
 	// Output may be one of the inputs.
-	require.NoError(t, Merge(a, a, b, a))
+	require.NoError(t, Merge(context.Background(), a, a, b, a))
 	got, err = os.ReadFile(a)
 	require.NoError(t, err)
 	assert.Equal(t, dualLine("q1", "a", "b")+"\n"+dualLine("q1", "a", "c")+"\n"+dualLine("u1", "x", "y")+"\n"+
@@ -35,17 +36,17 @@ func TestMergeErrors(t *testing.T) {
 	bad := writeFile(t, dir, "bad.tsv", dualLine("q1", "a", "b")+"\nq2\tt\tp\tt\tn\n")
 	out := filepath.Join(dir, "out.tsv")
 
-	err := Merge(out, good, bad)
+	err := Merge(context.Background(), out, good, bad)
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), "bad.tsv:2:")
 	assert.Contains(t, err.Error(), "want 6 tab-separated columns, got 5")
 	assert.NoFileExists(t, out)
 
-	err = Merge(out, good, filepath.Join(dir, "none.tsv"))
+	err = Merge(context.Background(), out, good, filepath.Join(dir, "none.tsv"))
 	assert.ErrorIs(t, err, os.ErrNotExist)
 	assert.NoFileExists(t, out)
 
-	assert.ErrorContains(t, Merge(out), "no input files")
+	assert.ErrorContains(t, Merge(context.Background(), out), "no input files")
 	entries, err := os.ReadDir(dir)
 	require.NoError(t, err)
 	assert.Len(t, entries, 2, "no temporary file left behind")

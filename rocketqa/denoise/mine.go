@@ -1,6 +1,7 @@
 package denoise
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"hash/fnv"
@@ -287,6 +288,9 @@ func checkQIDs(op string, qids []string) error {
 	return nil
 }
 
+// checkEvery is how many queries (or run-file lines, times 16) are handled between two looks at the context.
+const checkEvery = 256
+
 // lineWriter turns (query, positive pid, negative pid) triples into dual.train.tsv lines.
 type lineWriter struct {
 	op   string
@@ -359,7 +363,9 @@ func writeDual(op, out string, ps *dataset.Passages, body func(lw *lineWriter) e
 // A query whose candidates ran out gets fewer lines (Stats.ShortQueries). Queries without positives, without
 // candidates or without any negative are skipped and counted. A missing query text or passage is an error and
 // leaves no file. The output is written atomically and is byte-identical for the same inputs and seed.
-func Mine(in MineInput, o MineOptions, out string) (Stats, error) {
+//
+// When ctx ends, Mine returns ctx.Err() (checked every checkEvery queries) and leaves no file.
+func Mine(ctx context.Context, in MineInput, o MineOptions, out string) (Stats, error) {
 	const op = "Mine"
 	var st Stats
 	o = o.withDefaults()
@@ -371,7 +377,10 @@ func Mine(in MineInput, o MineOptions, out string) (Stats, error) {
 	}
 	st.Queries = len(in.QIDs)
 	err := writeDual(op, out, in.Passages, func(lw *lineWriter) error {
-		for _, qid := range in.QIDs {
+		for i, qid := range in.QIDs {
+			if i%checkEvery == 0 && ctx.Err() != nil {
+				return ctx.Err()
+			}
 			pos := dedup(in.Positives[qid])
 			if len(pos) == 0 {
 				st.SkippedNoPositives++

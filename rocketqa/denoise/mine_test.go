@@ -1,6 +1,7 @@
 package denoise
 
 import (
+	"context"
 	"fmt"
 	"maps"
 	"math/rand/v2"
@@ -230,7 +231,7 @@ func TestMinePairsEachPositiveWithPoppedNegatives(t *testing.T) {
 		Passages:   storeFor(t, cands, "x", "y"),
 	}
 	out := filepath.Join(t.TempDir(), "dual.train.tsv")
-	st, err := Mine(in, MineOptions{}, out)
+	st, err := Mine(context.Background(), in, MineOptions{}, out)
 	require.NoError(t, err)
 	// Negatives p1..p8 in rank order; 4 rounds over (x, y), each popping from the end.
 	want := []string{
@@ -244,7 +245,7 @@ func TestMinePairsEachPositiveWithPoppedNegatives(t *testing.T) {
 
 	// Short of negatives (3 for 2 positives, no fill range): the pairing stops when the list is empty.
 	cands["q1"] = ranks(1, 3, 0.01)
-	st, err = Mine(in, MineOptions{}, out)
+	st, err = Mine(context.Background(), in, MineOptions{}, out)
 	require.NoError(t, err)
 	assert.Equal(t, []string{dualLine("query one", "x", "p3"), dualLine("query one", "y", "p2"),
 		dualLine("query one", "x", "p1")}, readLines(t, out))
@@ -273,7 +274,7 @@ func TestMineSkipsAndCounts(t *testing.T) {
 		Passages:   storeFor(t, cands, "c1", "e0"),
 	}
 	out := filepath.Join(t.TempDir(), "dual.train.tsv")
-	st, err := Mine(in, MineOptions{}, out)
+	st, err := Mine(context.Background(), in, MineOptions{}, out)
 	require.NoError(t, err)
 	assert.Equal(t, Stats{
 		Queries: 5, Written: 2, Lines: 7, Positives: 2,
@@ -323,7 +324,7 @@ func TestMineErrorsLeaveNoFile(t *testing.T) {
 			dir := t.TempDir()
 			in, o := base(), MineOptions{}
 			c.edit(&in, &o)
-			_, err := Mine(in, o, filepath.Join(dir, "out.tsv"))
+			_, err := Mine(context.Background(), in, o, filepath.Join(dir, "out.tsv"))
 			require.Error(t, err)
 			assert.Contains(t, err.Error(), c.msg)
 			entries, err := os.ReadDir(dir)
@@ -363,7 +364,7 @@ func TestMineDeterministicAndIndependentOfQueryOrder(t *testing.T) {
 	dir := t.TempDir()
 	run := func(name string, in MineInput, o MineOptions) []string {
 		p := filepath.Join(dir, name)
-		_, err := Mine(in, o, p)
+		_, err := Mine(context.Background(), in, o, p)
 		require.NoError(t, err)
 		return readLines(t, p)
 	}

@@ -1,0 +1,174 @@
+package denoise
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/rocketqa-go/rocketqa/dataset"
+)
+
+// within runs f and fails when it has not returned within limit (it stops waiting at 3x limit, so that a hang is
+// reported rather than stuck).
+func within(t *testing.T, limit time.Duration, f func()) {
+	t.Helper()
+	done := make(chan struct{})
+	t0 := time.Now()
+	go func() { defer close(done); f() }()
+	select {
+	case <-done:
+	case <-time.After(3 * limit):
+		t.Fatalf("still running %s after the start (limit %s)", 3*limit, limit)
+	}
+	require.Less(t, time.Since(t0), limit)
+}
+
+func cancelAfter(t *testing.T, d time.Duration) context.Context {
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(cancel)
+	time.AfterFunc(d, cancel)
+	return ctx
+}
+
+func fifo(t *testing.T, name string) string {
+	p := filepath.Join(t.TempDir(), name)
+	require.NoError(t, syscall.Mkfifo(p, 0o600))
+	return p
+}
+
+// silentFIFO is a FIFO whose writer opens it and writes nothing until the test ends.
+func silentFIFO(t *testing.T, name string) string {
+	p := fifo(t, name)
+	opened := make(chan *os.File, 1)
+	go func() {
+		if w, err := os.OpenFile(p, os.O_WRONLY, 0); err == nil {
+			opened <- w
+		}
+	}()
+	t.Cleanup(func() {
+		select {
+		case w := <-opened:
+			w.Close()
+		case <-time.After(time.Second):
+		}
+	})
+	return p
+}
+
+func requireNoFile(t *testing.T, p string) {
+	t.Helper()
+	_, err := os.Stat(p)
+	require.True(t, os.IsNotExist(err), "%s must not exist (%v)", p, err)
+}
+
+// bigInput is n queries with 60 candidates each (one shared slice) and their passages.
+func bigInput(t *testing.T, n int) MineInput {
+	ps := dataset.NewPassages()
+	var cands []Candidate
+	for r := 1; r <= 60; r++ {
+		pid := fmt.Sprint("p", r)
+		require.NoError(t, ps.Add(pid, "", "passage "+pid))
+		cands = append(cands, Candidate{PID: pid, Rank: r, CEScore: float32(r%3) * 0.45, Scored: r <= 50})
+	}
+	in := MineInput{Queries: map[string]string{}, Positives: map[string][]string{}, Candidates: map[string][]Candidate{}, Passages: ps}
+	for i := range n {
+		q := fmt.Sprint("q", i)
+		in.QIDs = append(in.QIDs, q)
+		in.Queries[q] = "query " + q
+		in.Positives[q] = []string{"p2"}
+		in.Candidates[q] = cands
+	}
+	return in
+}
+
+// Mine and Augment stop when ctx ends and leave no file.
+func TestMineAugmentCancel(t *testing.T) {
+	in := bigInput(t, 200000)
+	out := filepath.Join(t.TempDir(), "out.tsv")
+	t0 := time.Now()
+	_, err := Mine(context.Background(), bigInput(t, 20000), MineOptions{}, out)
+	require.NoError(t, err)
+	t.Logf("Mine of a tenth of the input takes %s", time.Since(t0))
+	require.NoError(t, os.Remove(out))
+	within(t, time.Second, func() {
+		_, err := Mine(cancelAfter(t, 50*time.Millisecond), in, MineOptions{}, out)
+		require.ErrorIs(t, err, context.Canceled)
+	})
+	requireNoFile(t, out)
+	within(t, time.Second, func() {
+		_, err := Augment(cancelAfter(t, 50*time.Millisecond), in, AugmentOptions{PosThreshold: 0.8}, out)
+		require.ErrorIs(t, err, context.Canceled)
+	})
+	requireNoFile(t, out)
+}
+
+// LoadCandidates returns within a second of cancellation while a run file blocks (a FIFO without a writer, or
+// with a silent one) or is large.
+func TestLoadCandidatesCancel(t *testing.T) {
+	dir := t.TempDir()
+	var de, ce strings.Builder
+	for q := range 10000 {
+		for r := 1; r <= 50; r++ {
+			fmt.Fprintf(&de, "q%d\tp%d\t%d\t%g\n", q, r, r, 1.0/float64(r))
+			fmt.Fprintf(&ce, "q%d\tp%d\t%d\t0.5\n", q, r, r)
+		}
+	}
+	bigDE, bigCE := writeFile(t, dir, "de.tsv", de.String()), writeFile(t, dir, "ce.tsv", ce.String())
+	smallCE := writeFile(t, dir, "small.ce.tsv", "q0\tp1\t1\t0.5\n") // the CE run is read first
+	cases := []struct {
+		name   string
+		de, ce func(t *testing.T) string
+		wait   time.Duration
+	}{
+		{"ce fifo without writer", func(*testing.T) string { return bigDE }, func(t *testing.T) string { return fifo(t, "ce") }, 100 * time.Millisecond},
+		{"de fifo with silent writer", func(t *testing.T) string { return silentFIFO(t, "de") }, func(*testing.T) string { return smallCE }, 100 * time.Millisecond},
+		{"ce fifo with silent writer", func(*testing.T) string { return bigDE }, func(t *testing.T) string { return silentFIFO(t, "ce") }, 100 * time.Millisecond},
+		{"large files", func(*testing.T) string { return bigDE }, func(*testing.T) string { return bigCE }, 50 * time.Millisecond},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			deRun, ceRun := c.de(t), c.ce(t)
+			within(t, time.Second, func() {
+				_, _, err := LoadCandidates(cancelAfter(t, c.wait), deRun, ceRun)
+				require.ErrorIs(t, err, context.Canceled)
+			})
+		})
+	}
+	t0 := time.Now()
+	cands, qids, err := LoadCandidates(context.Background(), bigDE, bigCE)
+	require.NoError(t, err)
+	t.Logf("loading the large files in full takes %s", time.Since(t0))
+	require.Len(t, qids, 10000)
+	require.Len(t, cands["q7"], 50)
+}
+
+// Merge returns within a second of cancellation while an input blocks, and leaves no file.
+func TestMergeCancel(t *testing.T) {
+	dir := t.TempDir()
+	good := writeFile(t, dir, "a.tsv", "q\tt\tpos\tt\tneg\t0\n")
+	for _, c := range []struct {
+		name string
+		in   func(t *testing.T) string
+	}{
+		{"fifo without writer", func(t *testing.T) string { return fifo(t, "b.tsv") }},
+		{"fifo with silent writer", func(t *testing.T) string { return silentFIFO(t, "b.tsv") }},
+		{"dev zero", func(*testing.T) string { return "/dev/zero" }},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			out := filepath.Join(t.TempDir(), "out.tsv")
+			in := c.in(t)
+			within(t, time.Second, func() {
+				require.ErrorIs(t, Merge(cancelAfter(t, 100*time.Millisecond), out, good, in, good), context.Canceled)
+			})
+			time.Sleep(100 * time.Millisecond) // a read left running must not commit the output later
+			requireNoFile(t, out)
+		})
+	}
+}
