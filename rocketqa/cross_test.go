@@ -2,6 +2,7 @@ package rocketqa
 
 import (
 	"context"
+	"github.com/rocketqa-go/rocketqa/internal/closeto"
 	"path/filepath"
 	"testing"
 
@@ -77,7 +78,7 @@ func TestCrossPerturbation(t *testing.T) {
 	got, err := task.Step(s, idx)
 	s.Close()
 	require.NoError(t, err)
-	require.InDelta(t, want, got, 1e-6)
+	require.NoError(t, closeto.Number(got, want, closeto.Float32))
 	after, err := word.Float32s()
 	require.NoError(t, err)
 	require.InDeltaSlice(t, before, after, 1e-6, "embeddings restored")
