@@ -4,9 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/rocketqa-go/rocketqa/internal/ctxread"
 	"io"
 	"os"
-	"syscall"
 	"time"
 )
 
@@ -34,41 +34,14 @@ func openInput(ctx context.Context, path string) (*inputFile, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
-	var f *os.File
-	if st, err := os.Stat(path); err == nil && st.Mode()&os.ModeNamedPipe != 0 {
-		// open(2) of a FIFO blocks until a writer opens it: open in a goroutine; on cancellation unblock it by
-		// opening the write end ourselves (which succeeds at once while a reader waits).
-		type res struct {
-			f   *os.File
-			err error
-		}
-		ch := make(chan res, 1)
-		go func() {
-			f, err := os.Open(path)
-			ch <- res{f, err}
-		}()
-		select {
-		case r := <-ch:
-			if r.err != nil {
-				return nil, r.err
-			}
-			f = r.f
-		case <-ctx.Done():
-			if w, err := os.OpenFile(path, os.O_WRONLY|syscall.O_NONBLOCK, 0); err == nil {
-				w.Close()
-			}
-			go func() {
-				if r := <-ch; r.f != nil {
-					r.f.Close()
-				}
-			}()
+	// open(2) of a FIFO blocks until a writer opens it: ctxread.Open returns at cancellation and releases the
+	// abandoned open.
+	f, err := ctxread.Open(ctx, path)
+	if err != nil {
+		if ctx.Err() != nil {
 			return nil, fmt.Errorf("%s: %w", path, ctx.Err())
 		}
-	} else {
-		var err error
-		if f, err = os.Open(path); err != nil {
-			return nil, err
-		}
+		return nil, err
 	}
 	in := &inputFile{File: f}
 	// A pollable file (FIFO, socket, terminal) honours deadlines: a past deadline wakes a blocked read.
