@@ -51,7 +51,7 @@ func main() {
 	flag.IntVar(&o.threads, "threads", 0, "libtorch threads (0: all cores)")
 	flag.IntVar(&o.marginLines, "margin-lines", 400, "stage-2 lines the margin is measured on")
 	flag.Parse()
-	if err := run(o); err != nil {
+	if _, err := run(o); err != nil {
 		fmt.Fprintln(os.Stderr, "pair:", err)
 		os.Exit(1)
 	}
@@ -59,7 +59,7 @@ func main() {
 
 func exists(p string) bool { _, err := os.Stat(p); return err == nil }
 
-func run(o options) error {
+func run(o options) ([]result, error) {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
 	if o.threads <= 0 {
@@ -71,7 +71,7 @@ func run(o options) error {
 	pre, fine := in("augment.train.tsv"), in("de1.train.tsv")
 	for _, f := range []string{pre, fine, in("config.json"), in("vocab.txt")} {
 		if !exists(f) {
-			return fmt.Errorf("%s not found: run the v1 pipeline example first (go run ./examples/pipeline -preset small -data %s -out %s)", f, o.data, o.pipeline)
+			return nil, fmt.Errorf("%s not found: run the v1 pipeline example first (go run ./examples/pipeline -preset small -data %s -out %s)", f, o.data, o.pipeline)
 		}
 	}
 	spec := rocketqa.InitSpec{Config: in("config.json"), Vocab: in("vocab.txt")}
@@ -89,12 +89,12 @@ func run(o options) error {
 		c.InitSpec, c.TrainFile, c.Train = spec, pre, opts("untrained", 1)
 		task, err := rocketqa.NewDualTask(c)
 		if err != nil {
-			return err
+			return nil, err
 		}
 		err = task.SaveModel(untrained)
 		task.Model.Close()
 		if err != nil {
-			return err
+			return nil, err
 		}
 	}
 
@@ -120,64 +120,71 @@ func run(o options) error {
 	}
 	p1, err := stagePair("pair1", pair.Pretrain, spec, pre, o.epochs1)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	p2, err := stagePair("pair2", pair.Finetune, rocketqa.InitSpec{Init: p1}, fine, o.epochs2)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	v1, err := stageV1("v1-1", spec, pre, o.epochs1)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	v2, err := stageV1("v1-2", rocketqa.InitSpec{Init: v1}, fine, o.epochs2)
 	if err != nil {
-		return err
+		return nil, err
 	}
 
 	lines, err := rocketqa.ReadDualExamples(fine)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	lines = lines[:min(len(lines), o.marginLines)]
 	var rows []demo.Row
+	var results []result
 	for _, m := range []struct{ name, dir string }{
 		{"untrained (random init)", untrained},
 		{"v1 stage 1 (pseudo-labels)", v1}, {"v1 stage 2 (denoised)", v2},
 		{fmt.Sprintf("PAIR stage 1 (α=%g)", o.alpha), p1}, {"PAIR stage 2", p2},
 	} {
-		row, err := evaluate(ctx, o, m.name, m.dir, lines)
+		res, err := evaluate(ctx, o, m.name, m.dir, lines)
 		if err != nil {
-			return err
+			return nil, err
 		}
-		rows = append(rows, row)
+		rows, results = append(rows, res.Row), append(results, res)
 	}
 	fmt.Printf("\nPAIR vs v1 on %s (dev queries %d, retrieval over the whole collection, top 50); both one shared tower, same data and steps.\n",
 		o.data, rows[0].M.ReferenceQueries)
 	fmt.Printf("margin: mean s(p+,q) - s(p+,p-) over the first %d stage-2 lines (passage-centric similarity relation).\n", len(lines))
 	demo.PrintTable(os.Stdout, rows)
 	fmt.Printf("\nwall time %s\n", time.Since(start).Round(time.Second))
-	return nil
+	return results, nil
 }
 
-func evaluate(ctx context.Context, o options, name, dir string, lines []dataset.DualExample) (demo.Row, error) {
+// result is one model's line of the table.
+type result struct {
+	demo.Row
+	Margin float64
+}
+
+func evaluate(ctx context.Context, o options, name, dir string, lines []dataset.DualExample) (result, error) {
 	m, err := rocketqa.Load(dir, rocketqa.LoadOptions{BatchSize: 64})
 	if err != nil {
-		return demo.Row{}, err
+		return result{}, err
 	}
 	defer m.Close()
 	work := filepath.Join(o.out, "retrieval-"+filepath.Base(filepath.Dir(dir)))
 	os.RemoveAll(work) // never reuse another model's embeddings
 	met, err := rocketqa.RetrieveAndEvaluate(ctx, m.Embedder(), o.data, work, "", nil)
 	if err != nil {
-		return demo.Row{}, err
+		return result{}, err
 	}
 	mg, err := margin(ctx, m, lines)
 	if err != nil {
-		return demo.Row{}, err
+		return result{}, err
 	}
 	slog.Info("dev", "model", name, "MRR@10", met.MRR10, "R@1", met.Recall1, "R@50", met.Recall50, "margin", mg)
-	return demo.Row{Name: name, M: met, Note: fmt.Sprintf("margin %+.3f", mg)}, nil
+	return result{Row: demo.Row{Name: name, M: met, Note: fmt.Sprintf("margin %+.3f", mg)}, Margin: mg}, nil
 }
 
 // margin is PAIR's passage-centric relation on (q, p+, p-) lines: mean s(p+,q) - s(p+,p-).
