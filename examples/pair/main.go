@@ -2,11 +2,16 @@
 // RocketQA v1 dual encoder trained on the same data for the same steps, and prints MRR@10 / R@1 / R@50 on the dev
 // set and the passage-centric margin mean(s(p+,q) - s(p+,p-)) before and after stage 1.
 //
-// The training files come from the v1 pipeline example (run it first): stage 1 pre-trains on its pseudo-labelled
-// lines (data/augment.train.tsv: unlabelled queries, positive CE > 0.9, negatives CE < 0.1, 'denoise.Augment'),
-// stage 2 fine-tunes on its denoised hard negatives (data/de1.train.tsv, 'denoise.Mine'), both with the pipeline's
-// vocabulary and small random-init config. Both models use one shared tower; the v1 model differs only in its loss
-// (the query-centric term alone, which is PAIR with α = 0).
+// The training data come from the v1 pipeline example (run it first). Stage 1 pre-trains on pseudo-labelled lines
+// that denoise.Augment builds from the pipeline's unlabelled queries, their M_D(1) run and its cross-encoder
+// scores (md1/unlabelled.run.tsv, md1/unlabelled.ce50.tsv): a positive above -pos-threshold (official 0.9),
+// negatives below -neg-threshold (official 0.1). Stage 2 fine-tunes on the pipeline's denoised hard negatives
+// (data/de1.train.tsv, denoise.Mine). Both use the pipeline's vocabulary and small random-init config. Both models
+// use one shared tower; the v1 model differs only in its loss (the query-centric term alone, i.e. PAIR with α = 0).
+//
+// The demo's small cross-encoder is far from confident (its scores on the demo corpus stay within about
+// 0.2-0.3), so the official thresholds select no pseudo-label there; the example then says so, and the demo run
+// uses thresholds inside that range: -pos-threshold 0.25 -neg-threshold 0.21.
 //
 //	go run ./examples/pipeline -preset small -data data/demo -out out/pipeline
 //	go run ./examples/pair -pipeline out/pipeline -data data/demo -out out/pair
@@ -27,15 +32,17 @@ import (
 	"github.com/rocketqa-go/rocketqa/examples/internal/demo"
 	"github.com/rocketqa-go/rocketqa/pair"
 	"github.com/rocketqa-go/rocketqa/rocketqa"
+	"github.com/rocketqa-go/rocketqa/rocketqa/denoise"
 	"github.com/rocketqa-go/rocketqa/torch"
 	"github.com/rocketqa-go/rocketqa/train"
 )
 
 type options struct {
-	pipeline, data, out     string
-	epochs1, epochs2, batch int
-	lr, alpha               float64
-	threads, marginLines    int
+	pipeline, data, out        string
+	epochs1, epochs2, batch    int
+	lr, alpha                  float64
+	threads, marginLines       int
+	posThreshold, negThreshold float64
 }
 
 func main() {
@@ -50,6 +57,8 @@ func main() {
 	flag.Float64Var(&o.alpha, "alpha", 0.1, "weight of the passage-centric loss in stage 1")
 	flag.IntVar(&o.threads, "threads", 0, "libtorch threads (0: all cores)")
 	flag.IntVar(&o.marginLines, "margin-lines", 400, "stage-2 lines the margin is measured on")
+	flag.Float64Var(&o.posThreshold, "pos-threshold", 0.9, "CE score a pseudo-positive must exceed (stage 1 data)")
+	flag.Float64Var(&o.negThreshold, "neg-threshold", 0.1, "CE score a pseudo-negative must be below (stage 1 data)")
 	flag.Parse()
 	if _, err := run(o); err != nil {
 		fmt.Fprintln(os.Stderr, "pair:", err)
@@ -68,13 +77,23 @@ func run(o options) ([]result, error) {
 	torch.SetNumThreads(o.threads)
 	start := time.Now()
 	in := func(name string) string { return filepath.Join(o.pipeline, "data", name) }
-	pre, fine := in("augment.train.tsv"), in("de1.train.tsv")
-	for _, f := range []string{pre, fine, in("config.json"), in("vocab.txt")} {
+	fine := in("de1.train.tsv")
+	uRun, uCE := filepath.Join(o.pipeline, "md1", "unlabelled.run.tsv"), filepath.Join(o.pipeline, "md1", "unlabelled.ce50.tsv")
+	for _, f := range []string{fine, in("config.json"), in("vocab.txt"), uRun, uCE} {
 		if !exists(f) {
 			return nil, fmt.Errorf("%s not found: run the v1 pipeline example first (go run ./examples/pipeline -preset small -data %s -out %s)", f, o.data, o.pipeline)
 		}
 	}
 	spec := rocketqa.InitSpec{Config: in("config.json"), Vocab: in("vocab.txt")}
+	if err := os.MkdirAll(o.out, 0o755); err != nil {
+		return nil, err
+	}
+	pre := filepath.Join(o.out, fmt.Sprintf("pretrain.pos%g.neg%g.tsv", o.posThreshold, o.negThreshold))
+	if !exists(pre) {
+		if err := pseudoLabels(o, uRun, uCE, pre); err != nil {
+			return nil, err
+		}
+	}
 	path := func(parts ...string) string { return filepath.Join(append([]string{o.out}, parts...)...) }
 	opts := func(dir string, epochs int) train.Options {
 		return train.Options{OutDir: path(dir), Epochs: epochs, BatchSize: o.batch, LR: o.lr, WarmupProportion: 0.1, Seed: 1,
@@ -165,6 +184,42 @@ func run(o options) ([]result, error) {
 type result struct {
 	demo.Row
 	Margin float64
+}
+
+// pseudoLabels writes stage 1's file: denoise.Augment over the pipeline's unlabelled queries.
+func pseudoLabels(o options, run, ce, out string) error {
+	pool, err := dataset.LoadDuReaderCollection(filepath.Join(o.data, "passage-collection"))
+	if err != nil {
+		return err
+	}
+	qs, _, err := rocketqa.QueriesFromDualTrain(filepath.Join(o.data, "train", "dual.train.tsv"), pool) // the pipeline's query ids
+	if err != nil {
+		return err
+	}
+	cands, qids, err := denoise.LoadCandidates(run, ce)
+	if err != nil {
+		return err
+	}
+	st, err := denoise.Augment(denoise.MineInput{QIDs: qids, Queries: qs.Text, Candidates: cands, Passages: pool},
+		denoise.AugmentOptions{PosThreshold: o.posThreshold, NegThreshold: o.negThreshold}, out)
+	if err != nil {
+		return err
+	}
+	slog.Info("pseudo-labels", "stats", st.String())
+	if st.Lines == 0 {
+		top, low := 0.0, 1.0
+		for _, cs := range cands {
+			for _, c := range cs {
+				if c.Scored {
+					top, low = max(top, float64(c.CEScore)), min(low, float64(c.CEScore))
+				}
+			}
+		}
+		os.Remove(out)
+		return fmt.Errorf("no pseudo-labelled line with -pos-threshold %g / -neg-threshold %g: the cross-encoder's scores span %.3f..%.3f; lower the thresholds",
+			o.posThreshold, o.negThreshold, low, top)
+	}
+	return nil
 }
 
 func evaluate(ctx context.Context, o options, name, dir string, lines []dataset.DualExample) (result, error) {
