@@ -14,7 +14,7 @@
 // uses thresholds inside that range: -pos-threshold 0.25 -neg-threshold 0.21.
 //
 //	go run ./examples/pipeline -preset small -data data/demo -out out/pipeline
-//	go run ./examples/pair -pipeline out/pipeline -data data/demo -out out/pair
+//	go run ./examples/pair -pipeline out/pipeline -data data/demo -out out/pair -pos-threshold 0.25 -neg-threshold 0.21
 package main
 
 import (
