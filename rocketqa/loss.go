@@ -89,11 +89,22 @@ func (r Reps) Targets(s *torch.Scope) *torch.Tensor {
 // CrossBatchLoss is the RocketQA v1 loss (its official dual_encoder.py): every local query against all passages
 // gathered from every process (its positive, its own and the other queries' hard negatives: G·B·W candidates),
 // cross-entropy towards its own positive, mean over the local queries. In one process these are in-batch
-// negatives. The official code lays passages out [positives; negatives] with target 2·B·r + i; the grouped layout
-// only permutes the columns of the score matrix, which leaves the cross-entropy unchanged.
+// negatives.
+//
+// The scores are computed in the official column order (per process: all first passages, i.e. the positives,
+// then all second passages, ...; target G·B·rank + i) rather than in the grouped order (target (B·rank + i)·G).
+// The two differ by a permutation of the columns, which leaves the cross-entropy unchanged in exact arithmetic;
+// keeping the official order keeps the floating-point results, and so earlier v1 runs, bit for bit.
 func CrossBatchLoss(s *torch.Scope, r Reps) *torch.Tensor {
 	if err := r.Check(); err != nil {
 		return s.Error(err)
 	}
-	return torch.CrossEntropy(r.Q.MatMul(r.Gather(r.P).T()), r.Targets(s))
+	b, g := r.B(), int64(r.G)
+	all := r.Gather(r.P)
+	if g > 1 {
+		all = all.Reshape(int64(r.World()), b, g, -1).Transpose(1, 2).Reshape(int64(r.World())*g*b, -1)
+	}
+	off := g * b * int64(r.Rank())
+	target := s.Arange(float64(off), float64(off+b), 1, torch.Int64, r.Q.Device())
+	return torch.CrossEntropy(r.Q.MatMul(all.T()), target)
 }

@@ -42,6 +42,7 @@ var commands []*command
 func init() {
 	commands = []*command{
 		{"train-de", "train a dual encoder (RocketQA v1 cross-batch loss) from a dual.train.tsv", runTrainDE},
+		{"train-pair", "train a PAIR dual encoder (shared tower, passage-centric loss): --stage pretrain|finetune", runTrainPair},
 		{"train-ce", "train a cross-encoder (re-ranker) from a cross.train.tsv", runTrainCE},
 		{"encode", "encode a passage collection into embedding shards with a dual encoder", runEncode},
 		{"index", "build FAISS indexes from embedding shards", runIndex},

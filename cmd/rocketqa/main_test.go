@@ -116,6 +116,7 @@ func TestHelp(t *testing.T) {
 			"--lr", "--warmup", "--schedule", "--wd", "--q-len", "--p-len", "--shared", "--chunk", "--grad-cache",
 			"--device", "--autocast", "--seed", "--save-every", "--eval-every", "--threads", "--lang", "--dist-timeout",
 			"--optimizer", "--clip", "--no-resume"},
+		"train-pair": {"--stage", "--alpha", "--lamb", "--train", "--init", "--out", "--batch", "--chunk", "--grad-cache", "--no-cross-batch"},
 		"train-ce": {"--train", "--init", "--config", "--vocab", "--out", "--max-len", "--v2-head", "--perturb", "--lr",
 			"--batch", "--epochs", "--wd", "--warmup", "--schedule", "--lang", "--optimizer"},
 		"encode":  {"--model", "--collection", "--out", "--batch", "--device"},

@@ -1,0 +1,498 @@
+package pair
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"math"
+	"math/rand/v2"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/rocketqa-go/rocketqa/dataset"
+	"github.com/rocketqa-go/rocketqa/encoder"
+	"github.com/rocketqa-go/rocketqa/rocketqa"
+	"github.com/rocketqa-go/rocketqa/tokenizer"
+	"github.com/rocketqa-go/rocketqa/torch"
+)
+
+const tinyDir = "../encoder/testdata/tiny_ernie"
+
+// tinyModelDir copies the tiny ERNIE into a temp directory, with dropout zeroed unless dropout is set.
+func tinyModelDir(t testing.TB, dropout bool) string {
+	dir := t.TempDir()
+	for _, f := range []string{"model.safetensors", "vocab.txt"} {
+		b, err := os.ReadFile(filepath.Join(tinyDir, f))
+		require.NoError(t, err)
+		require.NoError(t, os.WriteFile(filepath.Join(dir, f), b, 0o644))
+	}
+	cfg, err := encoder.ReadConfig(filepath.Join(tinyDir, "config.json"))
+	require.NoError(t, err)
+	if !dropout {
+		cfg.HiddenDropoutProb, cfg.AttentionDropoutProb = 0, 0
+	}
+	require.NoError(t, cfg.WriteFile(filepath.Join(dir, "config.json")))
+	return dir
+}
+
+func tinyExamples(t testing.TB, n int, seed uint64) []dataset.DualExample {
+	b, err := os.ReadFile(filepath.Join(tinyDir, "vocab.txt"))
+	require.NoError(t, err)
+	toks := strings.Fields(string(b))[5:]
+	r := rand.New(rand.NewPCG(seed, 7))
+	text := func(lo, hi int) string {
+		var sb strings.Builder
+		for i := 0; i < lo+r.IntN(hi-lo+1); i++ {
+			sb.WriteString(toks[r.IntN(len(toks))])
+		}
+		return sb.String()
+	}
+	out := make([]dataset.DualExample, n)
+	for i := range out {
+		out[i] = dataset.DualExample{Query: text(2, 6), PosTitle: text(0, 2), PosPara: text(3, 12), NegPara: text(3, 12)}
+	}
+	return out
+}
+
+// tinyTask is a shared-tower task over n random lines with PAIR's loss.
+func tinyTask(t testing.TB, dir string, n int, loss rocketqa.DualLoss) *rocketqa.DualTask {
+	tok, err := tokenizer.New(filepath.Join(dir, "vocab.txt"), tokenizer.DefaultOptions())
+	require.NoError(t, err)
+	m, err := encoder.LoadBERT(dir, false)
+	require.NoError(t, err)
+	d := encoder.NewDualEncoder(m, m)
+	t.Cleanup(d.Close)
+	return &rocketqa.DualTask{Model: d, Tok: tok, Examples: tinyExamples(t, n, 1), Vocab: filepath.Join(dir, "vocab.txt"),
+		Info: encoder.ModelInfo{QMaxSeqLen: 8, PMaxSeqLen: 16}, CrossBatch: true, Loss: loss}
+}
+
+func grads(t testing.TB, task *rocketqa.DualTask) map[string][]float64 {
+	out := map[string][]float64{}
+	for _, p := range task.Params() {
+		g := p.Tensor.Grad()
+		require.NotNil(t, g, p.Name)
+		v, err := g.Float32s()
+		require.NoError(t, err)
+		g.Close()
+		out[p.Name] = f64(v)
+		require.NoError(t, p.Tensor.ZeroGrad())
+	}
+	return out
+}
+
+func f64(v []float32) []float64 {
+	out := make([]float64, len(v))
+	for i, x := range v {
+		out[i] = float64(x)
+	}
+	return out
+}
+
+// requireClose is the project's tolerance rule (torch.testing.assert_close's): |got - want| <= atol +
+// rtol*|want|, float32 defaults rtol 1.3e-6, atol 1e-5.
+func requireClose(t testing.TB, want, got []float64, what string) {
+	t.Helper()
+	const rtol, atol = 1.3e-6, 1e-5
+	require.Len(t, got, len(want), what)
+	for i := range want {
+		if d := math.Abs(got[i] - want[i]); d > atol+rtol*math.Abs(want[i]) {
+			require.Failf(t, "not close", "%s[%d]: got %.8g, want %.8g (|diff| %.3g)", what, i, got[i], want[i], d)
+		}
+	}
+}
+
+func requireGradsClose(t testing.TB, want, got map[string][]float64, what string) {
+	t.Helper()
+	require.Len(t, got, len(want), what)
+	for name, g := range want {
+		require.Contains(t, got, name, what)
+		requireClose(t, g, got[name], what+" "+name)
+	}
+}
+
+func step(t testing.TB, task *rocketqa.DualTask, idx []int) (float64, map[string][]float64) {
+	s := torch.NewScope()
+	defer s.Close()
+	l, err := task.Step(s, idx)
+	require.NoError(t, err)
+	return l, grads(t, task)
+}
+
+type batchJSON struct {
+	IDs   []int64 `json:"ids"`
+	Types []int64 `json:"types"`
+	Mask  []int64 `json:"mask"`
+	Rows  int     `json:"rows"`
+	Cols  int     `json:"cols"`
+}
+
+func padded(tok *tokenizer.Tokenizer, encs []tokenizer.Encoding) batchJSON {
+	b := tok.Pad(encs)
+	return batchJSON{b.IDs, b.TypeIDs, b.Mask, b.Rows, b.Cols}
+}
+
+// TestLossMatchesPyTorch: the loss value and every parameter gradient of a PAIR step equal a plain PyTorch
+// re-statement of the official loss (testdata/ref_pair.py on the reference BERT), for α in {0, 0.1, 1}, in
+// pre-training and fine-tuning.
+func TestLossMatchesPyTorch(t *testing.T) {
+	if _, err := exec.Command("/usr/bin/python3", "-c", "import torch").CombinedOutput(); err != nil {
+		t.Skip("no /usr/bin/python3 with torch")
+	}
+	dir := tinyModelDir(t, false)
+	task := tinyTask(t, dir, 6, nil)
+	idx := []int{3, 0, 5, 1, 4}
+	var qs, pos, neg []tokenizer.Encoding
+	for _, j := range idx {
+		ex := task.Examples[j]
+		qs = append(qs, task.Tok.EncodeQuery(ex.Query, task.Info.QMaxSeqLen))
+		pos = append(pos, task.Tok.EncodePassage(ex.PosTitle, ex.PosPara, task.Info.PMaxSeqLen))
+		neg = append(neg, task.Tok.EncodePassage(ex.NegTitle, ex.NegPara, task.Info.PMaxSeqLen))
+	}
+	type tcase struct {
+		Stage Stage   `json:"stage"`
+		Alpha float64 `json:"alpha"`
+	}
+	var cases []tcase
+	for _, st := range []Stage{Pretrain, Finetune} {
+		for _, a := range []float64{0, 0.1, 1} {
+			cases = append(cases, tcase{st, a})
+		}
+	}
+	in, err := json.Marshal(map[string]any{"model": dir, "q": padded(task.Tok, qs), "p": padded(task.Tok, append(pos, neg...)), "cases": cases})
+	require.NoError(t, err)
+	inPath, outPath := filepath.Join(t.TempDir(), "in.json"), filepath.Join(t.TempDir(), "out.json")
+	require.NoError(t, os.WriteFile(inPath, in, 0o644))
+	out, err := exec.Command("/usr/bin/python3", filepath.Join("testdata", "ref_pair.py"), inPath, outPath).CombinedOutput()
+	require.NoError(t, err, "%s", out)
+	b, err := os.ReadFile(outPath)
+	require.NoError(t, err)
+	var want []struct {
+		Loss  float64
+		Grads map[string][]float64
+	}
+	require.NoError(t, json.Unmarshal(b, &want))
+	require.Len(t, want, len(cases))
+	losses := map[tcase]float64{}
+	for i, c := range cases {
+		task.Loss = Loss(c.Stage, c.Alpha)
+		loss, got := step(t, task, idx)
+		what := fmt.Sprintf("%s α=%v", c.Stage, c.Alpha)
+		requireClose(t, []float64{want[i].Loss}, []float64{loss}, what+" loss")
+		// the reference has the pooler too (unused: no gradient); every Go parameter must be there
+		for name, g := range got {
+			require.Contains(t, want[i].Grads, name, what)
+			requireClose(t, want[i].Grads[name], g, what+" grad "+name)
+		}
+		losses[c] = loss
+	}
+	// the passage-centric term is really there (and weighted), and fine-tuning ignores it
+	require.Greater(t, math.Abs(losses[tcase{Pretrain, 1}]-losses[tcase{Pretrain, 0}]), 1e-3)
+	require.Equal(t, losses[tcase{Finetune, 0}], losses[tcase{Finetune, 1}])
+	t.Logf("losses: %v", losses)
+}
+
+// TestAlphaZeroIsV1: with α = 0 (and in fine-tuning) PAIR's loss is the RocketQA v1 loss on the shared tower.
+func TestAlphaZeroIsV1(t *testing.T) {
+	dir := tinyModelDir(t, false)
+	task := tinyTask(t, dir, 8, nil)
+	idx := []int{0, 1, 2, 3, 4, 5}
+	v1Loss, v1 := step(t, task, idx)
+	for _, l := range []rocketqa.DualLoss{Loss(Pretrain, 0), Loss(Finetune, 0.1)} {
+		task.Loss = l
+		loss, g := step(t, task, idx)
+		requireClose(t, []float64{v1Loss}, []float64{loss}, "loss")
+		requireGradsClose(t, v1, g, "grad")
+	}
+}
+
+// TestGradCacheEqualsPlain: with dropout on, the grad-cached pre-training step (chunks of 3, restored generator
+// state) gives the loss and gradients of the plain step with the same chunks and masks.
+func TestGradCacheEqualsPlain(t *testing.T) {
+	dir := tinyModelDir(t, true)
+	task := tinyTask(t, dir, 10, Loss(Pretrain, 0.1))
+	task.ChunkSize = 3
+	idx := []int{0, 1, 2, 3, 4, 5, 6, 7}
+	torch.ManualSeed(9)
+	plainLoss, plain := step(t, task, idx)
+	torch.ManualSeed(9)
+	task.GradCache = true
+	gcLoss, cached := step(t, task, idx)
+	requireClose(t, []float64{plainLoss}, []float64{gcLoss}, "loss")
+	requireGradsClose(t, plain, cached, "grad")
+	// the masks do differ from one step to the next, so a mask mismatch would show
+	task.GradCache = false
+	other, _ := step(t, task, idx)
+	require.NotEqual(t, plainLoss, other)
+}
+
+// ---- two processes (Gloo): cross-batch PAIR equals one process holding the concatenated batch ----
+
+type workerResult struct {
+	Loss  float64
+	Grads map[string][]float64
+	Error string
+}
+
+func TestTwoProcesses(t *testing.T) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	port := l.Addr().(*net.TCPAddr).Port
+	l.Close()
+	dir := t.TempDir()
+	model := tinyModelDir(t, false)
+	var cmds []*exec.Cmd
+	for r := 0; r < 2; r++ {
+		c := exec.Command(os.Args[0], "-test.run=^TestTwoProcessesWorker$")
+		c.Env = append(os.Environ(), "PAIR_TEST_WORKER=1", fmt.Sprintf("RANK=%d", r), "WORLD_SIZE=2",
+			"MASTER_ADDR=127.0.0.1", fmt.Sprintf("MASTER_PORT=%d", port), "PAIR_TEST_OUT="+dir, "PAIR_TEST_MODEL="+model)
+		out, err := os.Create(filepath.Join(dir, fmt.Sprintf("log%d", r)))
+		require.NoError(t, err)
+		c.Stdout, c.Stderr = out, out
+		require.NoError(t, c.Start())
+		cmds = append(cmds, c)
+	}
+	for r, c := range cmds {
+		err := c.Wait()
+		log, _ := os.ReadFile(filepath.Join(dir, fmt.Sprintf("log%d", r)))
+		require.NoError(t, err, "rank %d:\n%s", r, log)
+	}
+	task := tinyTask(t, model, 16, Loss(Pretrain, 0.1))
+	loss, want := step(t, task, []int{0, 1, 2, 3, 4, 5, 6, 7})
+	for r := 0; r < 2; r++ {
+		b, err := os.ReadFile(filepath.Join(dir, fmt.Sprintf("rank%d.json", r)))
+		require.NoError(t, err)
+		var res workerResult
+		require.NoError(t, json.Unmarshal(b, &res))
+		require.Empty(t, res.Error)
+		requireClose(t, []float64{loss}, []float64{res.Loss}, fmt.Sprintf("rank %d loss", r))
+		requireGradsClose(t, want, res.Grads, fmt.Sprintf("rank %d", r))
+	}
+}
+
+// TestTwoProcessesWorker is one process of TestTwoProcesses: 4 local lines, gathered candidates, loss and
+// gradients averaged over the processes as the trainer does.
+func TestTwoProcessesWorker(t *testing.T) {
+	if os.Getenv("PAIR_TEST_WORKER") == "" {
+		t.Skip("spawned by TestTwoProcesses")
+	}
+	res := workerResult{Grads: map[string][]float64{}}
+	err := func() error {
+		pg, err := torch.InitFromEnv("gloo", 30*time.Second)
+		if err != nil {
+			return err
+		}
+		defer pg.Close()
+		task := tinyTask(t, os.Getenv("PAIR_TEST_MODEL"), 16, Loss(Pretrain, 0.1))
+		task.PG = pg
+		r := pg.Rank()
+		s := torch.NewScope()
+		defer s.Close()
+		loss, err := task.Step(s, []int{4 * r, 4*r + 1, 4*r + 2, 4*r + 3})
+		if err != nil {
+			return err
+		}
+		l := s.FromFloat32([]float32{float32(loss)}, 1)
+		if err := pg.AllReduce(l, torch.ReduceOpSum); err != nil {
+			return err
+		}
+		v, _ := l.Item()
+		res.Loss = v / 2
+		for _, p := range task.Params() {
+			g := s.Adopt(p.Tensor.Grad())
+			if err := pg.AllReduce(g, torch.ReduceOpSum); err != nil {
+				return err
+			}
+			vals, err := g.DivScalar(2).Float32s()
+			if err != nil {
+				return err
+			}
+			res.Grads[p.Name] = f64(vals)
+		}
+		return nil
+	}()
+	if err != nil {
+		res.Error = err.Error()
+	}
+	b, _ := json.Marshal(res)
+	path := filepath.Join(os.Getenv("PAIR_TEST_OUT"), "rank"+os.Getenv("RANK")+".json")
+	require.NoError(t, os.WriteFile(path, b, 0o644))
+	require.NoError(t, err)
+}
+
+// ---- Train: the two stages, resume, bad input ----
+
+func writeLines(t testing.TB, path string, exs []dataset.DualExample) {
+	w, err := dataset.CreateDualTrain(path)
+	require.NoError(t, err)
+	for _, ex := range exs {
+		require.NoError(t, w.Write(ex))
+	}
+	require.NoError(t, w.Close())
+}
+
+func tinyConfig(t testing.TB, stage Stage, init, trainFile, out string) Config {
+	c := NQFinetune
+	if stage == Pretrain {
+		c = NQPretrain
+	}
+	c.Stage = stage
+	c.Dual.InitSpec = rocketqa.InitSpec{Init: init}
+	c.Dual.TrainFile, c.Dual.QMaxLen, c.Dual.PMaxLen = trainFile, 8, 16
+	c.Dual.Train.OutDir, c.Dual.Train.BatchSize, c.Dual.Train.Epochs, c.Dual.Train.LR = out, 4, 2, 1e-3
+	c.Dual.Train.SaveEvery, c.Dual.Train.Log = 2, io.Discard
+	return c
+}
+
+// TestTwoStages: stage 1 stopped half-way and resumed ends with the weights of an uninterrupted run; stage 2
+// starts from it; both outputs are shared-tower dual encoders that rocketqa.Load reads.
+func TestTwoStages(t *testing.T) {
+	init := tinyModelDir(t, true)
+	work := t.TempDir()
+	data := filepath.Join(work, "pretrain.tsv")
+	writeLines(t, data, tinyExamples(t, 12, 3))
+	weights := func(dir string) []float32 {
+		m, err := rocketqa.Load(dir, rocketqa.LoadOptions{})
+		require.NoError(t, err)
+		defer m.Close()
+		require.True(t, m.Dual.Shared)
+		require.True(t, m.Info.ShareParameter)
+		var all []float32
+		for _, p := range m.Dual.Params() {
+			v, err := p.Tensor.Float32s()
+			require.NoError(t, err)
+			all = append(all, v...)
+		}
+		return all
+	}
+	full := tinyConfig(t, Pretrain, init, data, filepath.Join(work, "full"))
+	res, err := Train(context.Background(), full)
+	require.NoError(t, err)
+	require.Equal(t, 6, res.Steps)
+
+	cut := tinyConfig(t, Pretrain, init, data, filepath.Join(work, "cut"))
+	cut.Dual.Train.StopAfter = 4
+	_, err = Train(context.Background(), cut)
+	require.NoError(t, err)
+	cut.Dual.Train.StopAfter = 0
+	res2, err := Train(context.Background(), cut)
+	require.NoError(t, err)
+	require.Equal(t, 4, res2.Resumed)
+	require.Equal(t, weights(res.FinalDir), weights(res2.FinalDir), "bit-identical weights after stop and resume")
+
+	// a rerun into the same directory with another stage is refused
+	other := tinyConfig(t, Finetune, init, data, filepath.Join(work, "cut"))
+	_, err = Train(context.Background(), other)
+	require.ErrorContains(t, err, "holds a run with other settings")
+
+	// stage 2 from stage 1's model
+	ft := tinyConfig(t, Finetune, res.FinalDir, data, filepath.Join(work, "ft"))
+	res3, err := Train(context.Background(), ft)
+	require.NoError(t, err)
+	require.NotEqual(t, weights(res.FinalDir), weights(res3.FinalDir))
+}
+
+// TestBadInput: clear errors naming the flag or file.
+func TestBadInput(t *testing.T) {
+	init := tinyModelDir(t, false)
+	work := t.TempDir()
+	data := filepath.Join(work, "pretrain.tsv")
+	writeLines(t, data, tinyExamples(t, 4, 3))
+	ctx := context.Background()
+	for _, a := range []float64{-0.1, 1.5, math.NaN()} {
+		c := tinyConfig(t, Pretrain, init, data, filepath.Join(work, "a"))
+		c.Alpha = a
+		_, err := Train(ctx, c)
+		require.ErrorContains(t, err, "--alpha")
+		s := torch.NewScope()
+		l := Loss(Pretrain, a)(s, rocketqa.Reps{Q: s.Zeros([]int64{1, 2}, torch.Float32, torch.CPU), P: s.Zeros([]int64{2, 2}, torch.Float32, torch.CPU), G: 2})
+		_, err = l.Item()
+		require.ErrorContains(t, err, "outside [0, 1]")
+		s.Close()
+	}
+	c := tinyConfig(t, "warmup", init, data, filepath.Join(work, "b"))
+	_, err := Train(ctx, c)
+	require.ErrorContains(t, err, "--stage")
+
+	// a pre-training file without negatives (the fifth column empty on line 2)
+	noNeg := filepath.Join(work, "noneg.tsv")
+	require.NoError(t, os.WriteFile(noNeg, []byte("q\t\tpos\t\tneg\t0\nq2\t\tpos2\t\t\t0\n"), 0o644))
+	_, err = Train(ctx, tinyConfig(t, Pretrain, init, noNeg, filepath.Join(work, "c")))
+	require.ErrorContains(t, err, noNeg+":2")
+	require.ErrorContains(t, err, "negative")
+	// a 4-column (cross-encoder) file
+	four := filepath.Join(work, "four.tsv")
+	require.NoError(t, os.WriteFile(four, []byte("q\t\tpos\t1\n"), 0o644))
+	_, err = Train(ctx, tinyConfig(t, Pretrain, init, four, filepath.Join(work, "d")))
+	require.ErrorContains(t, err, four+":1")
+
+	// a two-tower dual encoder as the initial model
+	q, err := encoder.LoadBERT(init, false)
+	require.NoError(t, err)
+	p, err := encoder.LoadBERT(init, false)
+	require.NoError(t, err)
+	two := encoder.NewDualEncoder(q, p)
+	defer two.Close()
+	twoDir := filepath.Join(work, "two")
+	require.NoError(t, encoder.SaveDual(twoDir, two, encoder.ModelInfo{QMaxSeqLen: 8, PMaxSeqLen: 16}, filepath.Join(init, "vocab.txt")))
+	_, err = Train(ctx, tinyConfig(t, Finetune, twoDir, data, filepath.Join(work, "e")))
+	require.ErrorContains(t, err, "--init "+twoDir+" is a two-tower dual encoder")
+
+	c = tinyConfig(t, Pretrain, init, data, filepath.Join(work, "f"))
+	c.LAMB = true
+	_, err = Train(ctx, c)
+	require.ErrorContains(t, err, "--lamb")
+	_, err = Train(ctx, tinyConfig(t, Pretrain, init, data, ""))
+	require.ErrorContains(t, err, "--out")
+}
+
+// BenchmarkStep times a training step of PAIR's pre-training loss against the v1 loss on the same batch and
+// shared tower (alternating, so both see the same machine load); it reports the ratio of their medians.
+func BenchmarkStep(b *testing.B) {
+	dir := tinyModelDir(b, false)
+	task := tinyTask(b, dir, 64, nil)
+	idx := make([]int, 64)
+	for i := range idx {
+		idx[i] = i
+	}
+	run := func(l rocketqa.DualLoss) time.Duration {
+		task.Loss = l
+		t0 := time.Now()
+		s := torch.NewScope()
+		_, err := task.Step(s, idx)
+		s.Close()
+		require.NoError(b, err)
+		d := time.Since(t0)
+		for _, p := range task.Params() {
+			require.NoError(b, p.Tensor.ZeroGrad())
+		}
+		return d
+	}
+	run(nil)
+	var v1, pr []time.Duration
+	for i := 0; i < b.N; i++ {
+		v1 = append(v1, run(nil))
+		pr = append(pr, run(Loss(Pretrain, 0.1)))
+	}
+	med := func(d []time.Duration) float64 {
+		s := append([]time.Duration(nil), d...)
+		for i := range s {
+			for j := i + 1; j < len(s); j++ {
+				if s[j] < s[i] {
+					s[i], s[j] = s[j], s[i]
+				}
+			}
+		}
+		return float64(s[len(s)/2])
+	}
+	b.ReportMetric(med(v1)/1e6, "v1-ms/step")
+	b.ReportMetric(med(pr)/1e6, "pair-ms/step")
+	b.ReportMetric(med(pr)/med(v1), "pair/v1")
+}
