@@ -90,7 +90,7 @@ func run(o options) ([]result, error) {
 	}
 	pre := filepath.Join(o.out, fmt.Sprintf("pretrain.pos%g.neg%g.tsv", o.posThreshold, o.negThreshold))
 	if !exists(pre) {
-		if err := pseudoLabels(o, uRun, uCE, pre); err != nil {
+		if err := pseudoLabels(ctx, o, uRun, uCE, pre); err != nil {
 			return nil, err
 		}
 	}
@@ -106,7 +106,7 @@ func run(o options) ([]result, error) {
 	if !exists(filepath.Join(untrained, "rocketqa.json")) {
 		c := base
 		c.InitSpec, c.TrainFile, c.Train = spec, pre, opts("untrained", 1)
-		task, err := rocketqa.NewDualTask(c)
+		task, err := rocketqa.NewDualTask(ctx, c)
 		if err != nil {
 			return nil, err
 		}
@@ -154,7 +154,7 @@ func run(o options) ([]result, error) {
 		return nil, err
 	}
 
-	lines, err := rocketqa.ReadDualExamples(fine)
+	lines, err := rocketqa.ReadDualExamples(ctx, fine)
 	if err != nil {
 		return nil, err
 	}
@@ -187,20 +187,20 @@ type result struct {
 }
 
 // pseudoLabels writes stage 1's file: denoise.Augment over the pipeline's unlabelled queries.
-func pseudoLabels(o options, run, ce, out string) error {
+func pseudoLabels(ctx context.Context, o options, run, ce, out string) error {
 	pool, err := dataset.LoadDuReaderCollection(filepath.Join(o.data, "passage-collection"))
 	if err != nil {
 		return err
 	}
-	qs, _, err := rocketqa.QueriesFromDualTrain(filepath.Join(o.data, "train", "dual.train.tsv"), pool) // the pipeline's query ids
+	qs, _, err := rocketqa.QueriesFromDualTrain(ctx, filepath.Join(o.data, "train", "dual.train.tsv"), pool) // the pipeline's query ids
 	if err != nil {
 		return err
 	}
-	cands, qids, err := denoise.LoadCandidates(run, ce)
+	cands, qids, err := denoise.LoadCandidates(ctx, run, ce)
 	if err != nil {
 		return err
 	}
-	st, err := denoise.Augment(denoise.MineInput{QIDs: qids, Queries: qs.Text, Candidates: cands, Passages: pool},
+	st, err := denoise.Augment(ctx, denoise.MineInput{QIDs: qids, Queries: qs.Text, Candidates: cands, Passages: pool},
 		denoise.AugmentOptions{PosThreshold: o.posThreshold, NegThreshold: o.negThreshold}, out)
 	if err != nil {
 		return err

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"math"
 	"os"
 	"path/filepath"
@@ -34,7 +35,7 @@ func TestPairSmall(t *testing.T) {
 	require.NoError(t, err)
 	require.NoError(t, demo.SmallConfig(n, 160, 2, 0.1).WriteFile(filepath.Join(d, "config.json")))
 	train := filepath.Join(data, "train", "dual.train.tsv")
-	lines, err := rocketqa.ReadDualExamples(train)
+	lines, err := rocketqa.ReadDualExamples(context.Background(), train)
 	require.NoError(t, err)
 	w, err := dataset.CreateDualTrain(filepath.Join(d, "de1.train.tsv"))
 	require.NoError(t, err)
@@ -70,7 +71,7 @@ func TestPairSmall(t *testing.T) {
 	rows, err := run(options{pipeline: pipe, data: data, out: out, epochs1: 1, epochs2: 1, batch: 32, lr: 1e-3,
 		alpha: 0.1, threads: 1, marginLines: 100, posThreshold: 0.9, negThreshold: 0.1})
 	require.NoError(t, err)
-	pre, err := rocketqa.ReadDualExamples(filepath.Join(out, "pretrain.pos0.9.neg0.1.tsv"))
+	pre, err := rocketqa.ReadDualExamples(context.Background(), filepath.Join(out, "pretrain.pos0.9.neg0.1.tsv"))
 	require.NoError(t, err)
 	require.Len(t, pre, 120*4, "4 negatives per pseudo-labelled query")
 	require.Equal(t, qs.Text[qids[0]], pre[0].Query)
