@@ -45,7 +45,7 @@ func TestPairSmall(t *testing.T) {
 	require.NoError(t, w.Close())
 	pool, err := dataset.LoadDuReaderCollection(filepath.Join(data, "passage-collection"))
 	require.NoError(t, err)
-	qs, _, err := rocketqa.QueriesFromDualTrain(train, pool)
+	qs, _, err := rocketqa.QueriesFromDualTrain(context.Background(), train, pool)
 	require.NoError(t, err)
 	qids := qs.QIDs[:120]
 	var runHits, ce [][]retrieval.Hit
