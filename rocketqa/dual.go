@@ -183,32 +183,17 @@ func (t *DualTask) Step(s *torch.Scope, idx []int) (float64, error) {
 }
 
 type cachedChunk struct {
-	m      *encoder.BERT
-	encs   []tokenizer.Encoding
-	rng    []byte
-	devRNG []byte
-	off    int64
+	m    *encoder.BERT
+	encs []tokenizer.Encoding
+	rng  []byte
+	off  int64
 }
 
-func (t *DualTask) rngState() (cpu, dev []byte, err error) {
-	if cpu, err = torch.RNGState(torch.CPU); err != nil {
-		return nil, nil, err
-	}
-	if t.Device.Type == torch.CUDADevice {
-		dev, err = torch.RNGState(t.Device)
-	}
-	return cpu, dev, err
-}
+// rngState saves the generators a forward pass draws dropout masks from (CPU, and the task's CUDA device).
+func (t *DualTask) rngState() ([]byte, error) { return torch.SaveRNG(t.Device) }
 
-func (t *DualTask) setRNG(cpu, dev []byte) error {
-	if err := torch.SetRNGState(torch.CPU, cpu); err != nil {
-		return err
-	}
-	if dev != nil {
-		return torch.SetRNGState(t.Device, dev)
-	}
-	return nil
-}
+// setRNG restores what rngState saved.
+func (t *DualTask) setRNG(st []byte) error { return torch.RestoreRNG(t.Device, st) }
 
 // gradCacheStep: pass 1 without a graph, loss on detached embeddings, pass 2 chunk by chunk with the cached
 // embedding gradients. Any loss of the vectors alone works: it only has to give their gradients.
@@ -225,7 +210,7 @@ func (t *DualTask) gradCacheStep(s *torch.Scope, qe, pe []tokenizer.Encoding, g 
 	var err error
 	torch.NoGrad(func() {
 		for i := range cs {
-			if cs[i].rng, cs[i].devRNG, err = t.rngState(); err != nil {
+			if cs[i].rng, err = t.rngState(); err != nil {
 				return
 			}
 			// each chunk in its own scope: only the [CLS] vectors outlive it
@@ -237,7 +222,7 @@ func (t *DualTask) gradCacheStep(s *torch.Scope, qe, pe []tokenizer.Encoding, g 
 	if err != nil {
 		return 0, err
 	}
-	after, afterDev, err := t.rngState()
+	after, err := t.rngState()
 	if err != nil {
 		return 0, err
 	}
@@ -253,7 +238,7 @@ func (t *DualTask) gradCacheStep(s *torch.Scope, qe, pe []tokenizer.Encoding, g 
 		if i >= nq {
 			g = gp
 		}
-		if err := t.setRNG(c.rng, c.devRNG); err != nil {
+		if err := t.setRNG(c.rng); err != nil {
 			return 0, err
 		}
 		err := torch.With(func(inner *torch.Scope) error {
@@ -264,7 +249,7 @@ func (t *DualTask) gradCacheStep(s *torch.Scope, qe, pe []tokenizer.Encoding, g 
 			return 0, fmt.Errorf("rocketqa: grad-cache backward of chunk %d: %w", i, err)
 		}
 	}
-	if err := t.setRNG(after, afterDev); err != nil {
+	if err := t.setRNG(after); err != nil {
 		return 0, err
 	}
 	return loss.Item()

@@ -69,6 +69,13 @@ func (r Reps) Negatives() *torch.Tensor {
 
 // Check reports a P whose rows do not match B·G, naming the shapes.
 func (r Reps) Check() error {
+	// a tensor in error state (a failed forward pass) reports libtorch's error, not sizes of -1
+	if err := r.Q.Err(); err != nil {
+		return err
+	}
+	if err := r.P.Err(); err != nil {
+		return err
+	}
 	if r.G < 1 {
 		return fmt.Errorf("rocketqa: group size %d", r.G)
 	}
