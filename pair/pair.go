@@ -20,8 +20,8 @@ type Config struct {
 	// Alpha weighs the passage-centric loss in pre-training (0.1 in the official runs); fine-tuning uses L_Q alone
 	// and ignores it. It must be in [0, 1].
 	Alpha float64
-	// LAMB asks for the LAMB optimizer, as the official MS MARCO runs use. It is passed on to the training loop's
-	// optimizer setting; until the loop offers LAMB, Train refuses it (set LAMB false to train with AdamW).
+	// LAMB asks for the LAMB optimizer (train.LAMB: Paddle's LambOptimizer semantics), as the official MS MARCO
+	// runs use; it sets Dual.Train.Optimizer. False keeps the loop's default (AdamW) or what Dual.Train says.
 	LAMB bool
 	// Dual holds the rest: Init (stage 1: a pretrained model directory; stage 2: stage 1's model), TrainFile,
 	// lengths, ForCN, chunking, gradient caching, device, NoCrossBatch and the training options (OutDir, batch,
@@ -30,10 +30,14 @@ type Config struct {
 }
 
 func official(stage Stage, lamb, crossBatch bool, processes int) Config {
-	return Config{Stage: stage, Alpha: 0.1, LAMB: lamb, Dual: rocketqa.DualConfig{
+	c := Config{Stage: stage, Alpha: 0.1, LAMB: lamb, Dual: rocketqa.DualConfig{
 		QMaxLen: 32, PMaxLen: 128, Shared: true, NoCrossBatch: !crossBatch,
 		Train: train.Options{Epochs: 10, BatchSize: 512 * processes, LR: 3e-5, WarmupProportion: 0.1, Seed: 1},
 	}}
+	if lamb { // Paddle's LambOptimizer: lamb_weight_decay 0.01
+		c.Dual.Train.WeightDecay = 0.01
+	}
+	return c
 }
 
 // The official presets (PAIR_ACL2021/model/script/run_dual_encoder_train.sh and run_{marco,nq}.sh): 512 queries
@@ -59,8 +63,8 @@ func (c Config) Check() error {
 	if !(c.Alpha >= 0 && c.Alpha <= 1) {
 		return fmt.Errorf("pair: --alpha %v: must be in [0, 1]", c.Alpha)
 	}
-	if c.LAMB {
-		return errors.New("pair: --lamb: the training loop has no LAMB optimizer in this version; train with AdamW (--lamb=false)")
+	if c.LAMB && c.Dual.Train.Optimizer != "" && c.Dual.Train.Optimizer != train.LAMB {
+		return fmt.Errorf("pair: --lamb with optimizer %q: choose one", c.Dual.Train.Optimizer)
 	}
 	if c.Dual.TrainFile == "" {
 		return errors.New("pair: --train: no training file")
@@ -136,6 +140,9 @@ func (c Config) DualConfig() rocketqa.DualConfig {
 	d := c.Dual
 	d.Shared = true
 	d.Loss = Loss(c.Stage, c.Alpha)
+	if c.LAMB {
+		d.Train.Optimizer = train.LAMB
+	}
 	return d
 }
 

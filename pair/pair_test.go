@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"github.com/rocketqa-go/rocketqa/train"
 	"io"
 	"math"
 	"math/rand/v2"
@@ -447,6 +448,7 @@ func TestBadInput(t *testing.T) {
 
 	c = tinyConfig(t, Pretrain, init, data, filepath.Join(work, "f"))
 	c.LAMB = true
+	c.Dual.Train.Optimizer = train.AdamW
 	_, err = Train(ctx, c)
 	require.ErrorContains(t, err, "--lamb")
 	_, err = Train(ctx, tinyConfig(t, Pretrain, init, data, ""))
@@ -495,4 +497,12 @@ func BenchmarkStep(b *testing.B) {
 	b.ReportMetric(med(v1)/1e6, "v1-ms/step")
 	b.ReportMetric(med(pr)/1e6, "pair-ms/step")
 	b.ReportMetric(med(pr)/med(v1), "pair/v1")
+}
+
+// LAMB reaches the training loop's optimizer setting, with Paddle's weight decay in the official MS MARCO presets.
+func TestLAMBReachesTheLoop(t *testing.T) {
+	require.Equal(t, train.LAMB, MarcoPretrain.DualConfig().Train.Optimizer)
+	require.Equal(t, 0.01, MarcoPretrain.Dual.Train.WeightDecay)
+	require.Equal(t, "", NQFinetune.DualConfig().Train.Optimizer) // AdamW, the loop's default
+	require.Equal(t, 0.0, NQFinetune.Dual.Train.WeightDecay)
 }

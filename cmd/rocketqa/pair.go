@@ -26,13 +26,13 @@ passage, label). --init must be a pretrained model directory or a shared-tower d
 refused). Output in --out: final/ (an ordinary shared-tower dual encoder for encode / index / search and
 rocketqa.Load), checkpoints (a rerun with the same --out and settings resumes; another --stage, --alpha or
 --train is refused), metrics.jsonl, pair.json (the stage's settings). Defaults are the official PAIR runs'
-(lr 3e-5, 10% warmup, 10 epochs, q 32; --lang en: p 128); the official MS MARCO runs use LAMB, which this
-version's training loop does not offer (--lamb is refused; AdamW is used).`,
+(lr 3e-5, 10% warmup, 10 epochs, q 32; --lang en: p 128); the official MS MARCO runs use LAMB (--lamb: Paddle's
+LambOptimizer, weight decay 0.01 unless --wd is given).`,
 		`rocketqa train-pair --stage pretrain --lang en --train marco_pretrain.tsv --init ernie-base --out pair1
 rocketqa train-pair --stage finetune --lang en --train marco_finetune.tsv --init pair1/final --out pair2`)
 	stage := c.fs.String("stage", "", "pretrain (L_Q and L_P) or finetune (L_Q)")
 	alpha := c.fs.Float64("alpha", 0.1, "weight of the passage-centric loss in pre-training, in [0, 1]")
-	lamb := c.fs.Bool("lamb", false, "LAMB optimizer (the official MS MARCO runs); not available in this version")
+	lamb := c.fs.Bool("lamb", false, "LAMB optimizer (the official MS MARCO runs)")
 	c.fs.String("train", "", "training file (dual.train.tsv, 6 columns)")
 	in := addInit(c)
 	out := c.fs.String("out", "", "output directory (model, checkpoints, metrics)")
@@ -99,6 +99,15 @@ rocketqa train-pair --stage finetune --lang en --train marco_finetune.tsv --init
 	}
 	defer pg.Close()
 	rank, world := rankWorld(pg)
+	if *lamb { // --lamb is --optimizer lamb (and its weight-decay default)
+		if o.c.set("optimizer") && o.optimizer != "lamb" {
+			return usagef("--lamb with --optimizer %s: choose one", o.optimizer)
+		}
+		o.optimizer = "lamb"
+		if !o.c.set("wd") {
+			o.wd = 0.01
+		}
+	}
 	topts := o.trainOptions(*out, pg)
 	topts.EvalEvery = *evalEvery
 	if rank == 0 {
