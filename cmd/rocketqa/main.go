@@ -39,6 +39,7 @@ var commands []*command
 
 func init() {
 	commands = []*command{
+		{"pretrain", "masked-LM pre-training of a BERT/ERNIE encoder on a passage collection (an --init for the others)", runPretrain},
 		{"train-de", "train a dual encoder (RocketQA v1 cross-batch loss) from a dual.train.tsv", runTrainDE},
 		{"train-ce", "train a cross-encoder (re-ranker) from a cross.train.tsv", runTrainCE},
 		{"encode", "encode a passage collection into embedding shards with a dual encoder", runEncode},
