@@ -115,6 +115,8 @@ func TestHelp(t *testing.T) {
 		"train-de": {"--train", "--init", "--config", "--vocab", "--out", "--dev", "--batch", "--epochs", "--max-steps",
 			"--lr", "--warmup", "--schedule", "--wd", "--q-len", "--p-len", "--shared", "--chunk", "--grad-cache",
 			"--device", "--autocast", "--seed", "--save-every", "--eval-every", "--threads", "--lang", "--dist-timeout"},
+		"pretrain": {"--collection", "--init", "--config", "--vocab", "--out", "--max-len", "--masking", "--mask-prob",
+			"--batch", "--max-steps", "--lr", "--seed", "--lang"},
 		"train-ce": {"--train", "--init", "--config", "--vocab", "--out", "--max-len", "--v2-head", "--perturb", "--lr",
 			"--batch", "--epochs", "--wd", "--warmup", "--schedule", "--lang"},
 		"encode":  {"--model", "--collection", "--out", "--batch", "--device"},
