@@ -17,12 +17,9 @@ import (
 	"github.com/rocketqa-go/rocketqa/dataset"
 	"github.com/rocketqa-go/rocketqa/eval"
 	"github.com/rocketqa-go/rocketqa/examples/internal/demo"
-	"github.com/rocketqa-go/rocketqa/internal/dirlock"
-	"github.com/rocketqa-go/rocketqa/pretrain"
 	"github.com/rocketqa-go/rocketqa/retrieval"
 	"github.com/rocketqa-go/rocketqa/rocketqa"
 	"github.com/rocketqa-go/rocketqa/rocketqa/denoise"
-	"github.com/rocketqa-go/rocketqa/train"
 )
 
 // counts are the figures that explain each step of one pipeline run.
@@ -63,56 +60,10 @@ func (r *runner) pretrain(ctx context.Context, vocabSize int, vocab string) (str
 	if dir == "" {
 		dir = r.path("mlm")
 	}
-	final := filepath.Join(dir, "final")
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return "", err
-	}
-	lock, err := dirlock.Acquire(dir, "examples/pipeline pre-training")
-	if err != nil {
-		return "", err
-	}
-	defer lock.Release()
-	if exists(filepath.Join(final, "model.safetensors")) {
-		cfg, err := readConfigVocab(final)
-		if err != nil {
-			return "", err
-		}
-		if cfg != vocabSize {
-			return "", fmt.Errorf("%s was pre-trained with a vocabulary of %d tokens, this corpus has %d: delete it or set -pretrain-dir", final, cfg, vocabSize)
-		}
-		slog.Info("skip: already pre-trained", "model", final)
-		return final, nil
-	}
-	// BERT's initializer_range: pre-training starts from small weights; the new heads of later steps use it too
-	cfgPath := r.path("data", "config-mlm.json")
-	if err := demo.SmallConfig(vocabSize, 160, 2, 0.02).WriteFile(cfgPath); err != nil {
-		return "", err
-	}
-	slog.Info("masked-LM pre-training", "steps", r.p.pretrainSteps, "batch", r.p.pretrainBatch, "len", r.p.pretrainLen, "out", dir)
-	t0 := time.Now()
-	res, err := pretrain.Run(ctx, pretrain.Config{Passages: r.collection, Config: cfgPath, Vocab: vocab, MaxLen: r.p.pretrainLen,
-		ForCN: r.p.forCN, Masking: pretrain.WholeWord, Device: r.dev,
-		Train: train.Options{OutDir: dir, MaxSteps: r.p.pretrainSteps, BatchSize: r.p.pretrainBatch, LR: r.p.pretrainLR,
-			WarmupProportion: 0.06, WeightDecay: 0.01, Seed: 1, LogEvery: 100, SaveEvery: 500}})
-	if err != nil {
-		return "", err
-	}
-	slog.Info("pre-trained", "steps", res.Steps, "last loss", res.LastLoss, "time", time.Since(t0).Round(time.Second))
-	return res.FinalDir, nil
-}
-
-func readConfigVocab(dir string) (int, error) {
-	b, err := os.ReadFile(filepath.Join(dir, "config.json"))
-	if err != nil {
-		return 0, err
-	}
-	var c struct {
-		VocabSize int `json:"vocab_size"`
-	}
-	if err := json.Unmarshal(b, &c); err != nil {
-		return 0, fmt.Errorf("%s/config.json: %w", dir, err)
-	}
-	return c.VocabSize, nil
+	o := demo.DefaultPretrain()
+	o.Dir, o.Passages, o.Vocab, o.VocabSize, o.Device = dir, r.collection, vocab, vocabSize, r.dev
+	o.Steps, o.Batch, o.MaxLen, o.LR = r.p.pretrainSteps, r.p.pretrainBatch, r.p.pretrainLen, r.p.pretrainLR
+	return demo.Pretrain(ctx, o)
 }
 
 // rerankDev scores M_D(0)'s dev top 50 (written by evaluate) with the cross-encoder and evaluates both rankings.

@@ -58,7 +58,8 @@ var presets = map[string]preset{
 	// tiny models from scratch on the Debian demo corpus, minutes on 2 CPU cores
 	"small": {deEpochs: 12, deEpochsLater: 4, ceEpochs: 4, deBatch: 32, ceBatch: 32, deLR: 1e-3, ceLR: 5e-4, deWarmup: 0.1, ceWD: 0.01,
 		qLen: 32, pLen: 64, pairLen: 96, retrieveK: 100, forCN: true, shared: true, labelledShare: 0.7,
-		pretrainSteps: 800, pretrainBatch: 32, pretrainLen: 128, pretrainLR: 1e-3},
+		pretrainSteps: demo.DefaultPretrain().Steps, pretrainBatch: demo.DefaultPretrain().Batch,
+		pretrainLen: demo.DefaultPretrain().MaxLen, pretrainLR: demo.DefaultPretrain().LR},
 	// DuReader-retrieval baseline (spec 6.2): ERNIE 1.0 twin init, batch 512 over cross-batch, 10 epochs DE, 3 CE
 	"dureader": {deEpochs: 10, deEpochsLater: 10, ceEpochs: 3, deBatch: 512, ceBatch: 128, deLR: 3e-5, ceLR: 1e-5, deWarmup: 0.1, ceWD: 0.01,
 		qLen: 32, pLen: 384, pairLen: 384, retrieveK: 1000, forCN: true, perturb: true, labelledShare: 1},
