@@ -268,7 +268,10 @@ func TestNewTaskErrors(t *testing.T) {
 
 type testWriter struct{ t *testing.T }
 
-func (w testWriter) Write(b []byte) (int, error) { w.t.Log(strings.TrimSpace(string(b))); return len(b), nil }
+func (w testWriter) Write(b []byte) (int, error) {
+	w.t.Log(strings.TrimSpace(string(b)))
+	return len(b), nil
+}
 
 func readLosses(t *testing.T, path string) []float64 {
 	b, err := os.ReadFile(path)
