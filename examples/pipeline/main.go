@@ -13,7 +13,14 @@
 //	go run ./examples/pipeline -preset small -data data/demo -out out/pipeline        # Debian demo corpus, CPU
 //	go run ./examples/pipeline -preset dureader -init ernie-1.0-base-zh -data dureader-retrieval-baseline-dataset
 //
-// The small preset trains tiny models from scratch; the labelled queries are 70% of the training queries and the
+// The small preset first pre-trains its tiny encoder with masked LM on the collection (package pretrain; cached in
+// OUT/mlm or -pretrain-dir, -pretrain-steps 0 to skip) and starts every model from it. -seeds 1,2,3 runs every step
+// once per seed (OUT/seed-N) and prints mean and spread; -compare-scratch adds the same runs from random weights
+// (OUT/scratch-seed-N); -ablate-batch also trains M_D(0) with twice the batch at equal steps (the negatives of
+// cross-batch training over 2 processes). Each run prints the cross-encoder's dev re-ranking of M_D(0)'s top 50
+// and the counts of steps 3 and 4 (denoised negatives, random fill, pseudo-positives).
+//
+// The small preset's models are tiny; the labelled queries are 70% of the training queries and the
 // other 30% play the unlabelled queries of step 4. The dureader and marco presets use the papers' settings and need a
 // pretrained checkpoint (-init) and, realistically, GPUs (-device cuda:0, or several processes with rocketqa launch).
 package main
