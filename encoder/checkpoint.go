@@ -331,11 +331,13 @@ func SaveDir(dir string, cfg *Config, tensors []safetensors.Tensor, vocabPath st
 	got := make(map[string]safetensors.Tensor, len(tensors))
 	withPooler := false
 	for _, t := range tensors {
-		if _, dup := got[t.Name]; dup {
+		// a masked-LM checkpoint prefixes the encoder's names with "bert." (SaveMLM)
+		n := strings.TrimPrefix(t.Name, MLMPrefix)
+		if _, dup := got[n]; dup {
 			return fmt.Errorf("%s: duplicate tensor %q", dir, t.Name)
 		}
-		got[t.Name] = t
-		if strings.HasPrefix(t.Name, "pooler.") {
+		got[n] = t
+		if strings.HasPrefix(n, "pooler.") {
 			withPooler = true
 		}
 	}

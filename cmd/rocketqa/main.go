@@ -41,6 +41,7 @@ var commands []*command
 
 func init() {
 	commands = []*command{
+		{"pretrain", "masked-LM pre-training of a BERT/ERNIE encoder on a passage collection (an --init for the others)", runPretrain},
 		{"train-de", "train a dual encoder (RocketQA v1 cross-batch loss) from a dual.train.tsv", runTrainDE},
 		{"train-pair", "train a PAIR dual encoder (shared tower, passage-centric loss): --stage pretrain|finetune", runTrainPair},
 		{"train-ce", "train a cross-encoder (re-ranker) from a cross.train.tsv", runTrainCE},

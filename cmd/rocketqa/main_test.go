@@ -117,6 +117,8 @@ func TestHelp(t *testing.T) {
 			"--device", "--autocast", "--seed", "--save-every", "--eval-every", "--threads", "--lang", "--dist-timeout",
 			"--optimizer", "--clip", "--no-resume"},
 		"train-pair": {"--stage", "--alpha", "--lamb", "--train", "--init", "--out", "--batch", "--chunk", "--grad-cache", "--no-cross-batch"},
+		"pretrain": {"--collection", "--init", "--config", "--vocab", "--out", "--max-len", "--masking", "--mask-prob",
+			"--batch", "--max-steps", "--lr", "--seed", "--lang"},
 		"train-ce": {"--train", "--init", "--config", "--vocab", "--out", "--max-len", "--v2-head", "--perturb", "--lr",
 			"--batch", "--epochs", "--wd", "--warmup", "--schedule", "--lang", "--optimizer"},
 		"encode":  {"--model", "--collection", "--out", "--batch", "--device"},

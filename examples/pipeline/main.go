@@ -13,7 +13,14 @@
 //	go run ./examples/pipeline -preset small -data data/demo -out out/pipeline        # Debian demo corpus, CPU
 //	go run ./examples/pipeline -preset dureader -init ernie-1.0-base-zh -data dureader-retrieval-baseline-dataset
 //
-// The small preset trains tiny models from scratch; the labelled queries are 70% of the training queries and the
+// The small preset first pre-trains its tiny encoder with masked LM on the collection (package pretrain; cached in
+// OUT/mlm or -pretrain-dir, -pretrain-steps 0 to skip) and starts every model from it. -seeds 1,2,3 runs every step
+// once per seed (OUT/seed-N) and prints mean and spread; -compare-scratch adds the same runs from random weights
+// (OUT/scratch-seed-N); -ablate-batch also trains M_D(0) with twice the batch at equal steps (the negatives of
+// cross-batch training over 2 processes). Each run prints the cross-encoder's dev re-ranking of M_D(0)'s top 50
+// and the counts of steps 3 and 4 (denoised negatives, random fill, pseudo-positives).
+//
+// The small preset's models are tiny; the labelled queries are 70% of the training queries and the
 // other 30% play the unlabelled queries of step 4. The dureader and marco presets use the papers' settings and need a
 // pretrained checkpoint (-init) and, realistically, GPUs (-device cuda:0, or several processes with rocketqa launch).
 package main
@@ -48,12 +55,18 @@ type preset struct {
 	qLen, pLen, pairLen, retrieveK int
 	forCN, shared, perturb         bool
 	labelledShare                  float64
+	// pretrainSteps > 0: the small preset first pre-trains its encoder with masked-LM on the collection (package
+	// pretrain) and starts every model from it, as the papers start from ERNIE
+	pretrainSteps, pretrainBatch, pretrainLen int
+	pretrainLR                                float64
 }
 
 var presets = map[string]preset{
 	// tiny models from scratch on the Debian demo corpus, minutes on 2 CPU cores
 	"small": {deEpochs: 12, deEpochsLater: 4, ceEpochs: 4, deBatch: 32, ceBatch: 32, deLR: 1e-3, ceLR: 5e-4, deWarmup: 0.1, ceWD: 0.01,
-		qLen: 32, pLen: 64, pairLen: 96, retrieveK: 100, forCN: true, shared: true, labelledShare: 0.7},
+		qLen: 32, pLen: 64, pairLen: 96, retrieveK: 100, forCN: true, shared: true, labelledShare: 0.7,
+		pretrainSteps: demo.DefaultPretrain().Steps, pretrainBatch: demo.DefaultPretrain().Batch,
+		pretrainLen: demo.DefaultPretrain().MaxLen, pretrainLR: demo.DefaultPretrain().LR},
 	// DuReader-retrieval baseline (spec 6.2): ERNIE 1.0 twin init, batch 512 over cross-batch, 10 epochs DE, 3 CE
 	"dureader": {deEpochs: 10, deEpochsLater: 10, ceEpochs: 3, deBatch: 512, ceBatch: 128, deLR: 3e-5, ceLR: 1e-5, deWarmup: 0.1, ceWD: 0.01,
 		qLen: 32, pLen: 384, pairLen: 384, retrieveK: 1000, forCN: true, perturb: true, labelledShare: 1},
@@ -72,6 +85,11 @@ func main() {
 	chunk := flag.Int("chunk", 0, "forward micro-batch; with -grad-cache the whole batch still shares one softmax")
 	gradCache := flag.Bool("grad-cache", false, "gradient caching for batches larger than memory")
 	threads := flag.Int("threads", runtime.NumCPU(), "libtorch threads")
+	pretrainSteps := flag.Int("pretrain-steps", -1, "masked-LM pre-training steps before step 1 (small preset; -1: the preset's, 0: none)")
+	pretrainDir := flag.String("pretrain-dir", "", "where the pre-trained encoder is cached (default: OUT/mlm); reused when it is there")
+	seeds := flag.String("seeds", "1", "comma-separated training seeds: every step runs once per seed and the table prints mean and spread")
+	scratch := flag.Bool("compare-scratch", false, "also run every step without pre-training (the same models from random weights)")
+	ablateBatch := flag.Bool("ablate-batch", false, "also train M_D(0) with twice the batch at equal steps (= cross-batch negatives over 2 processes)")
 	flag.Parse()
 	p, ok := presets[*name]
 	if !ok {
@@ -90,8 +108,20 @@ func main() {
 	torch.SetNumThreads(*threads)
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
-	r := &runner{p: p, data: *data, out: *out, init: *init, unlabelledFile: *unlabelled, dev: dev, chunk: *chunk, gradCache: *gradCache}
-	if err := r.run(ctx); err != nil {
+	if *pretrainSteps >= 0 {
+		p.pretrainSteps = *pretrainSteps
+	}
+	if *init != "" {
+		p.pretrainSteps = 0
+	}
+	seedList, err := parseSeeds(*seeds)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "pipeline: -seeds:", err)
+		os.Exit(2)
+	}
+	base := runner{p: p, data: *data, out: *out, init: *init, unlabelledFile: *unlabelled, dev: dev, chunk: *chunk, gradCache: *gradCache,
+		pretrainDir: *pretrainDir, ablateBatch: *ablateBatch}
+	if err := runSeeds(ctx, base, seedList, *scratch); err != nil {
 		fmt.Fprintln(os.Stderr, "pipeline:", err)
 		os.Exit(1)
 	}
@@ -110,6 +140,13 @@ type runner struct {
 	unlabelled      []string
 	unlabelledText  map[string]string
 	rows            []demo.Row
+
+	seed        uint64 // training seed of every model [1]
+	pretrainDir string // cached masked-LM pre-training [out/mlm]
+	noPretrain  bool   // train from random weights even when the preset pre-trains
+	ablateBatch bool   // also train M_D(0) with twice the batch at equal steps
+	collection  *dataset.Passages
+	counts      counts
 }
 
 func (r *runner) path(parts ...string) string {
@@ -133,6 +170,10 @@ func (r *runner) run(ctx context.Context) error {
 	}
 	if missing > 0 {
 		slog.Warn("training lines whose positive is not in the collection were left out", "lines", missing)
+	}
+	r.collection = collection
+	if r.seed == 0 {
+		r.seed = 1
 	}
 	r.labelled, r.unlabelled = all.Split(r.p.labelledShare, 1)
 	r.unlabelledText = all.Text
@@ -161,6 +202,13 @@ func (r *runner) run(ctx context.Context) error {
 			return err
 		}
 		r.spec = rocketqa.InitSpec{Config: cfg, Vocab: vocab}
+		if r.p.pretrainSteps > 0 && !r.noPretrain {
+			mlm, err := r.pretrain(ctx, n, vocab)
+			if err != nil {
+				return err
+			}
+			r.spec = rocketqa.InitSpec{Init: mlm}
+		}
 	}
 
 	// step 1: M_D(0) with random negatives
@@ -177,6 +225,11 @@ func (r *runner) run(ctx context.Context) error {
 	if err := r.evaluate(ctx, "M_D(0) random negatives", md0); err != nil {
 		return err
 	}
+	if r.ablateBatch {
+		if err := r.batchAblation(ctx, de0); err != nil {
+			return err
+		}
+	}
 
 	// step 2: retrieve for the labelled queries with M_D(0), train M_C
 	trainRun0 := r.path("md0", "train.run.tsv")
@@ -192,6 +245,9 @@ func (r *runner) run(ctx context.Context) error {
 	}
 	ce, err := r.trainCE(ctx, ceTrain)
 	if err != nil {
+		return err
+	}
+	if err := r.rerankDev(ctx, ce, md0); err != nil {
 		return err
 	}
 
@@ -212,6 +268,12 @@ func (r *runner) run(ctx context.Context) error {
 			return err
 		}
 		slog.Info("mined denoised negatives", "stats", st.String())
+		if err := writeStats(de1+".stats.json", st); err != nil {
+			return err
+		}
+	}
+	if err := readStats(de1+".stats.json", &r.counts.mine); err != nil {
+		return err
 	}
 	md1, err := r.trainDE(ctx, "md1", de1, r.p.deEpochsLater)
 	if err != nil {
@@ -248,9 +310,15 @@ func (r *runner) run(ctx context.Context) error {
 			return err
 		}
 		slog.Info("augmented", "stats", st.String())
+		if err := writeStats(de2+".stats.json", st); err != nil {
+			return err
+		}
 		if err := denoise.Merge(ctx, de2, de1, aug); err != nil {
 			return err
 		}
+	}
+	if err := readStats(de2+".stats.json", &r.counts.augment); err != nil {
+		return err
 	}
 	md2, err := r.trainDE(ctx, "md2", de2, r.p.deEpochsLater)
 	if err != nil {
@@ -262,11 +330,17 @@ func (r *runner) run(ctx context.Context) error {
 
 	fmt.Printf("\nRocketQA v1 pipeline on %s (dev queries %d, retrieval over the whole collection, top 50):\n", r.data, r.rows[0].M.ReferenceQueries)
 	demo.PrintTable(os.Stdout, r.rows)
+	r.printCounts(os.Stdout)
 	fmt.Printf("\nwall time %s\n", time.Since(start).Round(time.Second))
 	return nil
 }
 
 func (r *runner) trainDE(ctx context.Context, name, trainFile string, epochs int) (string, error) {
+	return r.trainDEWith(ctx, name, trainFile, epochs, r.p.deBatch, 0)
+}
+
+// trainDEWith trains a dual encoder with the given batch; maxSteps > 0 overrides epochs.
+func (r *runner) trainDEWith(ctx context.Context, name, trainFile string, epochs, batch, maxSteps int) (string, error) {
 	final := r.path(name, "final")
 	if exists(filepath.Join(final, "rocketqa.json")) {
 		slog.Info("skip: already trained", "model", final)
@@ -275,8 +349,8 @@ func (r *runner) trainDE(ctx context.Context, name, trainFile string, epochs int
 	slog.Info("train dual encoder", "model", name, "data", trainFile)
 	res, err := rocketqa.TrainDual(ctx, rocketqa.DualConfig{InitSpec: r.spec, TrainFile: trainFile, QMaxLen: r.p.qLen, PMaxLen: r.p.pLen,
 		ForCN: r.p.forCN, Shared: r.p.shared, Device: r.dev, ChunkSize: r.chunk, GradCache: r.gradCache,
-		Train: train.Options{OutDir: r.path(name), Epochs: epochs, BatchSize: r.p.deBatch, LR: r.p.deLR,
-			WarmupProportion: r.p.deWarmup, Seed: 1, LogEvery: 50, SaveEvery: 200}})
+		Train: train.Options{OutDir: r.path(name), Epochs: epochs, MaxSteps: maxSteps, BatchSize: batch, LR: r.p.deLR,
+			WarmupProportion: r.p.deWarmup, Seed: r.seed, LogEvery: 50, SaveEvery: 200}})
 	if err != nil {
 		return "", err
 	}
@@ -293,7 +367,7 @@ func (r *runner) trainCE(ctx context.Context, trainFile string) (string, error) 
 	res, err := rocketqa.TrainCross(ctx, rocketqa.CrossConfig{InitSpec: r.spec, TrainFile: trainFile, MaxSeqLen: r.p.pairLen,
 		ForCN: r.p.forCN, Perturb: r.p.perturb,
 		Train: train.Options{OutDir: r.path("ce"), Epochs: r.p.ceEpochs, BatchSize: r.p.ceBatch, LR: r.p.ceLR, WeightDecay: r.p.ceWD,
-			Schedule: train.Constant, Seed: 1, LogEvery: 50, SaveEvery: 200}})
+			Schedule: train.Constant, Seed: r.seed, LogEvery: 50, SaveEvery: 200}})
 	if err != nil {
 		return "", err
 	}

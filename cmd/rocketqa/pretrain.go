@@ -1,0 +1,92 @@
+package main
+
+import (
+	"context"
+
+	"github.com/rocketqa-go/rocketqa/pretrain"
+)
+
+func runPretrain(ctx context.Context, args []string) error {
+	c := newCmd("pretrain",
+		"rocketqa pretrain --collection DIR (--init DIR | --config config.json --vocab vocab.txt) --out DIR [flags]",
+		`Masked-language-model pre-training of a BERT/ERNIE encoder on a passage collection, from random weights
+(--config, --vocab) or continued from a checkpoint (--init), so that the dual encoder and the cross-encoder can
+start from a pretrained encoder (--init of train-de and train-ce) when no pretrained model fits the domain or
+language.
+
+Input: --collection, a DuReader-layout passage-collection directory (part files of pid \t title \t passage lines).
+Every passage is cut into sequences [CLS] title [SEP] passage window [SEP] of at most --max-len tokens. Each step
+masks 15% (--mask-prob) of every sequence's tokens, whole words (--masking wwm: a word with its ## pieces; every
+Chinese character is a word of its own for BERT's tokenizer) or single tokens (--masking char): 80% become [MASK],
+10% a random token, 10% stay; an MLM head tied to the word embeddings predicts them (BERT's objective, without
+next-sentence prediction; masks drawn afresh every step).
+
+Output in --out: final/ (a HuggingFace BertForMaskedLM directory: config.json, model.safetensors with bert.* and
+cls.predictions.*, vocab.txt, tokenizer_config.json; give it to --init), checkpoints/step-N (resumable: a run
+started again with the same --out continues where it stopped), metrics.jsonl (loss, lr, grad norm per step).`,
+		`rocketqa pretrain --collection data/demo/passage-collection --config config.json --vocab vocab.txt \
+    --max-steps 2000 --batch 64 --lr 5e-4 --out mlm
+rocketqa train-de --init mlm/final --train data/demo/train/dual.train.tsv --out de0`)
+	collection := c.fs.String("collection", "", "passage-collection directory (DuReader layout)")
+	in := addInit(c)
+	out := c.fs.String("out", "", "output directory (model, checkpoints, metrics)")
+	lang := addLang(c)
+	maxLen := c.fs.Int("max-len", 256, "sequence length in tokens, [CLS] and [SEP]s included (default 256; 128 with --lang en)")
+	masking := c.fs.String("masking", "wwm", "masking unit: wwm (whole words: a word and its ## pieces) or char (every token)")
+	maskProb := c.fs.Float64("mask-prob", 0.15, "share of the tokens of each sequence that is predicted")
+	o := addOpt(c, optDefaults{batch: 64, epochs: 10, lr: 1e-4, warmup: 0.06, wd: 0.01, schedule: "linear",
+		batchNote: "sequences"})
+	rt := addRuntime(c, true)
+	c.req("collection", "out")
+	if err := c.parse(args); err != nil {
+		return err
+	}
+	if err := lang.apply(c, map[string]*int{"max-len": maxLen}, map[string]int{"max-len": 128}); err != nil {
+		return err
+	}
+	if err := in.check(); err != nil {
+		return err
+	}
+	if err := o.check(); err != nil {
+		return err
+	}
+	switch {
+	case *maxLen < 8:
+		return usagef("--max-len %d: must be at least 8", *maxLen)
+	case *masking != string(pretrain.WholeWord) && *masking != string(pretrain.Char):
+		return usagef("--masking %q: want wwm or char", *masking)
+	case !(*maskProb > 0 && *maskProb < 1):
+		return usagef("--mask-prob %g: must be in (0, 1)", *maskProb)
+	}
+	if err := mustDir("--collection", *collection); err != nil {
+		return err
+	}
+	if err := checkLengths(in, map[string]int{"--max-len": *maxLen}); err != nil {
+		return err
+	}
+	ensureBLAS()
+	device, err := rt.resolve()
+	if err != nil {
+		return err
+	}
+	pg, err := joinGroup(o, device)
+	if err != nil {
+		return err
+	}
+	defer pg.Close()
+	rank, world := rankWorld(pg)
+	if rank == 0 {
+		logf("pretrain", "%s; %d process(es) x batch %d, masking %s %.0f%%; device %s; %s",
+			*collection, world, o.batch, *masking, 100**maskProb, device, runtimeInfo())
+	}
+	res, err := pretrain.Run(ctx, pretrain.Config{
+		Collection: *collection, Init: in.init, Config: in.config, Vocab: in.vocab,
+		MaxLen: *maxLen, ForCN: lang.forCN, Cased: lang.cased,
+		Masking: pretrain.Masking(*masking), MaskProb: *maskProb, Device: device,
+		Train: o.trainOptions(*out, pg),
+	})
+	if err != nil {
+		return err
+	}
+	return trainSummary("pretrain", res, rank)
+}
