@@ -20,10 +20,14 @@ func memConfigs() map[string]MemConfig {
 	base.Layers, base.Vocab, base.Optimizer = 2, 2000, "none"
 	with := func(f func(c *MemConfig)) MemConfig { c := base; f(&c); return c }
 	return map[string]MemConfig{
-		"full-m8":    with(func(c *MemConfig) { c.B, c.M, c.QLen, c.PLen, c.CELen = 2, 8, 32, 128, 160 }),
-		"cached-m8":  with(func(c *MemConfig) { c.B, c.M, c.QLen, c.PLen, c.CELen, c.Cached, c.ChunkSize = 2, 8, 32, 128, 160, true, 4 }),
-		"full-m4":    with(func(c *MemConfig) { c.B, c.M, c.QLen, c.PLen, c.CELen = 2, 4, 16, 192, 256 }),
-		"cached-m16": with(func(c *MemConfig) { c.B, c.M, c.QLen, c.PLen, c.CELen, c.Cached, c.ChunkSize = 1, 16, 32, 128, 160, true, 3 }),
+		"full-m8": with(func(c *MemConfig) { c.B, c.M, c.QLen, c.PLen, c.CELen = 2, 8, 32, 128, 160 }),
+		"cached-m8": with(func(c *MemConfig) {
+			c.B, c.M, c.QLen, c.PLen, c.CELen, c.Cached, c.ChunkSize = 2, 8, 32, 128, 160, true, 4
+		}),
+		"full-m4": with(func(c *MemConfig) { c.B, c.M, c.QLen, c.PLen, c.CELen = 2, 4, 16, 192, 256 }),
+		"cached-m16": with(func(c *MemConfig) {
+			c.B, c.M, c.QLen, c.PLen, c.CELen, c.Cached, c.ChunkSize = 1, 16, 32, 128, 160, true, 3
+		}),
 	}
 }
 
