@@ -1,5 +1,6 @@
 // Command jointtrain runs RocketQA v2 joint training on the demo corpus (scripts/demo-corpus.sh) on CPU, from
-// small random-init models: it trains M_D(0) (a v1 dual encoder) and a v1 cross-encoder, retrieves the training
+// small random-init models: it trains M_D(0) (a v1 dual encoder) and a v1 cross-encoder (from M_D(0)'s tower),
+// retrieves the training
 // queries' top 50 with M_D(0) and scores them with the cross-encoder, then
 //
 //   - RocketQA v1 step 3: denoised hard negatives (denoise.Mine) and M_D(1) trained on them;
@@ -24,6 +25,7 @@ import (
 	"time"
 
 	"github.com/rocketqa-go/rocketqa/dataset"
+	"github.com/rocketqa-go/rocketqa/encoder"
 	"github.com/rocketqa-go/rocketqa/eval"
 	"github.com/rocketqa-go/rocketqa/examples/internal/demo"
 	"github.com/rocketqa-go/rocketqa/jointtrain"
@@ -36,7 +38,7 @@ import (
 
 type opts struct {
 	data, out                    string
-	deEpochs, ceEpochs, jtEpochs int
+	deEpochs, de1Epochs, ceEpochs, jtEpochs int
 	m, lists, chunk              int
 	deLR, ceLR, jtLR             float64
 	threads, plen, celen         int
@@ -47,13 +49,14 @@ func main() {
 	flag.StringVar(&o.data, "data", "data/demo", "demo corpus in DuReader layout")
 	flag.StringVar(&o.out, "out", "out/jointtrain", "work directory")
 	flag.IntVar(&o.deEpochs, "de-epochs", 20, "epochs of M_D(0) and M_D(1)")
-	flag.IntVar(&o.ceEpochs, "ce-epochs", 3, "epochs of the cross-encoder")
+	flag.IntVar(&o.de1Epochs, "de1-epochs", 0, "epochs of M_D(1) (0: -de-epochs)")
+	flag.IntVar(&o.ceEpochs, "ce-epochs", 4, "epochs of the cross-encoder")
 	flag.IntVar(&o.jtEpochs, "joint-epochs", 2, "epochs of joint training")
 	flag.IntVar(&o.m, "m", 8, "list size")
 	flag.IntVar(&o.lists, "batch", 8, "lists per joint step")
 	flag.IntVar(&o.chunk, "chunk", 32, "rows per forward pass of the two-pass joint step")
 	flag.Float64Var(&o.deLR, "de-lr", 1e-3, "dual-encoder learning rate")
-	flag.Float64Var(&o.ceLR, "ce-lr", 1e-4, "cross-encoder learning rate")
+	flag.Float64Var(&o.ceLR, "ce-lr", 5e-4, "cross-encoder learning rate")
 	flag.Float64Var(&o.jtLR, "joint-lr", 1e-4, "joint-training learning rate")
 	flag.IntVar(&o.threads, "threads", 0, "libtorch threads (0: all cores)")
 	flag.IntVar(&o.plen, "p-len", 64, "passage length")
@@ -90,9 +93,9 @@ func run(o opts) error {
 		return train.Options{OutDir: filepath.Join(o.out, dir), Epochs: epochs, BatchSize: batch, LR: lr, Schedule: sched,
 			WarmupProportion: warm, Seed: 1, LogEvery: 50, WeightDecay: 0.01}
 	}
-	dual := func(dir, file string) (string, error) {
+	dual := func(dir, file string, epochs int) (string, error) {
 		res, err := rocketqa.TrainDual(ctx, rocketqa.DualConfig{InitSpec: init, TrainFile: file, QMaxLen: 32, PMaxLen: o.plen,
-			ForCN: true, Shared: true, Train: topts(dir, o.deEpochs, 32, o.deLR, train.Linear, 0.1)})
+			ForCN: true, Shared: true, Train: topts(dir, epochs, 32, o.deLR, train.Linear, 0.1)})
 		if err != nil {
 			return "", err
 		}
@@ -100,14 +103,17 @@ func run(o opts) error {
 	}
 	timing := map[string]time.Duration{}
 	t0 := time.Now()
-	md0, err := dual("md0", filepath.Join(o.data, "train", "dual.train.tsv"))
+	md0, err := dual("md0", filepath.Join(o.data, "train", "dual.train.tsv"), o.deEpochs)
 	if err != nil {
 		return err
 	}
 	timing["M_D(0)"] = time.Since(t0)
 	t0 = time.Now()
-	ceRes, err := rocketqa.TrainCross(ctx, rocketqa.CrossConfig{InitSpec: init, TrainFile: filepath.Join(o.data, "train", "cross.train.tsv"),
-		MaxSeqLen: o.celen, ForCN: true, Train: topts("ce", o.ceEpochs, 32, o.ceLR, train.Constant, 0)})
+	// the cross-encoder starts from M_D(0)'s tower (a random-init cross-encoder does not learn on this corpus in
+	// minutes; the official one starts from pretrained ERNIE)
+	ceInit := rocketqa.InitSpec{Init: filepath.Join(md0, encoder.QueryDir)}
+	ceRes, err := rocketqa.TrainCross(ctx, rocketqa.CrossConfig{InitSpec: ceInit, TrainFile: filepath.Join(o.data, "train", "cross.train.tsv"),
+		MaxSeqLen: o.celen, ForCN: true, Train: topts("ce", o.ceEpochs, 32, o.ceLR, train.Linear, 0.1)})
 	if err != nil {
 		return err
 	}
@@ -124,8 +130,8 @@ func run(o opts) error {
 	}
 	slog.Info("training queries", "n", len(lq.QIDs), "positive not in the collection", missing)
 
-	// M_D(0)'s top 50 of the training queries, scored by the CE
-	deHits, err := search(ctx, md0, lq.Texts(lq.QIDs), dev.Pool, 50)
+	// M_D(0)'s top 200 of the training queries, the top 50 scored by the CE
+	deHits, err := search(ctx, md0, lq.Texts(lq.QIDs), dev.Pool, 200)
 	if err != nil {
 		return err
 	}
@@ -148,10 +154,13 @@ func run(o opts) error {
 	// RocketQA v1 step 3: M_D(1) on denoised hard negatives
 	t0 = time.Now()
 	de1File := filepath.Join(o.out, "dual.denoised.tsv")
-	if _, err := denoise.Mine(in, denoise.MineOptions{NegPerPos: 4, TopK: 50, FillFrom: -1}, de1File); err != nil {
+	if _, err := denoise.Mine(in, denoise.MineOptions{NegPerPos: 4, TopK: 50, FillFrom: 51, FillTo: 200}, de1File); err != nil {
 		return err
 	}
-	md1, err := dual("md1", de1File)
+	if o.de1Epochs == 0 {
+		o.de1Epochs = o.deEpochs
+	}
+	md1, err := dual("md1", de1File, o.de1Epochs)
 	if err != nil {
 		return err
 	}
