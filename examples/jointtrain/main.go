@@ -37,11 +37,11 @@ import (
 )
 
 type opts struct {
-	data, out                    string
+	data, out                               string
 	deEpochs, de1Epochs, ceEpochs, jtEpochs int
-	m, lists, chunk              int
-	deLR, ceLR, jtLR             float64
-	threads, plen, celen         int
+	m, lists, chunk                         int
+	deLR, ceLR, jtLR                        float64
+	threads, plen, celen                    int
 }
 
 func main() {
