@@ -132,6 +132,11 @@ func TestHelp(t *testing.T) {
 		"queries": {"--train", "--collection", "--out-queries", "--out-qrels"},
 		"convert": {"--out", "--q-max-len", "--p-max-len", "--max-len", "--for-cn"},
 		"launch":  {"--nproc", "--master-port"},
+		"train-joint": {"--de", "--ce", "--train", "--out", "--preset", "--list-size", "--variant", "--ce-head",
+			"--query-once", "--chunk", "--cached", "--q-len", "--p-len", "--ce-len", "--batch", "--lr", "--device"},
+		"lists":   {"--de-run", "--ce-run", "--queries", "--qrels", "--collection", "--out", "--list-size", "--top-n"},
+		"rerank":  {"--model", "--run", "--queries", "--collection", "--top-k", "--out"},
+		"memory":  {"--table", "--b", "--m", "--chunk", "--cached", "--dtype", "--optimizer"},
 		"version": {},
 	}
 	require.Len(t, want, len(commands), "every subcommand is checked")

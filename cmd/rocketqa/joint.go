@@ -1,0 +1,297 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+
+	"github.com/rocketqa-go/rocketqa/encoder"
+	"github.com/rocketqa-go/rocketqa/jointtrain"
+)
+
+// The RocketQA v2 subcommands: train-joint, lists, rerank, memory (package jointtrain).
+
+func jointPreset(name string) (jointtrain.Config, error) {
+	switch name {
+	case "marco":
+		return jointtrain.MSMARCO, nil
+	case "nq":
+		return jointtrain.NQ, nil
+	}
+	return jointtrain.Config{}, usagef("--preset %q: want marco or nq", name)
+}
+
+func runTrainJoint(ctx context.Context, args []string) error {
+	c := newCmd("train-joint",
+		"rocketqa train-joint --de DE_DIR --ce CE_DIR --train LISTS.tsv --out DIR [--preset marco|nq] [flags]",
+		`RocketQA v2 joint training (dynamic listwise distillation) of a dual encoder and a cross-encoder on lists of m
+passages per query. de[b,j] = <q_b, p_bj>, ce[b,j] = the cross-encoder's score; L = mean_b CE(ce_b, 0) + L_KL with
+L_KL = kl_div(log_softmax(de), softmax(ce), 'mean') and the cross-encoder's distribution detached (--variant
+official, the RocketQAv2 code), or --variant seed (batchmean, not detached), paper (KL(DE||CE), batchmean) or static
+(the cross-encoder frozen: the paper's static-distillation ablation).
+
+Inputs: --de, a dual-encoder directory (train-de's final/: M_D(0) in the paper); --ce, a cross-encoder directory
+(train-ce's final/, v1 or v2 head: a v1 head is kept and scored z1 - z0 by default, --ce-head v2 puts a new raw-[CLS]
+1-logit head on it); --train, a list file (query, title, passage, label; consecutive blocks of --list-size lines, the
+positive first: 'rocketqa lists' builds one).
+
+Memory: --chunk N runs every tower N rows at a time; with --cached (on by default when --chunk is set) the step runs
+in two passes (vectors and scores without a graph, then chunk by chunk with the same dropout masks), so only one
+chunk's graph is alive; gradients equal the full step's. See 'rocketqa memory'.
+
+Output in --out: final/de and final/ce (model directories for search/score/rerank; the v2 cross-encoder's score is
+its logit), checkpoints/step-N (resumable), metrics.jsonl. Presets are the official scripts' (lr 1e-5 constant, wd
+0.01, 96 lists per step over all processes, q 32 / p 128 / pair 160; marco: m=128, 2 epochs; nq: m=32, 3 epochs).`,
+		`rocketqa train-joint --preset marco --de de0/final --ce ce/final --train marco_joint.rand128+aug128 \
+    --batch 3 --chunk 32 --device cuda --out joint`)
+	preset := c.fs.String("preset", "marco", "official settings: marco (m=128) or nq (m=32)")
+	de := c.fs.String("de", "", "dual-encoder directory to start from")
+	ce := c.fs.String("ce", "", "cross-encoder directory to start from")
+	trainFile := c.fs.String("train", "", "list file")
+	out := c.fs.String("out", "", "output directory")
+	m := c.fs.Int("list-size", 0, "m, the lines of one list (default: the preset's)")
+	variant := c.fs.String("variant", "official", "loss: official, seed, paper or static")
+	ceHead := c.fs.String("ce-head", string(jointtrain.DefaultCEHead), "for a v1 cross-encoder: keep (its head, score z1 - z0) or v2 (a new raw-[CLS] head)")
+	once := c.fs.Bool("query-once", false, "encode every query once instead of once per list line (the official data repeats it)")
+	chunk := c.fs.Int("chunk", 0, "rows per forward pass (0: all rows of a tower at once)")
+	cached := c.fs.Bool("cached", true, "with --chunk: the two-pass step (one chunk's graph in memory)")
+	qLen := c.fs.Int("q-len", 0, "query length (default: the preset's)")
+	pLen := c.fs.Int("p-len", 0, "passage length (default: the preset's)")
+	ceLen := c.fs.Int("ce-len", 0, "pair length (default: the preset's)")
+	autocast := c.fs.Bool("bf16", false, "bfloat16 autocast on CUDA")
+	o := addOpt(c, optDefaults{batch: 3, epochs: 2, lr: 1e-5, wd: 0.01, schedule: "constant",
+		batchNote: "lists; official: 3 of 128 per GPU x 32 GPUs (marco), 12 of 32 x 8 (nq)"})
+	rt := addRuntime(c, true)
+	c.req("de", "ce", "train", "out")
+	if err := c.parse(args); err != nil {
+		return err
+	}
+	cfg, err := jointPreset(*preset)
+	if err != nil {
+		return err
+	}
+	if !c.set("epochs") {
+		o.epochs = cfg.Train.Epochs
+	}
+	if err := o.check(); err != nil {
+		return err
+	}
+	v, err := jointtrain.ParseVariant(*variant)
+	if err != nil {
+		return usagef("--variant %q: want official, seed, paper or static", *variant)
+	}
+	if *ceHead != string(jointtrain.KeepV1Head) && *ceHead != string(jointtrain.NewV2Head) {
+		return usagef("--ce-head %q: want keep or v2", *ceHead)
+	}
+	for _, f := range []struct {
+		name string
+		v    int
+	}{{"--list-size", *m}, {"--chunk", *chunk}, {"--q-len", *qLen}, {"--p-len", *pLen}, {"--ce-len", *ceLen}} {
+		if f.v < 0 {
+			return usagef("%s %d: must not be negative", f.name, f.v)
+		}
+	}
+	if c.set("list-size") && *m < 2 {
+		return usagef("--list-size %d: want at least 2", *m)
+	}
+	for _, d := range [][2]string{{"--de", *de}, {"--ce", *ce}} {
+		if err := mustDir(d[0], d[1]); err != nil {
+			return err
+		}
+	}
+	if err := mustFile("--train", *trainFile); err != nil {
+		return err
+	}
+	if *m > 0 {
+		cfg.ListSize = *m
+	}
+	for _, l := range []struct {
+		dst *int
+		v   int
+	}{{&cfg.QMaxSeqLen, *qLen}, {&cfg.PMaxSeqLen, *pLen}, {&cfg.CEMaxSeqLen, *ceLen}} {
+		if l.v > 0 {
+			*l.dst = l.v
+		}
+	}
+	cfg.DE, cfg.CE, cfg.TrainFile = *de, *ce, *trainFile
+	cfg.Variant, cfg.CEHead, cfg.QueryOnce, cfg.ChunkSize, cfg.Cached = v, jointtrain.CEHead(*ceHead), *once, *chunk, *cached && *chunk > 0
+	cfg.Autocast = *autocast
+	ensureBLAS()
+	device, err := rt.resolve()
+	if err != nil {
+		return err
+	}
+	cfg.Device = device
+	pg, err := joinGroup(o, device)
+	if err != nil {
+		return err
+	}
+	defer pg.Close()
+	rank, world := rankWorld(pg)
+	if rank == 0 {
+		logf("train-joint", "%s: lists of %d, %d process(es) x %d lists; variant %s; chunk %d (cached %v); device %s; %s",
+			*trainFile, cfg.ListSize, world, o.batch, v, cfg.ChunkSize, cfg.Cached, device, runtimeInfo())
+	}
+	cfg.Train = o.trainOptions(*out, pg)
+	cfg.Train.Identity = map[string]string{"command": "train-joint", "preset": *preset}
+	res, err := jointtrain.Train(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	return trainSummary("train-joint", res, rank)
+}
+
+func runLists(_ context.Context, args []string) error {
+	c := newCmd("lists",
+		"rocketqa lists --de-run RUN.tsv --ce-run SCORED.tsv --queries FILE --qrels FILE --collection DIR|para.txt --list-size M --out LISTS.tsv [flags]",
+		`RocketQA v2 training lists (paper section 3.3) from the RocketQA v1 artefacts, laid out as the official
+"rand + aug" files: first the undenoised lists (every query with a positive: the positive, then M-1 negatives drawn
+at random from the dual encoder's top --top-n), then the denoised lists (negatives only among the top --top-n with a
+cross-encoder score below --neg-threshold; a query without a positive takes its best candidate scored above
+--pos-threshold as the positive). Positives (--qrels) and additional positives (--additional) are never negatives.
+
+Inputs as for 'rocketqa mine': --de-run (from 'search' over the training queries), --ce-run (its CE scores from
+'score'), --queries, --qrels, --collection (--titles). Output: --out, a list file for 'rocketqa train-joint'.`,
+		`rocketqa lists --de-run train.top50.tsv --ce-run train.ce50.tsv --queries dureader/train/q2qid.train.json \
+    --qrels train.qrels.tsv --collection dureader/passage-collection --list-size 16 --out joint.rand16+aug16`)
+	deRun := c.fs.String("de-run", "", "dual-encoder run of the training queries (TSV)")
+	ceRun := c.fs.String("ce-run", "", "cross-encoder scores of its top ranks (TSV from 'score')")
+	queries := c.fs.String("queries", "", "query texts")
+	qrels := c.fs.String("qrels", "", "positives: qrels TSV or dev.json")
+	additional := c.fs.String("additional", "", "additional positives never used as negatives (qrels TSV)")
+	coll := c.fs.String("collection", "", "passages: a passage-collection directory or a pid\\tpassage file")
+	titles := c.fs.String("titles", "", "pid\\ttitle file for a pid\\tpassage --collection")
+	out := c.fs.String("out", "", "list file to write")
+	m := c.fs.Int("list-size", 0, "m, passages per list (official: 128 MS MARCO, 32 NQ)")
+	topN := c.fs.Int("top-n", 50, "the dual encoder's top ranks the negatives come from")
+	negT := c.fs.Float64("neg-threshold", 0.1, "denoised negatives have a CE score below this")
+	posT := c.fs.Float64("pos-threshold", 0.9, "an unlabelled query's pseudo-positive scores above this")
+	seed := c.fs.Uint64("seed", 1, "seed of the negative sampling")
+	noDen := c.fs.Bool("no-denoised", false, "undenoised lists only")
+	c.req("de-run", "ce-run", "queries", "qrels", "collection", "out", "list-size")
+	if err := c.parse(args); err != nil {
+		return err
+	}
+	if *m < 2 || *topN < 1 || !(*negT > 0) || !(*posT > 0) {
+		return usagef("--list-size must be at least 2, --top-n positive, the thresholds positive numbers")
+	}
+	if err := mustFile("--qrels", *qrels); err != nil {
+		return err
+	}
+	pos, err := loadPositives(*qrels)
+	if err != nil {
+		return err
+	}
+	var add map[string][]string
+	if *additional != "" {
+		if err := mustFile("--additional", *additional); err != nil {
+			return err
+		}
+		if add, err = loadPositives(*additional); err != nil {
+			return err
+		}
+	}
+	in, err := candidateInput(*deRun, *ceRun, *queries, *coll, *titles, pos)
+	if err != nil {
+		return err
+	}
+	in.Positives, in.Additional = pos, add
+	st, err := jointtrain.BuildLists(in, jointtrain.ListOptions{M: *m, TopN: *topN, NegThreshold: *negT, PosThreshold: *posT,
+		Seed: *seed, NoDenoised: *noDen}, *out)
+	if err != nil {
+		return err
+	}
+	logf("lists", "%s", st)
+	fmt.Fprintf(stdout, "%s\t%d lists\n", *out, st.Undenoised+st.Denoised)
+	return nil
+}
+
+// runRerank is 'score' for any cross-encoder, accepting a joint run's directory (its ce/ is used).
+func runRerank(ctx context.Context, args []string) error {
+	for i := 0; i < len(args); i++ {
+		a := args[i]
+		if a == "--help" || a == "-help" || a == "-h" {
+			var buf bytes.Buffer
+			so := stdout
+			stdout = &buf
+			err := runScore(ctx, []string{"--help"})
+			stdout = so
+			h := strings.ReplaceAll(buf.String(), "rocketqa score", "rocketqa rerank")
+			h = strings.Replace(h, "\n\nRe-scores", "\n\n'score' for any cross-encoder: --model may also be a train-joint output (final/ or a checkpoint;\nits ce/ is used).\n\nRe-scores", 1)
+			fmt.Fprint(stdout, h)
+			return err
+		}
+		var v *string
+		if a == "--model" || a == "-model" {
+			if i+1 < len(args) {
+				v = &args[i+1]
+			}
+		}
+		if v != nil {
+			if _, err := os.Stat(filepath.Join(*v, jointtrain.CEDir, encoder.InfoFile)); err == nil {
+				args = append([]string(nil), args...)
+				args[i+1] = filepath.Join(*v, jointtrain.CEDir)
+			}
+		}
+	}
+	return runScore(ctx, args)
+}
+
+func runMemory(_ context.Context, args []string) error {
+	c := newCmd("memory",
+		"rocketqa memory [--table] [--b B --m M --q-len --p-len --ce-len --chunk N --cached --dtype fp32|bf16 ...]",
+		`Estimates the peak memory of one RocketQA v2 joint-training step on one device (jointtrain.EstimateMemory): the
+three towers' float32 weights, gradients, optimizer state (two moments), and activations (every forward pass's graph
+at once, or with --cached one chunk's). The activation model is libtorch eager on the CPU as this repository runs it
+(checked against measured peaks within 25%); CUDA's fused dropout keeps byte masks, so there it is an upper bound.
+--table prints the official MS MARCO, NQ and DuReader settings and the seed's 24 GB case.`,
+		`rocketqa memory --b 3 --m 128 --chunk 32 --cached`)
+	table := c.fs.Bool("table", false, "print the table of official settings")
+	budget := c.fs.Float64("budget-gib", 24, "device memory to compare with (GiB)")
+	cfg := jointtrain.BERTBase()
+	c.fs.IntVar(&cfg.Hidden, "hidden", cfg.Hidden, "hidden size")
+	c.fs.IntVar(&cfg.Layers, "layers", cfg.Layers, "layers")
+	c.fs.IntVar(&cfg.Heads, "heads", cfg.Heads, "attention heads")
+	c.fs.IntVar(&cfg.Intermediate, "intermediate", cfg.Intermediate, "FFN size")
+	c.fs.IntVar(&cfg.Vocab, "vocab", cfg.Vocab, "vocabulary size")
+	c.fs.IntVar(&cfg.B, "b", 3, "lists per device")
+	c.fs.IntVar(&cfg.M, "m", 128, "list size")
+	c.fs.IntVar(&cfg.QLen, "q-len", 32, "query length")
+	c.fs.IntVar(&cfg.PLen, "p-len", 128, "passage length")
+	c.fs.IntVar(&cfg.CELen, "ce-len", 160, "pair length")
+	c.fs.IntVar(&cfg.ChunkSize, "chunk", 0, "rows per forward pass")
+	c.fs.BoolVar(&cfg.Cached, "cached", false, "the two-pass chunked step")
+	c.fs.BoolVar(&cfg.QueryOnce, "query-once", false, "queries encoded once per list")
+	c.fs.BoolVar(&cfg.FrozenCE, "static", false, "the cross-encoder frozen")
+	c.fs.StringVar(&cfg.Optimizer, "optimizer", "adamw", "adamw, lamb or none")
+	dtype := c.fs.String("dtype", "fp32", "activation dtype: fp32, or bf16 (autocast)")
+	if err := c.parse(args); err != nil {
+		return err
+	}
+	b := int64(*budget * (1 << 30))
+	if *table {
+		return jointtrain.WriteMemTable(stdout, jointtrain.OfficialMemRows(), b)
+	}
+	switch *dtype {
+	case "fp32":
+		cfg.ActivationBytes = 4
+	case "bf16", "fp16":
+		cfg.ActivationBytes = 2
+	default:
+		return usagef("--dtype %q: want fp32 or bf16", *dtype)
+	}
+	if _, err := jointtrain.EstimateMemory(cfg); err != nil {
+		return usagef("%v", err)
+	}
+	name := "B=" + strconv.Itoa(cfg.B) + " m=" + strconv.Itoa(cfg.M)
+	if cfg.Cached {
+		name += " chunk " + strconv.Itoa(cfg.ChunkSize)
+	} else {
+		name += " full"
+	}
+	return jointtrain.WriteMemTable(stdout, []jointtrain.MemRow{{Name: name, Cfg: cfg}}, b)
+}
