@@ -145,7 +145,7 @@ its logit), checkpoints/step-N (resumable), metrics.jsonl. Presets are the offic
 	return trainSummary("train-joint", res, rank)
 }
 
-func runLists(_ context.Context, args []string) error {
+func runLists(ctx context.Context, args []string) error {
 	c := newCmd("lists",
 		"rocketqa lists --de-run RUN.tsv --ce-run SCORED.tsv --queries FILE --qrels FILE --collection DIR|para.txt --list-size M --out LISTS.tsv [flags]",
 		`RocketQA v2 training lists (paper section 3.3) from the RocketQA v1 artefacts, laid out as the official
@@ -195,7 +195,7 @@ Inputs as for 'rocketqa mine': --de-run (from 'search' over the training queries
 			return err
 		}
 	}
-	in, err := candidateInput(*deRun, *ceRun, *queries, *coll, *titles, pos)
+	in, err := candidateInput(ctx, *deRun, *ceRun, *queries, *coll, *titles, pos)
 	if err != nil {
 		return err
 	}

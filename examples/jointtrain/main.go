@@ -124,7 +124,7 @@ func run(o opts) error {
 	if err != nil {
 		return err
 	}
-	lq, missing, err := rocketqa.QueriesFromDualTrain(filepath.Join(o.data, "train", "dual.train.tsv"), dev.Pool)
+	lq, missing, err := rocketqa.QueriesFromDualTrain(ctx, filepath.Join(o.data, "train", "dual.train.tsv"), dev.Pool)
 	if err != nil {
 		return err
 	}
@@ -154,7 +154,7 @@ func run(o opts) error {
 	// RocketQA v1 step 3: M_D(1) on denoised hard negatives
 	t0 = time.Now()
 	de1File := filepath.Join(o.out, "dual.denoised.tsv")
-	if _, err := denoise.Mine(in, denoise.MineOptions{NegPerPos: 4, TopK: 50, FillFrom: 51, FillTo: 200}, de1File); err != nil {
+	if _, err := denoise.Mine(ctx, in, denoise.MineOptions{NegPerPos: 4, TopK: 50, FillFrom: 51, FillTo: 200}, de1File); err != nil {
 		return err
 	}
 	if o.de1Epochs == 0 {
