@@ -275,6 +275,9 @@ func (r *records[T]) Next() bool {
 			return false
 		}
 		v, perr := r.parse(line)
+		if perr == errBlank {
+			continue // a reader that allows blank lines (the run reader) skips them
+		}
 		if perr != nil {
 			if r.opts.SkipBad {
 				r.skipped++

@@ -154,7 +154,7 @@ func TestLoadRunErrors(t *testing.T) {
 		{"cols.tsv", "1\t2\t1\n1\t3\n", "got 2 columns", 2},
 		{"rank.tsv", "1\t2\t0\n", "rank \"0\"", 1},
 		{"rankbig.tsv", "1\t2\t1\n1\t3\t100001\n", "not an integer in 1..100000", 2},
-		{"blank.tsv", "1\t2\t1\n\n", "empty line", 2},
+		{"fivecols.tsv", "1\t2\t1\n1\t3\t2\t0.5\tx\n", "got 5 columns", 2},
 	}
 	for _, c := range cases {
 		_, err := LoadRunTSV(write(c.name, c.content))
@@ -164,8 +164,12 @@ func TestLoadRunErrors(t *testing.T) {
 		require.True(t, errors.As(err, &le), c.name)
 		assert.Equal(t, c.line, le.Line, c.name)
 	}
+	// blank lines are skipped (the rule of dataset.OpenRun, the module's one run reader)
+	run, err := LoadRunTSV(write("blank.tsv", "1\t2\t1\n\n1\t3\t2\n"))
+	require.NoError(t, err)
+	assert.Equal(t, Run{"1": {"2", "3"}}, run)
 	// TREC six-column run, gaps kept as empty slots.
-	run, err := LoadRunTSV(write("trec.txt", "7 Q0 d1 1 9.5 tag\n7 Q0 d3 3 8.0 tag\n"))
+	run, err = LoadRunTSV(write("trec.txt", "7 Q0 d1 1 9.5 tag\n7 Q0 d3 3 8.0 tag\n"))
 	require.NoError(t, err)
 	assert.Equal(t, Run{"7": {"d1", "", "d3"}}, run)
 

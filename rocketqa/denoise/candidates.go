@@ -1,97 +1,43 @@
 package denoise
 
 import (
-	"bufio"
-	"bytes"
-	"errors"
 	"fmt"
-	"math"
-	"os"
+	"github.com/rocketqa-go/rocketqa/dataset"
 	"slices"
-	"strconv"
 )
 
-// runLine is one parsed line of a run file.
-type runLine struct {
-	qid, pid []byte // valid until the next line
-	rank     int
-	score    float64 // only read when the scanner is asked for scores
-}
-
-// scanRun calls fn for every non-blank line of a run file "qid \t pid \t rank [\t score]" with its 1-based line
-// number. needScore demands the fourth column and a finite score; otherwise a fourth column is not read. Errors
-// name the file and line.
-func scanRun(path string, needScore bool, fn func(lineNo int, l runLine) error) error {
-	f, err := os.Open(path)
+// scanRun calls fn for every line of a run file (dataset.OpenRun: "qid \t pid \t rank [\t score]", blank lines
+// skipped) with its 1-based line number. needScore demands the fourth column. Errors name the file and line.
+func scanRun(path string, needScore bool, fn func(lineNo int, e dataset.RunEntry) error) error {
+	r, err := dataset.OpenRun(path)
 	if err != nil {
 		return fmt.Errorf("denoise: %w", err)
 	}
-	defer f.Close()
-	sc := bufio.NewScanner(f)
-	sc.Buffer(make([]byte, 0, 64<<10), 1<<20)
-	lineNo := 0
-	bad := func(format string, a ...any) error {
-		return fmt.Errorf("denoise: %s:%d: %s", path, lineNo, fmt.Sprintf(format, a...))
+	defer r.Close()
+	if !needScore {
+		r.IgnoreScores()
 	}
-	var cols [4][]byte
-	for sc.Scan() {
-		lineNo++
-		line := bytes.TrimSuffix(sc.Bytes(), []byte{'\r'})
-		if len(bytes.TrimSpace(line)) == 0 {
-			continue
+	for r.Next() {
+		e := r.Entry()
+		if needScore && !e.HasScore {
+			return fmt.Errorf("denoise: %s:%d: want 4 tab-separated columns (qid, pid, rank, score), got 3", path, r.Line())
 		}
-		n := bytes.Count(line, []byte{'\t'}) + 1
-		if n <= len(cols) {
-			rest := line
-			for i := 0; i < n-1; i++ {
-				j := bytes.IndexByte(rest, '\t')
-				cols[i], rest = rest[:j], rest[j+1:]
-			}
-			cols[n-1] = rest
-		}
-		switch {
-		case needScore && n != 4:
-			return bad("want 4 tab-separated columns (qid, pid, rank, score), got %d", n)
-		case n != 3 && n != 4:
-			return bad("want 3 or 4 tab-separated columns (qid, pid, rank[, score]), got %d", n)
-		}
-		l := runLine{qid: bytes.TrimSpace(cols[0]), pid: bytes.TrimSpace(cols[1])}
-		if len(l.qid) == 0 {
-			return bad("empty qid")
-		}
-		if len(l.pid) == 0 {
-			return bad("empty pid")
-		}
-		if l.rank, err = strconv.Atoi(string(bytes.TrimSpace(cols[2]))); err != nil || l.rank < 1 {
-			return bad("rank %q is not a positive integer", cols[2])
-		}
-		if n == 4 && needScore {
-			v, err := strconv.ParseFloat(string(bytes.TrimSpace(cols[3])), 64)
-			if err == nil && (math.IsNaN(v) || math.IsInf(v, 0)) {
-				err = errors.New("not finite")
-			}
-			if err != nil {
-				return bad("score %q is not a finite number", cols[3])
-			}
-			l.score = v
-		}
-		if err := fn(lineNo, l); err != nil {
+		if err := fn(r.Line(), e); err != nil {
 			return err
 		}
 	}
-	if err := sc.Err(); err != nil {
-		lineNo++
-		return bad("%v", err)
+	if err := r.Err(); err != nil {
+		return fmt.Errorf("denoise: %w", err)
 	}
 	return nil
 }
 
 // findLines rescans a run file for the lines of qid that match (used to name lines in errors found after
 // loading).
-func findLines(path, qid string, match func(l runLine) bool) []int {
+func findLines(path, qid string, match func(l dataset.RunEntry) bool) []int {
 	var lines []int
-	scanRun(path, false, func(lineNo int, l runLine) error {
-		if string(l.qid) == qid && match(l) {
+	scanRun(path, false, func(lineNo int, l dataset.RunEntry) error {
+		if l.QID == qid && match(l) {
 			lines = append(lines, lineNo)
 		}
 		return nil
@@ -120,15 +66,12 @@ func LoadCandidates(deRun, ceRun string) (map[string][]Candidate, []string, erro
 	ce := map[string][]ceRow{}
 	var ceQIDs []string
 	var lastQID string
-	err := scanRun(ceRun, true, func(lineNo int, l runLine) error {
-		if string(l.qid) != lastQID {
-			lastQID = string(l.qid)
-		}
-		rows, ok := ce[lastQID]
+	err := scanRun(ceRun, true, func(lineNo int, l dataset.RunEntry) error {
+		rows, ok := ce[l.QID]
 		if !ok {
-			ceQIDs = append(ceQIDs, lastQID)
+			ceQIDs = append(ceQIDs, l.QID)
 		}
-		ce[lastQID] = append(rows, ceRow{pid: string(l.pid), score: float32(l.score), line: lineNo})
+		ce[l.QID] = append(rows, ceRow{pid: l.PID, score: float32(l.Score), line: lineNo})
 		return nil
 	})
 	if err != nil {
@@ -145,10 +88,10 @@ func LoadCandidates(deRun, ceRun string) (map[string][]Candidate, []string, erro
 			cands[lastQID] = cur
 		}
 	}
-	err = scanRun(deRun, false, func(lineNo int, l runLine) error {
-		if string(l.qid) != lastQID {
+	err = scanRun(deRun, false, func(lineNo int, l dataset.RunEntry) error {
+		if l.QID != lastQID {
 			flush()
-			lastQID = string(l.qid)
+			lastQID = l.QID
 			prev, seen := cands[lastQID]
 			if !seen {
 				qids = append(qids, lastQID)
@@ -157,7 +100,7 @@ func LoadCandidates(deRun, ceRun string) (map[string][]Candidate, []string, erro
 			}
 			cur = prev
 		}
-		cur = append(cur, Candidate{PID: string(l.pid), Rank: l.rank})
+		cur = append(cur, Candidate{PID: l.PID, Rank: l.Rank})
 		return nil
 	})
 	if err != nil {
@@ -178,11 +121,11 @@ func LoadCandidates(deRun, ceRun string) (map[string][]Candidate, []string, erro
 		clear(index)
 		for i, x := range c {
 			if i > 0 && c[i-1].Rank == x.Rank {
-				lines := findLines(deRun, q, func(l runLine) bool { return l.rank == x.Rank })
+				lines := findLines(deRun, q, func(l dataset.RunEntry) bool { return l.Rank == x.Rank })
 				return nil, nil, fmt.Errorf("denoise: %s: qid %q has rank %d more than once (lines %v)", deRun, q, x.Rank, lines)
 			}
 			if j, dup := index[x.PID]; dup {
-				lines := findLines(deRun, q, func(l runLine) bool { return string(l.pid) == x.PID })
+				lines := findLines(deRun, q, func(l dataset.RunEntry) bool { return l.PID == x.PID })
 				return nil, nil, fmt.Errorf("denoise: %s: qid %q has pid %q twice (ranks %d and %d, lines %v)", deRun, q, x.PID, c[j].Rank, x.Rank, lines)
 			}
 			index[x.PID] = i
