@@ -230,3 +230,50 @@ func TestRunWriterStreamsBothFormats(t *testing.T) {
 	require.Error(t, w.Commit())
 	assert.NoFileExists(t, out)
 }
+
+func TestReadQueriesPositivesPassages(t *testing.T) {
+	dir := t.TempDir()
+	write := func(name, s string) string {
+		p := filepath.Join(dir, name)
+		require.NoError(t, os.WriteFile(p, []byte(s), 0o644))
+		return p
+	}
+	for _, p := range []string{
+		write("q2qid.dev.json", `{"北京天气": "q1", "红烧肉": "q2"}`),
+		write("dev.json", "\ufeff"+`{"question_id": "q1", "question": "北京天气", "answer_paragraphs": []}`+"\n"+
+			`{"question_id": "q2", "question": "红烧肉", "answer_paragraphs": [{"paragraph_id": "p1"}]}`+"\n"),
+		write("queries.tsv", "q1\t北京天气\nq2\t红烧肉\n"),
+	} {
+		qids, texts, err := ReadQueries(p)
+		require.NoError(t, err, p)
+		assert.Equal(t, []string{"q1", "q2"}, qids, p)
+		assert.Equal(t, []string{"北京天气", "红烧肉"}, texts, p)
+	}
+	_, _, err := ReadQueries(write("dup.tsv", "q1\ta\nq1\tb\n"))
+	assert.ErrorContains(t, err, `dup.tsv: qid "q1" appears twice`)
+	_, _, err = ReadQueries(write("blank.tsv", "q1\ta\nq2\t \n"))
+	assert.ErrorContains(t, err, `blank.tsv: qid "q2" (query 2) has an empty query text`)
+
+	// positives keep file order and count a repeated pair once
+	pos, err := ReadPositives(write("qrels.tsv", "q1\tp2\nq1\tp1\nq1\tp2\nq2\tp9\n"))
+	require.NoError(t, err)
+	assert.Equal(t, map[string][]string{"q1": {"p2", "p1"}, "q2": {"p9"}}, pos)
+
+	// MS MARCO files: only the needed pids are kept
+	para := write("para.txt", "1\tone\n2\ttwo\n3\tthree\n")
+	titles := write("para.title.txt", "1\t-\n2\tTwo\n3\tThree\n")
+	ps, err := LoadPassages(para, titles, map[string]bool{"1": true, "2": true})
+	require.NoError(t, err)
+	assert.Equal(t, []string{"1", "2"}, ps.PIDs())
+	p2, _ := ps.Get("2")
+	p1, _ := ps.Get("1")
+	assert.Equal(t, [2]string{"Two", "-"}, [2]string{p2.Title, p1.Title})
+
+	// a DuReader map with more rows than the parts
+	coll := filepath.Join(dir, "coll")
+	require.NoError(t, os.MkdirAll(coll, 0o755))
+	write("coll/part-00", "-\t\tpassage a\t0\n")
+	write("coll/passage2id.map.json", `{"0": "a", "1": "b"}`)
+	_, err = LoadPassages(coll, "", nil)
+	assert.ErrorContains(t, err, "maps 2 rows but the part files of "+coll+" hold 1 passages")
+}
