@@ -245,62 +245,70 @@ func writeShard(path string, ids []string, vecs [][]float32) error {
 	return w.Close()
 }
 
-// IndexShards builds one FAISS index per embedding shard (as the official code does with its 4 or 8 parts):
-// outDir/<shard>.index plus its .pids file. Existing indexes are kept. factory "" means IndexFlatIP. outDir is
-// locked for the run (internal/dirlock).
-func IndexShards(ctx context.Context, shards []string, outDir, factory string) ([]string, error) {
+// IndexOptions tune BuildIndexes.
+type IndexOptions struct {
+	Factory string // FAISS index_factory string ["Flat": IndexFlatIP, the official]
+	// Single builds one index over all shards (outDir/all.index) instead of one per shard (outDir/<shard>.index,
+	// as the official code does with its 4 or 8 parts).
+	Single bool
+	// Force rebuilds indexes already in outDir (otherwise they are kept: an interrupted run resumes).
+	Force     bool
+	Metric    retrieval.Metric // [InnerProduct]
+	TrainSize int              // rows sampled to train IVF/PQ indexes (retrieval.BuildOptions)
+	Seed      uint64           // seed of that sample
+	// Progress, when set, is called with the index being built and its vectors added so far.
+	Progress func(index string, done, total int64)
+	// Built, when set, is called after each index with its result (nil when an existing index was kept).
+	Built func(index string, res *retrieval.BuildResult)
+}
+
+// BuildIndexes builds FAISS indexes from embedding shards into outDir and returns their paths: one per shard, or
+// one over all with Single. Existing indexes (with their .pids file) are kept unless Force. outDir is locked for
+// the run (internal/dirlock): a second run into it fails at once, naming the holder.
+func BuildIndexes(ctx context.Context, shards []string, outDir string, o IndexOptions) ([]string, error) {
 	lock, err := dirlock.Acquire(outDir, "index")
 	if err != nil {
 		return nil, err
 	}
 	defer lock.Release()
-	var out []string
-	for _, sh := range shards {
-		p := filepath.Join(outDir, strings.TrimSuffix(filepath.Base(sh), ".emb")+".index")
-		out = append(out, p)
-		if _, err := os.Stat(retrieval.PIDsPath(p)); err == nil {
-			if _, err := os.Stat(p); err == nil {
-				continue
-			}
+	if o.Factory == "" {
+		o.Factory = "Flat"
+	}
+	jobs := [][]string{shards}
+	outs := []string{filepath.Join(outDir, "all.index")}
+	if !o.Single {
+		jobs, outs = nil, nil
+		for _, sh := range shards {
+			jobs = append(jobs, []string{sh})
+			outs = append(outs, filepath.Join(outDir, strings.TrimSuffix(filepath.Base(sh), ".emb")+".index"))
 		}
-		if _, err := retrieval.BuildIndex(ctx, []string{sh}, factory, p, retrieval.BuildOptions{}); err != nil {
+	}
+	for i, p := range outs {
+		if !o.Force && exists(p) && exists(retrieval.PIDsPath(p)) {
+			if o.Built != nil {
+				o.Built(p, nil)
+			}
+			continue
+		}
+		bo := retrieval.BuildOptions{Metric: o.Metric, TrainSize: o.TrainSize, Seed: o.Seed}
+		if o.Progress != nil {
+			bo.Progress = func(done, total int64) { o.Progress(p, done, total) }
+		}
+		res, err := retrieval.BuildIndex(ctx, jobs[i], o.Factory, p, bo)
+		if err != nil {
 			return nil, err
 		}
+		if o.Built != nil {
+			o.Built(p, res)
+		}
 	}
-	return out, nil
+	return outs, nil
 }
 
-// SearchQueries encodes the queries and returns their top-k passages over the sharded indexes (merged by score).
-// An empty query is an error (naming its position), as is a query length beyond the model's positions.
-func SearchQueries(ctx context.Context, emb *encoder.Embedder, indexes []string, queries []string, k int) ([][]retrieval.Hit, error) {
-	if emb == nil || emb.Model == nil {
-		return nil, errors.New("rocketqa: SearchQueries: the embedder has no model")
-	}
-	if err := checkSeqLen("query", emb.QMaxLen, emb.Model.Query); err != nil {
-		return nil, err
-	}
-	for i, q := range queries {
-		if strings.TrimSpace(q) == "" {
-			return nil, fmt.Errorf("rocketqa: query %d is empty", i)
-		}
-	}
-	ix, err := retrieval.OpenShardedIndex(indexes...)
-	if err != nil {
-		return nil, err
-	}
-	defer ix.Close()
-	qv, err := emb.EncodeQueries(ctx, queries)
-	if err != nil {
-		return nil, err
-	}
-	flat := make([]float32, 0, len(qv)*ix.Dim())
-	for _, v := range qv {
-		if len(v) != ix.Dim() {
-			return nil, fmt.Errorf("rocketqa: query vectors have dimension %d, the index %d", len(v), ix.Dim())
-		}
-		flat = append(flat, v...)
-	}
-	return ix.Search(flat, k)
+// IndexShards builds one FAISS index per embedding shard with factory ("" means IndexFlatIP), keeping existing
+// ones: BuildIndexes with the default options.
+func IndexShards(ctx context.Context, shards []string, outDir, factory string) ([]string, error) {
+	return BuildIndexes(ctx, shards, outDir, IndexOptions{Factory: factory})
 }
 
 // RunFromHits turns search results into an eval.Run.
@@ -346,10 +354,7 @@ func RetrieveAndEvaluate(ctx context.Context, emb *encoder.Embedder, dataDir, wo
 	if err != nil {
 		return eval.Metrics{}, err
 	}
-	if err := retrieval.WriteRunTSV(filepath.Join(workDir, "dev.run.tsv"), qids, hits); err != nil {
-		return eval.Metrics{}, err
-	}
-	if err := retrieval.WriteRunJSON(filepath.Join(workDir, "dev.run.json"), qids, hits); err != nil {
+	if err := dataset.WriteRun(filepath.Join(workDir, "dev.run.tsv"), filepath.Join(workDir, "dev.run.json"), qids, hits); err != nil {
 		return eval.Metrics{}, err
 	}
 	ref, err := eval.LoadDuReaderReference(filepath.Join(dataDir, "dev", "dev.json"))

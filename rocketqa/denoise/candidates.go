@@ -150,3 +150,39 @@ func LoadCandidates(deRun, ceRun string) (map[string][]Candidate, []string, erro
 	}
 	return cands, qids, nil
 }
+
+// Files names the inputs that Mine and Augment share: the dual-encoder run, its cross-encoder scores (see
+// LoadCandidates), the query texts (any format of dataset.ReadQueries) and the passages (a DuReader collection
+// directory, or a pid\tpassage file with an optional pid\ttitle file: dataset.LoadPassages).
+type Files struct {
+	DERun, CERun, Queries, Collection, Titles string
+}
+
+// LoadInput loads the candidates, the query texts and the passages that the candidates and the extra pids of
+// each query (its positives, for Mine) name, as a MineInput without positives.
+func LoadInput(f Files, extra map[string][]string) (MineInput, error) {
+	var in MineInput
+	cands, qids, err := LoadCandidates(f.DERun, f.CERun)
+	if err != nil {
+		return in, err
+	}
+	qs, texts, err := dataset.ReadQueries(f.Queries)
+	if err != nil {
+		return in, err
+	}
+	in.QIDs, in.Candidates, in.Queries = qids, cands, make(map[string]string, len(qs))
+	for i, q := range qs {
+		in.Queries[q] = texts[i]
+	}
+	need := map[string]bool{}
+	for _, q := range qids {
+		for _, c := range cands[q] {
+			need[c.PID] = true
+		}
+		for _, p := range extra[q] {
+			need[p] = true
+		}
+	}
+	in.Passages, err = dataset.LoadPassages(f.Collection, f.Titles, need)
+	return in, err
+}
