@@ -170,3 +170,41 @@ func marshalNoEscape(v any) ([]byte, error) {
 	}
 	return bytes.TrimSuffix(b.Bytes(), []byte{'\n'}), nil
 }
+
+// LoadRun reads a run file by its extension: a DuReader prediction file (.json, LoadDuReaderRun) or a TSV / TREC
+// run (LoadRunTSV).
+func LoadRun(path string) (Run, error) {
+	if dataset.IsJSON(path) {
+		return LoadDuReaderRun(path)
+	}
+	return LoadRunTSV(path)
+}
+
+// LoadReference reads the relevance judgements by the file's extension: DuReader dev.json (.json,
+// LoadDuReaderReference) or a qrels file (LoadQrels).
+func LoadReference(path string) (Qrels, error) {
+	if dataset.IsJSON(path) {
+		return LoadDuReaderReference(path)
+	}
+	return LoadQrels(path)
+}
+
+// Convention returns the Options of a named convention: "dureader" (DuReaderOfficial), "msmarco"
+// (MSMarcoOfficial) or "seed" (SeedCandidateDenominator); "" picks by the reference file: dureader for a .json
+// reference, msmarco for a qrels file.
+func Convention(name, refPath string) (Options, error) {
+	switch name {
+	case "":
+		if dataset.IsJSON(refPath) {
+			return DuReaderOfficial, nil
+		}
+		return MSMarcoOfficial, nil
+	case "dureader":
+		return DuReaderOfficial, nil
+	case "msmarco":
+		return MSMarcoOfficial, nil
+	case "seed":
+		return SeedCandidateDenominator, nil
+	}
+	return Options{}, fmt.Errorf("eval: unknown convention %q: want dureader, msmarco or seed", name)
+}

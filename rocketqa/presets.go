@@ -10,7 +10,7 @@ type Preset struct {
 	Batch, Processes int
 	// Epochs of the stage; LaterEpochs of the dual-encoder steps 3 and 4 of RocketQA v1 (files with 4 lines per
 	// positive), where they differ.
-	Epochs, LaterEpochs int
+	Epochs, LaterEpochs     int
 	LR, Warmup, WeightDecay float64
 	Schedule                train.Schedule
 	Optimizer               string // train.AdamW or train.LAMB

@@ -29,8 +29,25 @@ import (
 // the settings they were made with, and a run with another model or passage length is refused (see
 // CheckEncodeDir). outDir is locked (internal/dirlock) for the run: a second run into it fails at once, naming the
 // holder. The map must cover exactly the rows of the parts, with distinct pids. It returns the shard paths in part
-// order.
+// order. progress, when set, is called per part with the passages of that part done and its size.
 func EncodeCollection(ctx context.Context, emb *encoder.Embedder, collectionDir, outDir string, progress func(part string, done, total int)) ([]string, error) {
+	return EncodeCollectionWith(ctx, emb, collectionDir, outDir, EncodeHooks{PartProgress: progress})
+}
+
+// EncodeHooks report on EncodeCollectionWith.
+type EncodeHooks struct {
+	// Start is called once the inputs and outDir are checked, with the passages already encoded by an earlier run
+	// (their shards are kept) and the passages of the collection.
+	Start func(encoded, total int)
+	// Progress is called with the passages done over the whole collection (those of kept shards included) and
+	// the part being encoded.
+	Progress func(part string, done int)
+	// PartProgress is called with the passages of the current part done and its size.
+	PartProgress func(part string, done, total int)
+}
+
+// EncodeCollectionWith is EncodeCollection with hooks for a progress display over the whole collection.
+func EncodeCollectionWith(ctx context.Context, emb *encoder.Embedder, collectionDir, outDir string, h EncodeHooks) ([]string, error) {
 	if emb == nil || emb.Model == nil {
 		return nil, errors.New("rocketqa: EncodeCollection: the embedder has no model")
 	}
@@ -42,29 +59,10 @@ func EncodeCollection(ctx context.Context, emb *encoder.Embedder, collectionDir,
 		return nil, err
 	}
 	defer lock.Release()
-	mapPath := filepath.Join(collectionDir, "passage2id.map.json")
 	ropts := dataset.Options{Context: ctx}
-	pids, err := dataset.ReadPassageIDMap(mapPath, ropts)
+	pids, parts, rows, err := collectionLayout(collectionDir, ropts)
 	if err != nil {
 		return nil, err
-	}
-	parts, err := dataset.CollectionParts(collectionDir)
-	if err != nil {
-		return nil, err
-	}
-	rows := 0
-	for _, part := range parts {
-		n, err := dataset.CountLines(part, ropts)
-		if err != nil {
-			return nil, err
-		}
-		if n == 0 {
-			return nil, fmt.Errorf("rocketqa: %s is empty: a collection part needs at least one passage; remove the file or fill it", part)
-		}
-		rows += n
-	}
-	if rows != len(pids) {
-		return nil, fmt.Errorf("rocketqa: %s maps %d rows but the part files of %s hold %d passages: the map belongs to another collection, or a part is missing or extra", mapPath, len(pids), collectionDir, rows)
 	}
 	settings, err := EncodeSettingsOf(emb, len(pids))
 	if err != nil {
@@ -73,47 +71,89 @@ func EncodeCollection(ctx context.Context, emb *encoder.Embedder, collectionDir,
 	if err := checkEncodeDir(outDir, settings, true); err != nil {
 		return nil, err
 	}
-	var shards []string
-	row := 0
-	for _, part := range parts {
-		out := filepath.Join(outDir, filepath.Base(part)+".emb")
-		shards = append(shards, out)
-		r, err := dataset.OpenCollectionPart(part, row, ropts)
-		if err != nil {
-			return nil, err
+	shards, done := make([]string, len(parts)), make([]bool, len(parts))
+	encoded := 0
+	for i, part := range parts {
+		shards[i] = filepath.Join(outDir, filepath.Base(part)+".emb")
+		if rd, err := retrieval.OpenEmbeddingReader(shards[i]); err == nil {
+			done[i] = rd.Count() == int64(rows[i]) // made by an earlier run with the same settings
+			rd.Close()
 		}
-		var titles, texts, ids []string
-		for r.Next() {
-			p := r.Passage()
-			titles, texts, ids = append(titles, p.Title), append(texts, p.Text), append(ids, pids[p.Row])
-		}
-		r.Close()
-		if err := r.Err(); err != nil {
-			return nil, err
-		}
-		row += len(texts)
-		if _, err := os.Stat(out); err == nil {
-			if rd, err := retrieval.OpenEmbeddingReader(out); err == nil && rd.Count() == int64(len(texts)) {
-				rd.Close()
-				continue // done by an earlier run with the same settings
-			}
-		}
-		o := emb.Options
-		if progress != nil {
-			name := filepath.Base(part)
-			o.Progress = func(done, total int) { progress(name, done, total) }
-		}
-		e := *emb
-		e.Options = o
-		vecs, err := e.EncodePassages(ctx, titles, texts)
-		if err != nil {
-			return nil, err
-		}
-		if err := writeShard(out, ids, vecs); err != nil {
-			return nil, err
+		if done[i] {
+			encoded += rows[i]
 		}
 	}
+	if h.Start != nil {
+		h.Start(encoded, len(pids))
+	}
+	row := 0
+	for i, part := range parts {
+		if !done[i] {
+			if err := encodePart(ctx, emb, part, row, pids, shards[i], encoded, h, ropts); err != nil {
+				return nil, err
+			}
+			encoded += rows[i]
+		}
+		row += rows[i]
+	}
 	return shards, nil
+}
+
+// collectionLayout reads the map and the part files of a collection and checks that they agree.
+func collectionLayout(dir string, ropts dataset.Options) (pids, parts []string, rows []int, err error) {
+	mapPath := filepath.Join(dir, "passage2id.map.json")
+	if pids, err = dataset.ReadPassageIDMap(mapPath, ropts); err != nil {
+		return nil, nil, nil, err
+	}
+	if parts, err = dataset.CollectionParts(dir); err != nil {
+		return nil, nil, nil, err
+	}
+	total := 0
+	for _, part := range parts {
+		n, err := dataset.CountLines(part, ropts)
+		if err != nil {
+			return nil, nil, nil, err
+		}
+		if n == 0 {
+			return nil, nil, nil, fmt.Errorf("rocketqa: %s is empty: a collection part needs at least one passage; remove the file or fill it", part)
+		}
+		rows, total = append(rows, n), total+n
+	}
+	if total != len(pids) {
+		return nil, nil, nil, fmt.Errorf("rocketqa: %s maps %d rows but the part files of %s hold %d passages: the map belongs to another collection, or a part is missing or extra", mapPath, len(pids), dir, total)
+	}
+	return pids, parts, rows, nil
+}
+
+// encodePart encodes one part file (whose first row is row) into its shard; before is the passages done before it.
+func encodePart(ctx context.Context, emb *encoder.Embedder, part string, row int, pids []string, out string, before int, h EncodeHooks, ropts dataset.Options) error {
+	r, err := dataset.OpenCollectionPart(part, row, ropts)
+	if err != nil {
+		return err
+	}
+	var titles, texts, ids []string
+	for r.Next() {
+		p := r.Passage()
+		titles, texts, ids = append(titles, p.Title), append(texts, p.Text), append(ids, pids[p.Row])
+	}
+	r.Close()
+	if err := r.Err(); err != nil {
+		return err
+	}
+	e, name := *emb, filepath.Base(part)
+	e.Options.Progress = func(done, total int) {
+		if h.PartProgress != nil {
+			h.PartProgress(name, done, total)
+		}
+		if h.Progress != nil {
+			h.Progress(name, before+done)
+		}
+	}
+	vecs, err := e.EncodePassages(ctx, titles, texts)
+	if err != nil {
+		return err
+	}
+	return writeShard(out, ids, vecs)
 }
 
 // EncodeSettings identify how embedding shards were made: outDir/encode.json of EncodeCollection.
