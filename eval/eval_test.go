@@ -223,3 +223,23 @@ func TestQrelsGradedAndRoundTrips(t *testing.T) {
 	assert.Equal(t, float64(2), back2["QueriesRanked"])
 	assert.Contains(t, m.String(), "MRR@10=0.2500")
 }
+
+func TestLoadRunByExtensionAndConventions(t *testing.T) {
+	dir := t.TempDir()
+	tsv, js := filepath.Join(dir, "run.tsv"), filepath.Join(dir, "run.json")
+	require.NoError(t, os.WriteFile(tsv, []byte("q1\tp2\t2\nq1\tp1\t1\n"), 0o644))
+	require.NoError(t, os.WriteFile(js, []byte(`{"q1": ["p1", "p2"]}`), 0o644))
+	for _, p := range []string{tsv, js} {
+		run, err := LoadRun(p)
+		require.NoError(t, err, p)
+		assert.Equal(t, Run{"q1": {"p1", "p2"}}, run, p)
+	}
+	for name, want := range map[[2]string]Options{{"", "dev.json"}: DuReaderOfficial, {"", "qrels.tsv"}: MSMarcoOfficial,
+		{"seed", "qrels.tsv"}: SeedCandidateDenominator, {"msmarco", "dev.json"}: MSMarcoOfficial} {
+		got, err := Convention(name[0], name[1])
+		require.NoError(t, err)
+		assert.Equal(t, want, got, "%v", name)
+	}
+	_, err := Convention("trec", "x")
+	assert.ErrorContains(t, err, `unknown convention "trec"`)
+}

@@ -37,19 +37,8 @@ func (o *SearchOptions) defaults(ix *retrieval.ShardedIndex) {
 // naming its qid, as is a query length beyond the model's positions or vectors of another dimension than the
 // index's. It returns the number of passages per query it used (TopK clamped to the index size).
 func Search(ctx context.Context, emb *encoder.Embedder, ix *retrieval.ShardedIndex, qids, texts []string, o SearchOptions, emit func(qid string, hits []dataset.Hit) error) (int, error) {
-	if emb == nil || emb.Model == nil {
-		return 0, errors.New("rocketqa: Search: the embedder has no model")
-	}
-	if len(qids) != len(texts) {
-		return 0, fmt.Errorf("rocketqa: Search: %d qids for %d queries", len(qids), len(texts))
-	}
-	if err := checkSeqLen("query", emb.QMaxLen, emb.Model.Query); err != nil {
+	if err := checkQueries(emb, qids, texts); err != nil {
 		return 0, err
-	}
-	for i, q := range texts {
-		if strings.TrimSpace(q) == "" {
-			return 0, fmt.Errorf("rocketqa: query %d (qid %q) is empty", i, qids[i])
-		}
 	}
 	o.defaults(ix)
 	for start := 0; start < len(qids); start += o.Chunk {
@@ -82,18 +71,40 @@ func Search(ctx context.Context, emb *encoder.Embedder, ix *retrieval.ShardedInd
 	return o.TopK, nil
 }
 
+// checkQueries refuses, before anything is read, a search Search would fail.
+func checkQueries(emb *encoder.Embedder, qids, texts []string) error {
+	if emb == nil || emb.Model == nil {
+		return errors.New("rocketqa: Search: the embedder has no model")
+	}
+	if len(qids) != len(texts) {
+		return fmt.Errorf("rocketqa: Search: %d qids for %d queries", len(qids), len(texts))
+	}
+	if err := checkSeqLen("query", emb.QMaxLen, emb.Model.Query); err != nil {
+		return err
+	}
+	for i, q := range texts {
+		if strings.TrimSpace(q) == "" {
+			return fmt.Errorf("rocketqa: query %d is empty (qid %q)", i, qids[i])
+		}
+	}
+	return nil
+}
+
 // SearchQueries encodes the queries and returns their top-k passages over the sharded indexes (merged by score):
 // Search into memory.
 func SearchQueries(ctx context.Context, emb *encoder.Embedder, indexes []string, queries []string, k int) ([][]retrieval.Hit, error) {
+	qids := make([]string, len(queries))
+	for i := range qids {
+		qids[i] = fmt.Sprint(i)
+	}
+	if err := checkQueries(emb, qids, queries); err != nil {
+		return nil, err
+	}
 	ix, err := retrieval.OpenShardedIndex(indexes...)
 	if err != nil {
 		return nil, err
 	}
 	defer ix.Close()
-	qids := make([]string, len(queries))
-	for i := range qids {
-		qids[i] = fmt.Sprint(i)
-	}
 	var out [][]retrieval.Hit
 	_, err = Search(ctx, emb, ix, qids, queries, SearchOptions{TopK: k}, func(_ string, h []dataset.Hit) error {
 		out = append(out, h)

@@ -3,8 +3,8 @@ package main
 import (
 	"bytes"
 	"fmt"
-	"strings"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 

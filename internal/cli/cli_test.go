@@ -26,4 +26,3 @@ func TestBLASSummary(t *testing.T) {
 	assert.Equal(t, "BLAS /usr/lib/libblis.so", BLASSummary("blas=/usr/lib/libblis.so omp_threads=2"))
 	assert.Equal(t, "BLAS unknown", BLASSummary("unknown"))
 }
-
