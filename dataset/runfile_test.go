@@ -277,3 +277,18 @@ func TestReadQueriesPositivesPassages(t *testing.T) {
 	_, err = LoadPassages(coll, "", nil)
 	assert.ErrorContains(t, err, "maps 2 rows but the part files of "+coll+" hold 1 passages")
 }
+
+func TestAllReadsEveryRecord(t *testing.T) {
+	p := filepath.Join(t.TempDir(), "dual.tsv")
+	require.NoError(t, os.WriteFile(p, []byte("q1\t\tpos\t\tneg\t0\nq2\tt\tpos2\t\tneg2\t0\n"), 0o644))
+	r, err := OpenDualTrain(p)
+	require.NoError(t, err)
+	exs, err := r.All()
+	require.NoError(t, err)
+	assert.Equal(t, []DualExample{{Query: "q1", PosPara: "pos", NegPara: "neg"}, {Query: "q2", PosTitle: "t", PosPara: "pos2", NegPara: "neg2"}}, exs)
+	require.NoError(t, os.WriteFile(p, []byte("q1\t\tpos\t\tneg\t0\nbad line\n"), 0o644))
+	r, err = OpenDualTrain(p)
+	require.NoError(t, err)
+	_, err = r.All()
+	assert.ErrorContains(t, err, p+":2:")
+}
