@@ -5,34 +5,27 @@ import (
 	"errors"
 	"flag"
 	"fmt"
-	"io"
 	"math"
 	"os"
-	"sort"
 	"strconv"
 	"strings"
 	"time"
 
+	"github.com/rocketqa-go/rocketqa/internal/cli"
 	"github.com/rocketqa-go/rocketqa/rocketqa"
 	"github.com/rocketqa-go/rocketqa/torch"
 )
 
-// cmd is the flag set and help text of one subcommand.
+// cmd is a subcommand: internal/cli's Command with this binary's errors (usage errors exit 2, help exits 0).
 type cmd struct {
-	name     string
-	synopsis string // the usage line(s) after "Usage:"
-	desc     string // what it reads and writes
-	example  string
-	fs       *flag.FlagSet
-	posArgs  string // "" when positional arguments are refused; else their name in the help
-	required map[string]bool
+	*cli.Command
+	fs      *flag.FlagSet
+	posArgs string // "" when positional arguments are refused; else their name in the help
 }
 
 func newCmd(name, synopsis, desc, example string) *cmd {
-	fs := flag.NewFlagSet(name, flag.ContinueOnError)
-	fs.SetOutput(io.Discard)
-	fs.Usage = func() {}
-	return &cmd{name: name, synopsis: synopsis, desc: desc, example: example, fs: fs, required: map[string]bool{}}
+	cc := cli.NewCommand(name, synopsis, desc, example)
+	return &cmd{Command: cc, fs: cc.FS}
 }
 
 //go:embed help/*.txt
@@ -52,84 +45,33 @@ func helpCmd(name string) *cmd {
 // req marks flags as required (checked by parse, shown in the help).
 func (c *cmd) req(names ...string) {
 	for _, n := range names {
-		c.required[n] = true
+		c.Required[n] = true
 	}
 }
 
 // parse parses args; --help prints the help to stdout and returns errHelp.
 func (c *cmd) parse(args []string) error {
-	err := c.fs.Parse(args)
-	if errors.Is(err, flag.ErrHelp) {
-		c.printHelp(stdout)
-		return errHelp
-	}
-	if err != nil {
-		msg := err.Error()
-		if name, ok := strings.CutPrefix(msg, "flag provided but not defined: -"); ok {
-			msg = "unknown flag --" + strings.TrimPrefix(name, "-")
-		} else if strings.HasPrefix(msg, "invalid value") || strings.HasPrefix(msg, "flag needs an argument: -") {
-			msg = strings.Replace(msg, " -", " --", 1)
-		}
-		return usagef("%s", msg)
-	}
-	if c.posArgs == "" && c.fs.NArg() > 0 {
-		return usagef("unexpected argument %q (every input is given with a flag)", c.fs.Arg(0))
-	}
-	var missing []string
-	for n := range c.required {
-		if !c.set(n) {
-			missing = append(missing, "--"+n)
-		}
-	}
-	sort.Strings(missing)
-	if len(missing) == 1 {
-		return usagef("%s is required", missing[0])
-	}
-	if len(missing) > 1 {
-		return usagef("%s are required", strings.Join(missing, ", "))
-	}
-	return nil
+	c.PosArgs = c.posArgs
+	return cliErr(c.Parse(args, stdout))
 }
 
 // set reports whether the flag was given on the command line.
-func (c *cmd) set(name string) bool {
-	found := false
-	c.fs.Visit(func(f *flag.Flag) { found = found || f.Name == name })
-	return found
-}
+func (c *cmd) set(name string) bool { return c.Set(name) }
 
-func (c *cmd) printHelp(w io.Writer) {
-	fmt.Fprintf(w, "Usage:\n  %s\n\n%s\n\nFlags:\n", strings.ReplaceAll(c.synopsis, "\n", "\n  "), strings.TrimSpace(c.desc))
-	c.fs.VisitAll(func(f *flag.Flag) {
-		typ, usage := flag.UnquoteUsage(f)
-		line := "  --" + f.Name
-		if typ != "" {
-			line += " " + typ
-		}
-		fmt.Fprintln(w, line)
-		if c.required[f.Name] {
-			usage += " (required)"
-		} else if f.DefValue != "" && f.DefValue != "0" && f.DefValue != "false" && !strings.Contains(usage, "(default") {
-			usage += fmt.Sprintf(" (default %s)", f.DefValue)
-		}
-		for _, l := range strings.Split(usage, "\n") {
-			fmt.Fprintf(w, "        %s\n", l)
-		}
-	})
-	if c.example != "" {
-		fmt.Fprintf(w, "\nExample:\n  %s\n", strings.ReplaceAll(strings.TrimSpace(c.example), "\n", "\n  "))
+// cliErr turns internal/cli's usage errors and help into this command's.
+func cliErr(err error) error {
+	var ue *cli.UsageError
+	switch {
+	case errors.Is(err, cli.ErrHelp):
+		return errHelp
+	case errors.As(err, &ue):
+		return usagef("%s", ue.Msg)
 	}
+	return err
 }
 
 // check returns a usage error for the first failed condition: pairs of (ok, message).
-func check(conds ...any) error {
-	for i := 0; i+1 < len(conds); i += 2 {
-		if !conds[i].(bool) {
-			return usagef("%s", conds[i+1])
-		}
-	}
-	return nil
-}
+func check(conds ...any) error { return cliErr(cli.Check(conds...)) }
 
 // ---- shared flag groups ----
 

@@ -37,6 +37,25 @@ func loadModel(dir string, rt *runtimeFlags, batch int, dual bool) (*rocketqa.Mo
 	return m, err
 }
 
+// loadEmbedder loads a dual encoder and applies its length flag (--p-len or --q-len) to a copy of its embedder.
+func loadEmbedder(dir string, rt *runtimeFlags, batch int, flagName string, value int) (*rocketqa.Model, *encoder.Embedder, error) {
+	m, err := loadModel(dir, rt, batch, true)
+	if err != nil {
+		return nil, nil, err
+	}
+	emb := *m.Embedder()
+	if flagName == "--p-len" {
+		err = seqLen(flagName, value, "p_max_seq_len", dir, &emb.PMaxLen, emb.Model.Para)
+	} else {
+		err = seqLen(flagName, value, "q_max_seq_len", dir, &emb.QMaxLen, emb.Model.Query)
+	}
+	if err != nil {
+		m.Close()
+		return nil, nil, err
+	}
+	return m, &emb, nil
+}
+
 // seqLen applies a sequence-length flag to the model's setting *n after refusing, before any input is read, a
 // length beyond the tower's position embeddings: the flag's value when set, else the model's own (rocketqa.json
 // key) of dir.
@@ -56,45 +75,12 @@ func seqLen(flagName string, value int, key, dir string, n *int, tower *encoder.
 	return nil
 }
 
-// outFiles fails at start, naming the flag, when an output file path cannot be written: it is a directory, or
-// its parent is not one. Pairs of flag name and path.
-func outFiles(pairs ...string) error {
-	for i := 0; i+1 < len(pairs); i += 2 {
-		flagName, path := pairs[i], pairs[i+1]
-		if path == "" {
-			continue
-		}
-		if st, err := os.Stat(path); err == nil && st.IsDir() {
-			return usagef("%s %s is a directory; give a file path (e.g. %s)", flagName, path, filepath.Join(path, "run.tsv"))
-		}
-		if st, err := os.Stat(filepath.Dir(path)); err == nil && !st.IsDir() {
-			return usagef("%s %s: %s is not a directory", flagName, path, filepath.Dir(path))
-		}
-	}
-	return nil
-}
+// outFiles and expandFiles check and expand file flags (internal/cli) with this command's usage errors.
+func outFiles(pairs ...string) error { return cliErr(cli.OutFiles(pairs...)) }
 
-// expandFiles turns a flag value into files: a directory gives its files ending in ext (sorted), otherwise a
-// comma-separated list of files.
 func expandFiles(flagName, value, ext string) ([]string, error) {
-	var out []string
-	for _, p := range splitList(value) {
-		st, err := os.Stat(p)
-		if err != nil {
-			return nil, fmt.Errorf("%s %s: %v", flagName, p, pathErr(err))
-		}
-		m := []string{p}
-		if st.IsDir() {
-			if m, _ = filepath.Glob(filepath.Join(p, "*"+ext)); len(m) == 0 {
-				return nil, fmt.Errorf("%s %s: no *%s files in the directory", flagName, p, ext)
-			}
-		}
-		out = append(out, m...) // Glob sorts
-	}
-	if len(out) == 0 {
-		return nil, usagef("%s: no files given", flagName)
-	}
-	return out, nil
+	f, err := cli.ExpandFiles(flagName, value, ext)
+	return f, cliErr(err)
 }
 
 func runEncode(ctx context.Context, args []string) error {
@@ -115,17 +101,13 @@ func runEncode(ctx context.Context, args []string) error {
 	if err := firstErr(mustDir("--model", *model), mustDir("--collection", *coll), mustFile("--collection", filepath.Join(*coll, "passage2id.map.json"))); err != nil {
 		return err
 	}
-	m, err := loadModel(*model, rt, *batch, true)
+	m, emb, err := loadEmbedder(*model, rt, *batch, "--p-len", *pLen)
 	if err != nil {
 		return err
 	}
 	defer m.Close()
-	emb := *m.Embedder()
-	if err := seqLen("--p-len", *pLen, "p_max_seq_len", *model, &emb.PMaxLen, emb.Model.Para); err != nil {
-		return err
-	}
 	var prog *cli.Progress
-	shards, err := rocketqa.EncodeCollectionWith(ctx, &emb, *coll, *out, rocketqa.EncodeHooks{
+	shards, err := rocketqa.EncodeCollectionWith(ctx, emb, *coll, *out, rocketqa.EncodeHooks{
 		Start: func(pre, total int) {
 			logf("encode", "%d passages (%d already encoded); p-len %d; %s", total, pre, emb.PMaxLen, runtimeInfo())
 			prog = newProgress("rocketqa encode", "passages", total)
@@ -224,18 +206,14 @@ func runSearch(ctx context.Context, args []string) error {
 	if f.Indexes, err = expandFiles("--index", *indexFlag, ".index"); err != nil {
 		return err
 	}
-	m, err := loadModel(*model, rt, *batch, true)
+	m, emb, err := loadEmbedder(*model, rt, *batch, "--q-len", *qLen)
 	if err != nil {
 		return err
 	}
 	defer m.Close()
-	emb := *m.Embedder()
-	if err := seqLen("--q-len", *qLen, "q_max_seq_len", *model, &emb.QMaxLen, emb.Model.Query); err != nil {
-		return err
-	}
 	var prog *cli.Progress
 	o.Progress = func(done, _ int) { prog.Update(done, "") }
-	err = rocketqa.SearchToFiles(ctx, &emb, f, o, func(s rocketqa.SearchInfo) {
+	err = rocketqa.SearchToFiles(ctx, emb, f, o, func(s rocketqa.SearchInfo) {
 		if s.TopK < o.TopK {
 			logf("search", "--top-k %d is more than the %d passages of the index(es): every query gets all of them", o.TopK, s.Passages)
 		}
