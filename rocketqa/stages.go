@@ -20,7 +20,7 @@ import (
 	"github.com/rocketqa-go/rocketqa/retrieval"
 )
 
-// The retrieval stages, each a library call and a CLI subcommand, joined by files (design.md section 4):
+// The retrieval stages, each a library call and a CLI subcommand, joined by files (docs/method.md §3.4):
 // encode passages -> embedding shards -> FAISS indexes -> search -> run file -> eval.
 
 // EncodeCollection encodes every part-* file of a DuReader-layout collection directory (passage2id.map.json maps
