@@ -250,12 +250,7 @@ func ReadIDText(path string, opts ...Options) ([]IDText, error) {
 	if err != nil {
 		return nil, err
 	}
-	defer r.Close()
-	var out []IDText
-	for r.Next() {
-		out = append(out, r.Record())
-	}
-	return out, r.Err()
+	return r.All()
 }
 
 // QueryFormatReader streams a query input file: query, "-", "-", "0"

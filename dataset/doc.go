@@ -54,4 +54,11 @@
 //   - query input files *.q.format / *.query.txt.format [3.3]: query, "-", "-", "0".
 //   - RocketQA v2 joint-training lists [5.3]: query, title, para, label; each block of
 //     m consecutive lines is one list whose first line is the positive.
+//   - run files (search results) [3.3, 6.3]: "qid \t pid \t rank [\t score]" or TREC's
+//     "qid Q0 pid rank score tag" (OpenRun, ReadRun; RunWriter writes them), and the
+//     DuReader prediction file {qid: [pid, ...]} (ReadRunJSON; RunWriter writes it too).
+//
+// ReadQueries, ReadPositives and LoadPassages read the inputs of the retrieval
+// stages whatever their format (q2qid.dev.json, dev.json or a qid/query TSV;
+// qrels or dev.json; a DuReader collection directory or MS MARCO corpus files).
 package dataset

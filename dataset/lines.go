@@ -275,6 +275,9 @@ func (r *records[T]) Next() bool {
 			return false
 		}
 		v, perr := r.parse(line)
+		if perr == errBlank {
+			continue // a reader that allows blank lines (the run reader) skips them
+		}
 		if perr != nil {
 			if r.opts.SkipBad {
 				r.skipped++
@@ -291,6 +294,17 @@ func (r *records[T]) Next() bool {
 
 // Line is the 1-based line number of the current record.
 func (r *records[T]) Line() int { return r.curLine }
+
+// All reads the remaining records into memory and closes the reader: the one way this module loads a whole
+// file of examples (dual.train.tsv, cross.train.tsv, id/text files, qrels, runs).
+func (r *records[T]) All() ([]T, error) {
+	defer r.Close()
+	var out []T
+	for r.Next() {
+		out = append(out, r.cur)
+	}
+	return out, r.Err()
+}
 
 // Skipped counts the malformed lines skipped under Options.SkipBad.
 func (r *records[T]) Skipped() int { return r.skipped }

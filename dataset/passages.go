@@ -2,6 +2,7 @@ package dataset
 
 import (
 	"fmt"
+	"os"
 	"path/filepath"
 	"strconv"
 )
@@ -57,10 +58,36 @@ func (p *Passages) PIDs() []string { return p.pids }
 
 // LoadDuReaderCollection reads a DuReader-style collection directory into
 // memory: the part-* files (rows in order) and passage2id.map.json (row -> pid).
-// The map must cover every row.
+// The map must cover every row. It is LoadPassages(dir, "", nil).
 func LoadDuReaderCollection(dir string, opts ...Options) (*Passages, error) {
+	return loadDuReader(dir, nil, opts)
+}
+
+// LoadMarcoCorpus reads RocketQA's MS MARCO / NQ corpus files into memory:
+// paraPath ("pid \t para", para.txt or collection.tsv) and, if titlePath is
+// not empty, titles ("pid \t title", para.title.txt; a "-" title is kept as it is). Every
+// title's pid must be a passage's. It is LoadPassages(paraPath, titlePath, nil).
+func LoadMarcoCorpus(paraPath, titlePath string, opts ...Options) (*Passages, error) {
+	return loadMarco(paraPath, titlePath, nil, opts)
+}
+
+// LoadPassages reads the passages whose pids are in need (all when need is nil) from a DuReader collection
+// directory (part-* + passage2id.map.json) or from a "pid \t text" file (MS MARCO para.txt / collection.tsv) with
+// an optional "pid \t title" file. Streaming: only the needed passages are kept in memory.
+func LoadPassages(collection, titles string, need map[string]bool, opts ...Options) (*Passages, error) {
+	st, err := os.Stat(collection)
+	if err != nil {
+		return nil, err
+	}
+	if st.IsDir() {
+		return loadDuReader(collection, need, opts)
+	}
+	return loadMarco(collection, titles, need, opts)
+}
+
+func loadDuReader(dir string, need map[string]bool, opts []Options) (*Passages, error) {
 	mapPath := filepath.Join(dir, "passage2id.map.json")
-	pids, err := ReadPassageIDMap(mapPath)
+	pids, err := ReadPassageIDMap(mapPath, opts...)
 	if err != nil {
 		return nil, err
 	}
@@ -76,6 +103,9 @@ func LoadDuReaderCollection(dir string, opts ...Options) (*Passages, error) {
 			return nil, &LineError{Path: r.Path(), Line: r.rec.curLine,
 				Msg: fmt.Sprintf("row %d has no pid in %s (%d rows mapped)", ps.Row, mapPath, len(pids))}
 		}
+		if need != nil && !need[pids[ps.Row]] {
+			continue
+		}
 		if err := p.Add(pids[ps.Row], ps.Title, ps.Text); err != nil {
 			return nil, &LineError{Path: r.Path(), Line: r.rec.curLine, Msg: err.Error()}
 		}
@@ -84,16 +114,12 @@ func LoadDuReaderCollection(dir string, opts ...Options) (*Passages, error) {
 		return nil, err
 	}
 	if r.Rows() != len(pids) {
-		return nil, fmt.Errorf("%s: %d rows in the parts, %d in %s", dir, r.Rows(), len(pids), mapPath)
+		return nil, fmt.Errorf("%s maps %d rows but the part files of %s hold %d passages: the map belongs to another collection, or a part is missing or extra", mapPath, len(pids), dir, r.Rows())
 	}
 	return p, nil
 }
 
-// LoadMarcoCorpus reads RocketQA's MS MARCO / NQ corpus files into memory:
-// paraPath ("pid \t para", para.txt or collection.tsv) and, if titlePath is
-// not empty, titles ("pid \t title", para.title.txt). Every title's pid must
-// be a passage's.
-func LoadMarcoCorpus(paraPath, titlePath string, opts ...Options) (*Passages, error) {
+func loadMarco(paraPath, titlePath string, need map[string]bool, opts []Options) (*Passages, error) {
 	r, err := OpenIDText(paraPath, opts...)
 	if err != nil {
 		return nil, err
@@ -101,16 +127,14 @@ func LoadMarcoCorpus(paraPath, titlePath string, opts ...Options) (*Passages, er
 	defer r.Close()
 	p := NewPassages()
 	for r.Next() {
-		rec := r.Record()
-		if err := p.Add(rec.ID, "", rec.Text); err != nil {
-			return nil, &LineError{Path: paraPath, Line: r.Line(), Msg: err.Error()}
+		if rec := r.Record(); need == nil || need[rec.ID] {
+			if err := p.Add(rec.ID, "", rec.Text); err != nil {
+				return nil, &LineError{Path: paraPath, Line: r.Line(), Msg: err.Error()}
+			}
 		}
 	}
-	if err := r.Err(); err != nil {
-		return nil, err
-	}
-	if titlePath == "" {
-		return p, nil
+	if err := r.Err(); err != nil || titlePath == "" {
+		return p, err
 	}
 	t, err := OpenIDText(titlePath, opts...)
 	if err != nil {
@@ -120,10 +144,12 @@ func LoadMarcoCorpus(paraPath, titlePath string, opts ...Options) (*Passages, er
 	for t.Next() {
 		rec := t.Record()
 		i, ok := p.byPID[rec.ID]
-		if !ok {
+		switch {
+		case !ok && need == nil:
 			return nil, &LineError{Path: titlePath, Line: t.Line(), Msg: fmt.Sprintf("pid %q is not in %s", clip(rec.ID, 40), paraPath)}
+		case ok:
+			p.titles[i] = rec.Text
 		}
-		p.titles[i] = rec.Text
 	}
 	return p, t.Err()
 }

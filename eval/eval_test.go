@@ -154,7 +154,7 @@ func TestLoadRunErrors(t *testing.T) {
 		{"cols.tsv", "1\t2\t1\n1\t3\n", "got 2 columns", 2},
 		{"rank.tsv", "1\t2\t0\n", "rank \"0\"", 1},
 		{"rankbig.tsv", "1\t2\t1\n1\t3\t100001\n", "not an integer in 1..100000", 2},
-		{"blank.tsv", "1\t2\t1\n\n", "empty line", 2},
+		{"fivecols.tsv", "1\t2\t1\n1\t3\t2\t0.5\tx\n", "got 5 columns", 2},
 	}
 	for _, c := range cases {
 		_, err := LoadRunTSV(write(c.name, c.content))
@@ -164,8 +164,12 @@ func TestLoadRunErrors(t *testing.T) {
 		require.True(t, errors.As(err, &le), c.name)
 		assert.Equal(t, c.line, le.Line, c.name)
 	}
+	// blank lines are skipped (the rule of dataset.OpenRun, the module's one run reader)
+	run, err := LoadRunTSV(write("blank.tsv", "1\t2\t1\n\n1\t3\t2\n"))
+	require.NoError(t, err)
+	assert.Equal(t, Run{"1": {"2", "3"}}, run)
 	// TREC six-column run, gaps kept as empty slots.
-	run, err := LoadRunTSV(write("trec.txt", "7 Q0 d1 1 9.5 tag\n7 Q0 d3 3 8.0 tag\n"))
+	run, err = LoadRunTSV(write("trec.txt", "7 Q0 d1 1 9.5 tag\n7 Q0 d3 3 8.0 tag\n"))
 	require.NoError(t, err)
 	assert.Equal(t, Run{"7": {"d1", "", "d3"}}, run)
 
@@ -218,4 +222,24 @@ func TestQrelsGradedAndRoundTrips(t *testing.T) {
 	assert.Equal(t, "msmarco", back2["convention"])
 	assert.Equal(t, float64(2), back2["QueriesRanked"])
 	assert.Contains(t, m.String(), "MRR@10=0.2500")
+}
+
+func TestLoadRunByExtensionAndConventions(t *testing.T) {
+	dir := t.TempDir()
+	tsv, js := filepath.Join(dir, "run.tsv"), filepath.Join(dir, "run.json")
+	require.NoError(t, os.WriteFile(tsv, []byte("q1\tp2\t2\nq1\tp1\t1\n"), 0o644))
+	require.NoError(t, os.WriteFile(js, []byte(`{"q1": ["p1", "p2"]}`), 0o644))
+	for _, p := range []string{tsv, js} {
+		run, err := LoadRun(p)
+		require.NoError(t, err, p)
+		assert.Equal(t, Run{"q1": {"p1", "p2"}}, run, p)
+	}
+	for name, want := range map[[2]string]Options{{"", "dev.json"}: DuReaderOfficial, {"", "qrels.tsv"}: MSMarcoOfficial,
+		{"seed", "qrels.tsv"}: SeedCandidateDenominator, {"msmarco", "dev.json"}: MSMarcoOfficial} {
+		got, err := Convention(name[0], name[1])
+		require.NoError(t, err)
+		assert.Equal(t, want, got, "%v", name)
+	}
+	_, err := Convention("trec", "x")
+	assert.ErrorContains(t, err, `unknown convention "trec"`)
 }

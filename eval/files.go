@@ -1,15 +1,10 @@
 package eval
 
 import (
-	"bufio"
 	"bytes"
 	"encoding/json"
 	"fmt"
-	"io"
-	"os"
 	"sort"
-	"strconv"
-	"strings"
 
 	"github.com/rocketqa-go/rocketqa/dataset"
 )
@@ -68,67 +63,21 @@ func LoadQrels(path string) (Qrels, error) {
 }
 
 // LoadDuReaderRun reads a DuReader prediction file: one JSON object
-// {"<qid>": ["<pid>", ...]} (pids may be JSON numbers, kept as their text).
-// Whole lists are kept; Compute reads the first Depth. A repeated qid is an
-// error.
+// {"<qid>": ["<pid>", ...]} (pids may be JSON numbers, kept as their text),
+// with dataset.ReadRunJSON. Whole lists are kept; Compute reads the first
+// Depth. A repeated qid is an error.
 func LoadDuReaderRun(path string) (Run, error) {
-	f, err := os.Open(path)
+	qids, hits, err := dataset.ReadRunJSON(path)
 	if err != nil {
 		return nil, err
 	}
-	defer f.Close()
-	br := bufio.NewReaderSize(f, 256<<10)
-	bom := int64(0)
-	if b, _ := br.Peek(len(dataset.BOM)); string(b) == dataset.BOM {
-		bom = int64(len(dataset.BOM))
-	}
-	dec := json.NewDecoder(dataset.SkipBOM(br))
-	dec.UseNumber()
-	fail := func(format string, a ...any) error {
-		return &dataset.LineError{Path: path, Line: dataset.LineAtOffset(path, bom+dec.InputOffset()), Msg: fmt.Sprintf(format, a...)}
-	}
-	tok, err := dec.Token()
-	if err != nil {
-		return nil, fail("not a JSON object: %v", err)
-	}
-	if d, ok := tok.(json.Delim); !ok || d != '{' {
-		return nil, fail("want a JSON object {qid: [pid, ...]}, found %v", tok)
-	}
-	run := Run{}
-	for dec.More() {
-		tok, err := dec.Token()
-		if err != nil {
-			return nil, fail("malformed JSON: %v", err)
+	run := make(Run, len(qids))
+	for i, q := range qids {
+		pids := make([]string, len(hits[i]))
+		for j, h := range hits[i] {
+			pids[j] = h.PID
 		}
-		qid, ok := tok.(string)
-		if !ok {
-			return nil, fail("want a qid key, found %v", tok)
-		}
-		var raw []any // strings, json.Number (UseNumber) or invalid values
-		if err := dec.Decode(&raw); err != nil {
-			return nil, fail("value of qid %q: want a list of pids: %v", qid, err)
-		}
-		if _, dup := run[qid]; dup {
-			return nil, fail("qid %q appears twice", qid)
-		}
-		pids := make([]string, len(raw))
-		for i, v := range raw {
-			switch v := v.(type) {
-			case string:
-				pids[i] = v
-			case json.Number:
-				pids[i] = v.String()
-			default:
-				return nil, fail("qid %q, candidate %d: pid %v is neither a string nor a number", qid, i+1, v)
-			}
-		}
-		run[qid] = pids
-	}
-	if tok, err := dec.Token(); err != nil || tok != json.Delim('}') {
-		return nil, fail("malformed end of object: %v", err)
-	}
-	if _, err := dec.Token(); err != io.EOF {
-		return nil, fail("data after the JSON object")
+		run[q] = pids
 	}
 	return run, nil
 }
@@ -136,64 +85,35 @@ func LoadDuReaderRun(path string) (Run, error) {
 // MaxRunRank bounds the rank accepted in a run file.
 const MaxRunRank = 100_000
 
-// LoadRunTSV reads a ranked run file: "qid \t pid \t rank [\t score ...]"
-// (RocketQA res.top*, MS MARCO) or the six TREC columns
+// LoadRunTSV reads a ranked run file with dataset.OpenRun: "qid \t pid \t rank
+// [\t score]" (RocketQA res.top*, MS MARCO) or the six TREC columns
 // "qid Q0 pid rank score tag". Each pid is put in the slot of its 1-based
 // rank, so line order does not matter; a rank given twice for a query keeps
 // the later line (as msmarco_eval.py does) and a rank never given is an empty
 // slot. Ranks beyond MaxRunRank are errors.
 func LoadRunTSV(path string) (Run, error) {
-	f, err := os.Open(path)
+	r, err := dataset.OpenRun(path)
 	if err != nil {
 		return nil, err
 	}
-	defer f.Close()
-	sc := bufio.NewScanner(dataset.SkipBOM(f))
-	sc.Buffer(make([]byte, 64<<10), 16<<20)
+	defer r.Close()
+	r.IgnoreScores()
 	run := Run{}
-	line := 0
-	for sc.Scan() {
-		line++
-		s := strings.TrimRight(sc.Text(), "\r")
-		if strings.TrimSpace(s) == "" {
-			return nil, &dataset.LineError{Path: path, Line: line, Msg: "empty line"}
+	for r.Next() {
+		e := r.Entry()
+		if e.Rank > MaxRunRank {
+			return nil, &dataset.LineError{Path: path, Line: r.Line(),
+				Msg: fmt.Sprintf("rank %d is not an integer in 1..%d", e.Rank, MaxRunRank)}
 		}
-		var fs []string
-		if strings.Contains(s, "\t") {
-			fs = strings.Split(s, "\t")
-			for i := range fs {
-				fs[i] = strings.TrimSpace(fs[i])
-			}
-		} else {
-			fs = strings.Fields(s)
-		}
-		var qid, pid, rankText string
-		switch {
-		case len(fs) == 6 && fs[1] == "Q0":
-			qid, pid, rankText = fs[0], fs[2], fs[3]
-		case len(fs) >= 3:
-			qid, pid, rankText = fs[0], fs[1], fs[2]
-		default:
-			return nil, &dataset.LineError{Path: path, Line: line,
-				Msg: fmt.Sprintf("want qid, pid, rank[, score] or TREC qid Q0 pid rank score tag; got %d columns", len(fs))}
-		}
-		if qid == "" || pid == "" {
-			return nil, &dataset.LineError{Path: path, Line: line, Msg: "empty qid or pid"}
-		}
-		rank, err := strconv.Atoi(rankText)
-		if err != nil || rank < 1 || rank > MaxRunRank {
-			return nil, &dataset.LineError{Path: path, Line: line,
-				Msg: fmt.Sprintf("rank %q is not an integer in 1..%d", rankText, MaxRunRank)}
-		}
-		slots := run[qid]
-		for len(slots) < rank {
+		slots := run[e.QID]
+		for len(slots) < e.Rank {
 			slots = append(slots, "")
 		}
-		slots[rank-1] = pid
-		run[qid] = slots
+		slots[e.Rank-1] = e.PID
+		run[e.QID] = slots
 	}
-	if err := sc.Err(); err != nil {
-		return nil, fmt.Errorf("%s:%d: %w", path, line+1, err)
+	if err := r.Err(); err != nil {
+		return nil, err
 	}
 	if len(run) == 0 {
 		return nil, fmt.Errorf("%s: empty run", path)
@@ -249,4 +169,42 @@ func marshalNoEscape(v any) ([]byte, error) {
 		return nil, err
 	}
 	return bytes.TrimSuffix(b.Bytes(), []byte{'\n'}), nil
+}
+
+// LoadRun reads a run file by its extension: a DuReader prediction file (.json, LoadDuReaderRun) or a TSV / TREC
+// run (LoadRunTSV).
+func LoadRun(path string) (Run, error) {
+	if dataset.IsJSON(path) {
+		return LoadDuReaderRun(path)
+	}
+	return LoadRunTSV(path)
+}
+
+// LoadReference reads the relevance judgements by the file's extension: DuReader dev.json (.json,
+// LoadDuReaderReference) or a qrels file (LoadQrels).
+func LoadReference(path string) (Qrels, error) {
+	if dataset.IsJSON(path) {
+		return LoadDuReaderReference(path)
+	}
+	return LoadQrels(path)
+}
+
+// Convention returns the Options of a named convention: "dureader" (DuReaderOfficial), "msmarco"
+// (MSMarcoOfficial) or "seed" (SeedCandidateDenominator); "" picks by the reference file: dureader for a .json
+// reference, msmarco for a qrels file.
+func Convention(name, refPath string) (Options, error) {
+	switch name {
+	case "":
+		if dataset.IsJSON(refPath) {
+			return DuReaderOfficial, nil
+		}
+		return MSMarcoOfficial, nil
+	case "dureader":
+		return DuReaderOfficial, nil
+	case "msmarco":
+		return MSMarcoOfficial, nil
+	case "seed":
+		return SeedCandidateDenominator, nil
+	}
+	return Options{}, fmt.Errorf("eval: unknown convention %q: want dureader, msmarco or seed", name)
 }

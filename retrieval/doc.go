@@ -49,11 +49,8 @@
 // not checked), and every passage id must occur once over all shards. Search asks each shard for at most as
 // many hits as it holds, so a huge k is cheap.
 //
-// # Run files
-//
-// WriteRunTSV/ReadRunTSV handle "qid \t pid \t rank \t score" lines (rank 1-based; the official res.top{K}
-// and MS MARCO candidate format; a missing score column is accepted on read). WriteRunJSON/ReadRunJSON handle
-// the DuReader-retrieval prediction format {qid: [pid, ...]}. Readers report bad input with file and line.
+// Run files (the TSV and JSON formats of search results) are read and written by package dataset (ReadRun,
+// OpenRun, RunWriter, ReadRunJSON); Hit is dataset.Hit.
 //
 // All writers in this package write a temporary file beside the target and rename it (dataset.CreateTemp and
 // dataset.CommitTemp, the module's one atomic writer: mode 0644), so a failure never leaves a partial file under

@@ -11,6 +11,8 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/rocketqa-go/rocketqa/dataset"
 )
 
 // buildShardIndexes writes shards of the given sizes and one flat index per shard; it returns the index paths.
@@ -104,7 +106,7 @@ func TestWrittenFilesHaveOneMode(t *testing.T) {
 	dir := t.TempDir()
 	idx := buildShardIndexes(t, dir, []int{4})
 	run := filepath.Join(dir, "run.tsv")
-	require.NoError(t, WriteRunTSV(run, []string{"q"}, [][]Hit{{{PID: "p", Score: 1}}}))
+	require.NoError(t, dataset.WriteRun(run, "", []string{"q"}, [][]Hit{{{PID: "p", Score: 1}}}))
 	pids := filepath.Join(dir, "x.pids")
 	require.NoError(t, WritePIDs(pids, []string{"a"}))
 	for _, p := range []string{filepath.Join(dir, "part-00.emb"), idx[0], PIDsPath(idx[0]), MetaPath(idx[0]), run, pids} {
@@ -119,14 +121,14 @@ func TestRunAndPIDReadersDropBOM(t *testing.T) {
 	dir := t.TempDir()
 	tsv := filepath.Join(dir, "run.tsv")
 	require.NoError(t, os.WriteFile(tsv, []byte("\xef\xbb\xbfq1\tp1\t1\t0.5\n"), 0o644))
-	qids, hits, err := ReadRunTSV(tsv)
+	qids, hits, err := dataset.ReadRun(tsv, 0)
 	require.NoError(t, err)
 	assert.Equal(t, []string{"q1"}, qids)
 	assert.Equal(t, "p1", hits[0][0].PID)
 
 	js := filepath.Join(dir, "run.json")
 	require.NoError(t, os.WriteFile(js, []byte("\xef\xbb\xbf{\"q1\": [\"p1\"]}\n"), 0o644))
-	qids, _, err = ReadRunJSON(js)
+	qids, _, err = dataset.ReadRunJSON(js)
 	require.NoError(t, err)
 	assert.Equal(t, []string{"q1"}, qids)
 

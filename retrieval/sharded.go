@@ -6,13 +6,13 @@ import (
 	"math"
 	"slices"
 	"sync"
+
+	"github.com/rocketqa-go/rocketqa/dataset"
 )
 
-// Hit is one retrieved passage: its id and its score (inner product, or squared L2 distance for L2 indexes).
-type Hit struct {
-	PID   string
-	Score float32
-}
+// Hit is one retrieved passage: its id and its score (inner product, or squared L2 distance for L2 indexes). It is
+// the module's one hits type, dataset.Hit, which the run files (dataset.ReadRun, dataset.RunWriter) hold.
+type Hit = dataset.Hit
 
 // ShardedIndex searches several indexes as one, each with its own row -> passage id mapping, the way the
 // official RocketQA code and the seed search their 4 (or 8) IndexFlatIP parts and merge the results.

@@ -152,7 +152,7 @@ func TestShardedMergeTieBreak(t *testing.T) {
 		hits[0][3].Score, hits[0][4].Score, hits[0][5].Score, hits[0][6].Score, hits[0][7].Score})
 	top3, err := sh.Search([]float32{1, 1, 1, 0}, 3)
 	require.NoError(t, err)
-	assert.Equal(t, []Hit{{"a2", 3}, {"b2", 3}, {"a1", 2}}, top3[0])
+	assert.Equal(t, []Hit{{PID: "a2", Score: 3}, {PID: "b2", Score: 3}, {PID: "a1", Score: 2}}, top3[0])
 }
 
 func TestBuildIndexIVFTrainsOnSample(t *testing.T) {

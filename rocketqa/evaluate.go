@@ -44,21 +44,18 @@ func LoadDuReaderDev(dir string) (*DevSet, error) {
 	return d, nil
 }
 
-// Hit is one retrieved passage.
-type Hit struct {
-	Row   int
-	Score float32
-}
-
-// SearchExact returns the top-k rows of pool vectors by inner product for each query (exact, chunked matmul on
-// CPU). FAISS (package retrieval) does the same at scale; this is for dev pools and tests.
-func SearchExact(queries, pool [][]float32, k int) ([][]Hit, error) {
+// SearchExact returns the top-k passages of pool (vectors, with their ids pids) by inner product for each query
+// (exact, chunked matmul on CPU). FAISS (package retrieval) does the same at scale; this is for dev pools and tests.
+func SearchExact(queries, pool [][]float32, pids []string, k int) ([][]dataset.Hit, error) {
+	if len(pids) != len(pool) {
+		return nil, fmt.Errorf("rocketqa: SearchExact: %d pids for %d vectors", len(pids), len(pool))
+	}
 	if len(pool) == 0 || len(queries) == 0 {
-		return make([][]Hit, len(queries)), nil
+		return make([][]dataset.Hit, len(queries)), nil
 	}
 	h := len(pool[0])
 	k = min(k, len(pool))
-	out := make([][]Hit, len(queries))
+	out := make([][]dataset.Hit, len(queries))
 	flat := func(vs [][]float32) []float32 {
 		f := make([]float32, 0, len(vs)*h)
 		for _, v := range vs {
@@ -84,9 +81,9 @@ func SearchExact(queries, pool [][]float32, k int) ([][]Hit, error) {
 					return
 				}
 				for i := start; i < end; i++ {
-					row := make([]Hit, k)
+					row := make([]dataset.Hit, k)
 					for j := range row {
-						row[j] = Hit{Row: int(ix[(i-start)*k+j]), Score: v[(i-start)*k+j]}
+						row[j] = dataset.Hit{PID: pids[ix[(i-start)*k+j]], Score: v[(i-start)*k+j]}
 					}
 					out[i] = row
 				}
@@ -114,18 +111,11 @@ func EvaluateDual(ctx context.Context, emb *encoder.Embedder, dev *DevSet) (eval
 	if err != nil {
 		return eval.Metrics{}, err
 	}
-	hits, err := SearchExact(qv, pv, 50)
+	hits, err := SearchExact(qv, pv, dev.Pool.PIDs(), 50)
 	if err != nil {
 		return eval.Metrics{}, err
 	}
-	run := eval.Run{}
-	pids := dev.Pool.PIDs()
-	for i, qid := range dev.QIDs {
-		for _, h := range hits[i] {
-			run[qid] = append(run[qid], pids[h.Row])
-		}
-	}
-	return eval.DuReader(run, dev.Qrels)
+	return eval.DuReader(RunFromHits(dev.QIDs, hits), dev.Qrels)
 }
 
 // Evaluator returns a train.Evaluator that scores the task's current model on dev (score = MRR@10).

@@ -17,11 +17,11 @@ import (
 
 func TestSearchExact(t *testing.T) {
 	pool := [][]float32{{1, 0}, {0, 1}, {0.5, 0.5}, {-1, 0}}
-	hits, err := SearchExact([][]float32{{1, 0.1}, {-1, -0.2}}, pool, 3)
+	hits, err := SearchExact([][]float32{{1, 0.1}, {-1, -0.2}}, pool, []string{"a", "b", "c", "d"}, 3)
 	require.NoError(t, err)
-	require.Equal(t, []int{0, 2, 1}, []int{hits[0][0].Row, hits[0][1].Row, hits[0][2].Row})
+	require.Equal(t, []string{"a", "c", "b"}, []string{hits[0][0].PID, hits[0][1].PID, hits[0][2].PID})
 	require.InDelta(t, 1.0, hits[0][0].Score, 1e-6)
-	require.Equal(t, []int{3, 1, 2}, []int{hits[1][0].Row, hits[1][1].Row, hits[1][2].Row})
+	require.Equal(t, []string{"d", "b", "c"}, []string{hits[1][0].PID, hits[1][1].PID, hits[1][2].PID})
 }
 
 // TestTrainingEvaluatesAndKeepsBest: with a dev set, the trainer scores MRR@10 during training, logs it to

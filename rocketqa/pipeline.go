@@ -161,41 +161,16 @@ func WriteCrossTrain(path string, lq *LabelledQueries, hits [][]retrieval.Hit, p
 }
 
 // ScoreRun re-scores the top-k passages of each query with a cross-encoder and returns them re-ranked by CE score
-// (the CE run that denoise.LoadCandidates reads: qid, pid, rank, CE score).
+// (the CE run that denoise.LoadCandidates reads: qid, pid, rank, CE score): ScoreHits into memory.
 func ScoreRun(ctx context.Context, rr *Reranker, queries []string, hits [][]retrieval.Hit, pool *dataset.Passages, k int) ([][]retrieval.Hit, error) {
-	if len(queries) != len(hits) {
-		return nil, fmt.Errorf("rocketqa: %d queries for %d hit lists", len(queries), len(hits))
+	qids := make([]string, len(hits))
+	for i := range qids {
+		qids[i] = fmt.Sprint(i)
 	}
-	var qs, titles, paras []string
-	var at [][2]int
-	for i, hs := range hits {
-		for j, h := range hs[:min(k, len(hs))] {
-			p, ok := pool.Get(h.PID)
-			if !ok {
-				return nil, fmt.Errorf("rocketqa: retrieved passage %s is not in the collection", h.PID)
-			}
-			qs, titles, paras = append(qs, queries[i]), append(titles, p.Title), append(paras, p.Text)
-			at = append(at, [2]int{i, j})
-		}
-	}
-	scores, err := rr.Score(ctx, qs, titles, paras)
-	if err != nil {
-		return nil, err
-	}
-	out := make([][]retrieval.Hit, len(hits))
-	for n, ij := range at {
-		out[ij[0]] = append(out[ij[0]], retrieval.Hit{PID: hits[ij[0]][ij[1]].PID, Score: scores[n]})
-	}
-	for i := range out {
-		slices.SortStableFunc(out[i], func(a, b retrieval.Hit) int {
-			switch {
-			case a.Score > b.Score:
-				return -1
-			case a.Score < b.Score:
-				return 1
-			}
-			return 0
-		})
-	}
-	return out, nil
+	var out [][]retrieval.Hit
+	err := ScoreHits(ctx, rr, qids, queries, hits, pool, ScoreOptions{TopK: k}, func(_ string, h []dataset.Hit) error {
+		out = append(out, h)
+		return nil
+	})
+	return out, err
 }

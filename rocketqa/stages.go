@@ -20,7 +20,7 @@ import (
 	"github.com/rocketqa-go/rocketqa/retrieval"
 )
 
-// The retrieval stages, each a library call and a CLI subcommand, joined by files (design.md section 4):
+// The retrieval stages, each a library call and a CLI subcommand, joined by files (docs/method.md §3.4):
 // encode passages -> embedding shards -> FAISS indexes -> search -> run file -> eval.
 
 // EncodeCollection encodes every part-* file of a DuReader-layout collection directory (passage2id.map.json maps
@@ -29,8 +29,25 @@ import (
 // the settings they were made with, and a run with another model or passage length is refused (see
 // CheckEncodeDir). outDir is locked (internal/dirlock) for the run: a second run into it fails at once, naming the
 // holder. The map must cover exactly the rows of the parts, with distinct pids. It returns the shard paths in part
-// order.
+// order. progress, when set, is called per part with the passages of that part done and its size.
 func EncodeCollection(ctx context.Context, emb *encoder.Embedder, collectionDir, outDir string, progress func(part string, done, total int)) ([]string, error) {
+	return EncodeCollectionWith(ctx, emb, collectionDir, outDir, EncodeHooks{PartProgress: progress})
+}
+
+// EncodeHooks report on EncodeCollectionWith.
+type EncodeHooks struct {
+	// Start is called once the inputs and outDir are checked, with the passages already encoded by an earlier run
+	// (their shards are kept) and the passages of the collection.
+	Start func(encoded, total int)
+	// Progress is called with the passages done over the whole collection (those of kept shards included) and
+	// the part being encoded.
+	Progress func(part string, done int)
+	// PartProgress is called with the passages of the current part done and its size.
+	PartProgress func(part string, done, total int)
+}
+
+// EncodeCollectionWith is EncodeCollection with hooks for a progress display over the whole collection.
+func EncodeCollectionWith(ctx context.Context, emb *encoder.Embedder, collectionDir, outDir string, h EncodeHooks) ([]string, error) {
 	if emb == nil || emb.Model == nil {
 		return nil, errors.New("rocketqa: EncodeCollection: the embedder has no model")
 	}
@@ -42,29 +59,10 @@ func EncodeCollection(ctx context.Context, emb *encoder.Embedder, collectionDir,
 		return nil, err
 	}
 	defer lock.Release()
-	mapPath := filepath.Join(collectionDir, "passage2id.map.json")
 	ropts := dataset.Options{Context: ctx}
-	pids, err := dataset.ReadPassageIDMap(mapPath, ropts)
+	pids, parts, rows, err := collectionLayout(collectionDir, ropts)
 	if err != nil {
 		return nil, err
-	}
-	parts, err := dataset.CollectionParts(collectionDir)
-	if err != nil {
-		return nil, err
-	}
-	rows := 0
-	for _, part := range parts {
-		n, err := dataset.CountLines(part, ropts)
-		if err != nil {
-			return nil, err
-		}
-		if n == 0 {
-			return nil, fmt.Errorf("rocketqa: %s is empty: a collection part needs at least one passage; remove the file or fill it", part)
-		}
-		rows += n
-	}
-	if rows != len(pids) {
-		return nil, fmt.Errorf("rocketqa: %s maps %d rows but the part files of %s hold %d passages: the map belongs to another collection, or a part is missing or extra", mapPath, len(pids), collectionDir, rows)
 	}
 	settings, err := EncodeSettingsOf(emb, len(pids))
 	if err != nil {
@@ -73,47 +71,89 @@ func EncodeCollection(ctx context.Context, emb *encoder.Embedder, collectionDir,
 	if err := checkEncodeDir(outDir, settings, true); err != nil {
 		return nil, err
 	}
-	var shards []string
-	row := 0
-	for _, part := range parts {
-		out := filepath.Join(outDir, filepath.Base(part)+".emb")
-		shards = append(shards, out)
-		r, err := dataset.OpenCollectionPart(part, row, ropts)
-		if err != nil {
-			return nil, err
+	shards, done := make([]string, len(parts)), make([]bool, len(parts))
+	encoded := 0
+	for i, part := range parts {
+		shards[i] = filepath.Join(outDir, filepath.Base(part)+".emb")
+		if rd, err := retrieval.OpenEmbeddingReader(shards[i]); err == nil {
+			done[i] = rd.Count() == int64(rows[i]) // made by an earlier run with the same settings
+			rd.Close()
 		}
-		var titles, texts, ids []string
-		for r.Next() {
-			p := r.Passage()
-			titles, texts, ids = append(titles, p.Title), append(texts, p.Text), append(ids, pids[p.Row])
-		}
-		r.Close()
-		if err := r.Err(); err != nil {
-			return nil, err
-		}
-		row += len(texts)
-		if _, err := os.Stat(out); err == nil {
-			if rd, err := retrieval.OpenEmbeddingReader(out); err == nil && rd.Count() == int64(len(texts)) {
-				rd.Close()
-				continue // done by an earlier run with the same settings
-			}
-		}
-		o := emb.Options
-		if progress != nil {
-			name := filepath.Base(part)
-			o.Progress = func(done, total int) { progress(name, done, total) }
-		}
-		e := *emb
-		e.Options = o
-		vecs, err := e.EncodePassages(ctx, titles, texts)
-		if err != nil {
-			return nil, err
-		}
-		if err := writeShard(out, ids, vecs); err != nil {
-			return nil, err
+		if done[i] {
+			encoded += rows[i]
 		}
 	}
+	if h.Start != nil {
+		h.Start(encoded, len(pids))
+	}
+	row := 0
+	for i, part := range parts {
+		if !done[i] {
+			if err := encodePart(ctx, emb, part, row, pids, shards[i], encoded, h, ropts); err != nil {
+				return nil, err
+			}
+			encoded += rows[i]
+		}
+		row += rows[i]
+	}
 	return shards, nil
+}
+
+// collectionLayout reads the map and the part files of a collection and checks that they agree.
+func collectionLayout(dir string, ropts dataset.Options) (pids, parts []string, rows []int, err error) {
+	mapPath := filepath.Join(dir, "passage2id.map.json")
+	if pids, err = dataset.ReadPassageIDMap(mapPath, ropts); err != nil {
+		return nil, nil, nil, err
+	}
+	if parts, err = dataset.CollectionParts(dir); err != nil {
+		return nil, nil, nil, err
+	}
+	total := 0
+	for _, part := range parts {
+		n, err := dataset.CountLines(part, ropts)
+		if err != nil {
+			return nil, nil, nil, err
+		}
+		if n == 0 {
+			return nil, nil, nil, fmt.Errorf("rocketqa: %s is empty: a collection part needs at least one passage; remove the file or fill it", part)
+		}
+		rows, total = append(rows, n), total+n
+	}
+	if total != len(pids) {
+		return nil, nil, nil, fmt.Errorf("rocketqa: %s maps %d rows but the part files of %s hold %d passages: the map belongs to another collection, or a part is missing or extra", mapPath, len(pids), dir, total)
+	}
+	return pids, parts, rows, nil
+}
+
+// encodePart encodes one part file (whose first row is row) into its shard; before is the passages done before it.
+func encodePart(ctx context.Context, emb *encoder.Embedder, part string, row int, pids []string, out string, before int, h EncodeHooks, ropts dataset.Options) error {
+	r, err := dataset.OpenCollectionPart(part, row, ropts)
+	if err != nil {
+		return err
+	}
+	var titles, texts, ids []string
+	for r.Next() {
+		p := r.Passage()
+		titles, texts, ids = append(titles, p.Title), append(texts, p.Text), append(ids, pids[p.Row])
+	}
+	r.Close()
+	if err := r.Err(); err != nil {
+		return err
+	}
+	e, name := *emb, filepath.Base(part)
+	e.Options.Progress = func(done, total int) {
+		if h.PartProgress != nil {
+			h.PartProgress(name, done, total)
+		}
+		if h.Progress != nil {
+			h.Progress(name, before+done)
+		}
+	}
+	vecs, err := e.EncodePassages(ctx, titles, texts)
+	if err != nil {
+		return err
+	}
+	return writeShard(out, ids, vecs)
 }
 
 // EncodeSettings identify how embedding shards were made: outDir/encode.json of EncodeCollection.
@@ -245,62 +285,70 @@ func writeShard(path string, ids []string, vecs [][]float32) error {
 	return w.Close()
 }
 
-// IndexShards builds one FAISS index per embedding shard (as the official code does with its 4 or 8 parts):
-// outDir/<shard>.index plus its .pids file. Existing indexes are kept. factory "" means IndexFlatIP. outDir is
-// locked for the run (internal/dirlock).
-func IndexShards(ctx context.Context, shards []string, outDir, factory string) ([]string, error) {
+// IndexOptions tune BuildIndexes.
+type IndexOptions struct {
+	Factory string // FAISS index_factory string ["Flat": IndexFlatIP, the official]
+	// Single builds one index over all shards (outDir/all.index) instead of one per shard (outDir/<shard>.index,
+	// as the official code does with its 4 or 8 parts).
+	Single bool
+	// Force rebuilds indexes already in outDir (otherwise they are kept: an interrupted run resumes).
+	Force     bool
+	Metric    retrieval.Metric // [InnerProduct]
+	TrainSize int              // rows sampled to train IVF/PQ indexes (retrieval.BuildOptions)
+	Seed      uint64           // seed of that sample
+	// Progress, when set, is called with the index being built and its vectors added so far.
+	Progress func(index string, done, total int64)
+	// Built, when set, is called after each index with its result (nil when an existing index was kept).
+	Built func(index string, res *retrieval.BuildResult)
+}
+
+// BuildIndexes builds FAISS indexes from embedding shards into outDir and returns their paths: one per shard, or
+// one over all with Single. Existing indexes (with their .pids file) are kept unless Force. outDir is locked for
+// the run (internal/dirlock): a second run into it fails at once, naming the holder.
+func BuildIndexes(ctx context.Context, shards []string, outDir string, o IndexOptions) ([]string, error) {
 	lock, err := dirlock.Acquire(outDir, "index")
 	if err != nil {
 		return nil, err
 	}
 	defer lock.Release()
-	var out []string
-	for _, sh := range shards {
-		p := filepath.Join(outDir, strings.TrimSuffix(filepath.Base(sh), ".emb")+".index")
-		out = append(out, p)
-		if _, err := os.Stat(retrieval.PIDsPath(p)); err == nil {
-			if _, err := os.Stat(p); err == nil {
-				continue
-			}
+	if o.Factory == "" {
+		o.Factory = "Flat"
+	}
+	jobs := [][]string{shards}
+	outs := []string{filepath.Join(outDir, "all.index")}
+	if !o.Single {
+		jobs, outs = nil, nil
+		for _, sh := range shards {
+			jobs = append(jobs, []string{sh})
+			outs = append(outs, filepath.Join(outDir, strings.TrimSuffix(filepath.Base(sh), ".emb")+".index"))
 		}
-		if _, err := retrieval.BuildIndex(ctx, []string{sh}, factory, p, retrieval.BuildOptions{}); err != nil {
+	}
+	for i, p := range outs {
+		if !o.Force && exists(p) && exists(retrieval.PIDsPath(p)) {
+			if o.Built != nil {
+				o.Built(p, nil)
+			}
+			continue
+		}
+		bo := retrieval.BuildOptions{Metric: o.Metric, TrainSize: o.TrainSize, Seed: o.Seed}
+		if o.Progress != nil {
+			bo.Progress = func(done, total int64) { o.Progress(p, done, total) }
+		}
+		res, err := retrieval.BuildIndex(ctx, jobs[i], o.Factory, p, bo)
+		if err != nil {
 			return nil, err
 		}
+		if o.Built != nil {
+			o.Built(p, res)
+		}
 	}
-	return out, nil
+	return outs, nil
 }
 
-// SearchQueries encodes the queries and returns their top-k passages over the sharded indexes (merged by score).
-// An empty query is an error (naming its position), as is a query length beyond the model's positions.
-func SearchQueries(ctx context.Context, emb *encoder.Embedder, indexes []string, queries []string, k int) ([][]retrieval.Hit, error) {
-	if emb == nil || emb.Model == nil {
-		return nil, errors.New("rocketqa: SearchQueries: the embedder has no model")
-	}
-	if err := checkSeqLen("query", emb.QMaxLen, emb.Model.Query); err != nil {
-		return nil, err
-	}
-	for i, q := range queries {
-		if strings.TrimSpace(q) == "" {
-			return nil, fmt.Errorf("rocketqa: query %d is empty", i)
-		}
-	}
-	ix, err := retrieval.OpenShardedIndex(indexes...)
-	if err != nil {
-		return nil, err
-	}
-	defer ix.Close()
-	qv, err := emb.EncodeQueries(ctx, queries)
-	if err != nil {
-		return nil, err
-	}
-	flat := make([]float32, 0, len(qv)*ix.Dim())
-	for _, v := range qv {
-		if len(v) != ix.Dim() {
-			return nil, fmt.Errorf("rocketqa: query vectors have dimension %d, the index %d", len(v), ix.Dim())
-		}
-		flat = append(flat, v...)
-	}
-	return ix.Search(flat, k)
+// IndexShards builds one FAISS index per embedding shard with factory ("" means IndexFlatIP), keeping existing
+// ones: BuildIndexes with the default options.
+func IndexShards(ctx context.Context, shards []string, outDir, factory string) ([]string, error) {
+	return BuildIndexes(ctx, shards, outDir, IndexOptions{Factory: factory})
 }
 
 // RunFromHits turns search results into an eval.Run.
@@ -346,10 +394,7 @@ func RetrieveAndEvaluate(ctx context.Context, emb *encoder.Embedder, dataDir, wo
 	if err != nil {
 		return eval.Metrics{}, err
 	}
-	if err := retrieval.WriteRunTSV(filepath.Join(workDir, "dev.run.tsv"), qids, hits); err != nil {
-		return eval.Metrics{}, err
-	}
-	if err := retrieval.WriteRunJSON(filepath.Join(workDir, "dev.run.json"), qids, hits); err != nil {
+	if err := dataset.WriteRun(filepath.Join(workDir, "dev.run.tsv"), filepath.Join(workDir, "dev.run.json"), qids, hits); err != nil {
 		return eval.Metrics{}, err
 	}
 	ref, err := eval.LoadDuReaderReference(filepath.Join(dataDir, "dev", "dev.json"))

@@ -13,6 +13,7 @@
 package safetensors
 
 import (
+	"bufio"
 	"bytes"
 	"encoding/binary"
 	"encoding/json"
@@ -21,10 +22,11 @@ import (
 	"io"
 	"math"
 	"os"
-	"path/filepath"
 	"sort"
 	"strings"
 	"unicode/utf8"
+
+	"github.com/rocketqa-go/rocketqa/dataset"
 )
 
 // MaxHeaderSize is the largest JSON header accepted when reading (the limit of
@@ -527,38 +529,27 @@ func WriteFileAtomic(path string, data []byte, perm os.FileMode) error {
 	})
 }
 
+// writeAtomic streams write's bytes into path through the module's one atomic writer (dataset.CreateTemp and
+// dataset.CommitTemp: a temporary file beside path, synced and renamed; path's directory must exist).
 func writeAtomic(path string, perm os.FileMode, write func(io.Writer) error) error {
-	dir, base := filepath.Split(path)
-	if dir == "" {
-		dir = "."
-	}
-	tmp, err := os.CreateTemp(dir, "."+base+".tmp-*")
+	tmp, err := dataset.CreateTemp(path)
 	if err != nil {
 		return err
 	}
-	tmpName := tmp.Name()
-	ok := false
-	defer func() {
-		if !ok {
-			tmp.Close()
-			os.Remove(tmpName)
-		}
-	}()
-	if err := write(tmp); err != nil {
+	bw := bufio.NewWriterSize(tmp, 1<<20)
+	if err := write(bw); err == nil {
+		err = bw.Flush()
+	}
+	if err != nil {
+		tmp.Close()
+		os.Remove(tmp.Name())
 		return fmt.Errorf("%s: %w", path, err)
 	}
-	if err := tmp.Chmod(perm); err != nil {
-		return fmt.Errorf("%s: %w", path, err)
-	}
-	if err := tmp.Sync(); err != nil {
-		return fmt.Errorf("%s: %w", path, err)
-	}
-	if err := tmp.Close(); err != nil {
-		return fmt.Errorf("%s: %w", path, err)
-	}
-	if err := os.Rename(tmpName, path); err != nil {
+	if err := dataset.CommitTemp(tmp, path); err != nil {
 		return err
 	}
-	ok = true
+	if perm != dataset.FileMode {
+		return os.Chmod(path, perm)
+	}
 	return nil
 }

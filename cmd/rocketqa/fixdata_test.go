@@ -96,30 +96,3 @@ func TestMineNamesFlags(t *testing.T) {
 	assert.Contains(t, r.stderr, "--fill-to 50 is below --fill-from (default --top-k + 1 = 61)")
 	assert.NotContains(t, r.stderr, "MineOptions")
 }
-
-func TestFileHelpersBOMAndMapRows(t *testing.T) {
-	dir := t.TempDir()
-	run := filepath.Join(dir, "run.tsv")
-	require.NoError(t, os.WriteFile(run, []byte("\ufeffq1\tp1\t1\t0.5\n"), 0o644))
-	qids, _, err := readRunTop(run, 0)
-	require.NoError(t, err)
-	assert.Equal(t, []string{"q1"}, qids)
-
-	q := filepath.Join(dir, "dev.json")
-	require.NoError(t, os.WriteFile(q, []byte("\ufeff{\"question_id\": \"q1\", \"question\": \"x\", \"answer_paragraphs\": []}\n"), 0o644))
-	qids, texts, err := loadQueries(q)
-	require.NoError(t, err)
-	assert.Equal(t, []string{"q1"}, qids)
-	assert.Equal(t, []string{"x"}, texts)
-
-	// a map with more rows than the parts
-	f := writeFixture(t, t.TempDir())
-	m := filepath.Join(f.coll, "passage2id.map.json")
-	b, err := os.ReadFile(m)
-	require.NoError(t, err)
-	require.NoError(t, os.WriteFile(m, []byte(strings.Replace(string(b), "{", `{"12": "extra", `, 1)), 0o644))
-	_, err = loadPassages(f.coll, "", nil)
-	require.Error(t, err)
-	assert.Contains(t, err.Error(), "maps 13 rows")
-	assert.Contains(t, err.Error(), "hold 12 passages")
-}

@@ -1,114 +1,77 @@
 package main
 
 import (
+	"embed"
 	"errors"
 	"flag"
 	"fmt"
-	"io"
 	"math"
 	"os"
-	"runtime"
-	"sort"
 	"strconv"
 	"strings"
 	"time"
 
+	"github.com/rocketqa-go/rocketqa/internal/cli"
+	"github.com/rocketqa-go/rocketqa/rocketqa"
 	"github.com/rocketqa-go/rocketqa/torch"
 )
 
-// cmd is the flag set and help text of one subcommand.
+// cmd is a subcommand: internal/cli's Command with this binary's errors (usage errors exit 2, help exits 0).
 type cmd struct {
-	name     string
-	synopsis string // the usage line(s) after "Usage:"
-	desc     string // what it reads and writes
-	example  string
-	fs       *flag.FlagSet
-	posArgs  string // "" when positional arguments are refused; else their name in the help
-	required map[string]bool
+	*cli.Command
+	fs      *flag.FlagSet
+	posArgs string // "" when positional arguments are refused; else their name in the help
 }
 
 func newCmd(name, synopsis, desc, example string) *cmd {
-	fs := flag.NewFlagSet(name, flag.ContinueOnError)
-	fs.SetOutput(io.Discard)
-	fs.Usage = func() {}
-	return &cmd{name: name, synopsis: synopsis, desc: desc, example: example, fs: fs, required: map[string]bool{}}
+	cc := cli.NewCommand(name, synopsis, desc, example)
+	return &cmd{Command: cc, fs: cc.FS}
+}
+
+//go:embed help/*.txt
+var helpFiles embed.FS
+
+// helpCmd is newCmd with the help text of help/<name>.txt: synopsis, description and example separated by "---"
+// lines.
+func helpCmd(name string) *cmd {
+	b, err := helpFiles.ReadFile("help/" + name + ".txt")
+	if err != nil {
+		panic(err) // a help file missing from the build: TestHelp covers every command
+	}
+	p := append(strings.SplitN(string(b), "\n---\n", 3), "", "")
+	return newCmd(name, strings.TrimSpace(p[0]), strings.TrimSpace(p[1]), strings.TrimSpace(p[2]))
 }
 
 // req marks flags as required (checked by parse, shown in the help).
 func (c *cmd) req(names ...string) {
 	for _, n := range names {
-		c.required[n] = true
+		c.Required[n] = true
 	}
 }
 
 // parse parses args; --help prints the help to stdout and returns errHelp.
 func (c *cmd) parse(args []string) error {
-	err := c.fs.Parse(args)
-	if errors.Is(err, flag.ErrHelp) {
-		c.printHelp(stdout)
-		return errHelp
-	}
-	if err != nil {
-		msg := err.Error()
-		if name, ok := strings.CutPrefix(msg, "flag provided but not defined: -"); ok {
-			msg = "unknown flag --" + strings.TrimPrefix(name, "-")
-		} else if strings.HasPrefix(msg, "invalid value") || strings.HasPrefix(msg, "flag needs an argument: -") {
-			msg = strings.Replace(msg, " -", " --", 1)
-		}
-		return usagef("%s", msg)
-	}
-	if c.posArgs == "" && c.fs.NArg() > 0 {
-		return usagef("unexpected argument %q (every input is given with a flag)", c.fs.Arg(0))
-	}
-	var missing []string
-	for n := range c.required {
-		if !c.set(n) {
-			missing = append(missing, "--"+n)
-		}
-	}
-	sort.Strings(missing)
-	if len(missing) == 1 {
-		return usagef("%s is required", missing[0])
-	}
-	if len(missing) > 1 {
-		return usagef("%s are required", strings.Join(missing, ", "))
-	}
-	return nil
+	c.PosArgs = c.posArgs
+	return cliErr(c.Parse(args, stdout))
 }
 
 // set reports whether the flag was given on the command line.
-func (c *cmd) set(name string) bool {
-	found := false
-	c.fs.Visit(func(f *flag.Flag) {
-		if f.Name == name {
-			found = true
-		}
-	})
-	return found
+func (c *cmd) set(name string) bool { return c.Set(name) }
+
+// cliErr turns internal/cli's usage errors and help into this command's.
+func cliErr(err error) error {
+	var ue *cli.UsageError
+	switch {
+	case errors.Is(err, cli.ErrHelp):
+		return errHelp
+	case errors.As(err, &ue):
+		return usagef("%s", ue.Msg)
+	}
+	return err
 }
 
-func (c *cmd) printHelp(w io.Writer) {
-	fmt.Fprintf(w, "Usage:\n  %s\n\n%s\n\nFlags:\n", strings.ReplaceAll(c.synopsis, "\n", "\n  "), strings.TrimSpace(c.desc))
-	c.fs.VisitAll(func(f *flag.Flag) {
-		typ, usage := flag.UnquoteUsage(f)
-		line := "  --" + f.Name
-		if typ != "" {
-			line += " " + typ
-		}
-		fmt.Fprintln(w, line)
-		if c.required[f.Name] {
-			usage += " (required)"
-		} else if f.DefValue != "" && f.DefValue != "0" && f.DefValue != "false" && !strings.Contains(usage, "(default") {
-			usage += fmt.Sprintf(" (default %s)", f.DefValue)
-		}
-		for _, l := range strings.Split(usage, "\n") {
-			fmt.Fprintf(w, "        %s\n", l)
-		}
-	})
-	if c.example != "" {
-		fmt.Fprintf(w, "\nExample:\n  %s\n", strings.ReplaceAll(strings.TrimSpace(c.example), "\n", "\n  "))
-	}
-}
+// check returns a usage error for the first failed condition: pairs of (ok, message).
+func check(conds ...any) error { return cliErr(cli.Check(conds...)) }
 
 // ---- shared flag groups ----
 
@@ -129,14 +92,13 @@ func addRuntime(c *cmd, withDevice bool) *runtimeFlags {
 
 // resolve parses the device and applies the thread count.
 func (r *runtimeFlags) resolve() (torch.Device, error) {
+	ensureBLAS()
 	dev, err := torch.ParseDevice(r.device)
 	if err != nil {
 		return dev, usagef("--device: %v", strings.TrimPrefix(err.Error(), "torch: "))
 	}
-	if r.device == "cuda" {
-		if lr, err := strconv.Atoi(os.Getenv("LOCAL_RANK")); err == nil && lr >= 0 {
-			dev = torch.CUDA(lr)
-		}
+	if lr, err := strconv.Atoi(os.Getenv("LOCAL_RANK")); r.device == "cuda" && err == nil && lr >= 0 {
+		dev = torch.CUDA(lr)
 	}
 	if dev.Type == torch.CUDADevice {
 		if !torch.CUDAAvailable() {
@@ -153,38 +115,27 @@ func (r *runtimeFlags) resolve() (torch.Device, error) {
 	return dev, nil
 }
 
-// defaultThreads is the core count divided among the processes of a launch on this machine.
-func defaultThreads() int {
-	n := runtime.NumCPU()
-	if lw, err := strconv.Atoi(os.Getenv("LOCAL_WORLD_SIZE")); err == nil && lw > 1 {
-		n /= lw
-	}
-	return max(n, 1)
-}
-
-// langFlags: --lang switches the paper defaults between DuReader (zh) and MS MARCO (en).
+// langFlags: --lang switches the length and tokenisation defaults between DuReader (zh) and MS MARCO (en).
 type langFlags struct {
-	lang  string
-	forCN bool
-	cased bool
+	lang         string
+	forCN, cased bool
 }
 
 func addLang(c *cmd) *langFlags {
 	l := &langFlags{}
 	c.fs.StringVar(&l.lang, "lang", "zh", "zh: DuReader-retrieval defaults (passage 384, pair 384, for_cn);\nen: MS MARCO defaults (passage 128, pair 160, no for_cn)")
-	c.fs.BoolVar(&l.forCN, "for-cn", true, "remove spaces before tokenizing, as the official for_cn (default true for\n--lang zh, false for en)")
+	c.fs.BoolVar(&l.forCN, "for-cn", rocketqa.DuReaderDE.ForCN, fmt.Sprintf("remove spaces before tokenizing, as the official for_cn (default %v for\n--lang zh, %v for en)", rocketqa.DuReaderDE.ForCN, rocketqa.MSMarcoDE.ForCN))
 	c.fs.BoolVar(&l.cased, "cased", false, "keep letter case (default: lower-case, as ERNIE and BERT uncased)")
 	return l
 }
 
-// apply validates --lang and sets the language-dependent defaults of the flags the user did not give:
-// en maps each named int flag to its MS MARCO value.
+// apply validates --lang; with en, the length flags the user did not give take the MS MARCO preset's values.
 func (l *langFlags) apply(c *cmd, en map[string]*int, enValues map[string]int) error {
 	switch l.lang {
 	case "zh":
 	case "en":
 		if !c.set("for-cn") {
-			l.forCN = false
+			l.forCN = rocketqa.MSMarcoDE.ForCN
 		}
 		for name, p := range en {
 			if !c.set(name) {
@@ -198,33 +149,28 @@ func (l *langFlags) apply(c *cmd, en map[string]*int, enValues map[string]int) e
 }
 
 // initFlags: where the initial weights come from.
-type initFlags struct {
-	init, config, vocab string
-}
+type initFlags struct{ rocketqa.InitSpec }
 
 func addInit(c *cmd) *initFlags {
 	f := &initFlags{}
-	c.fs.StringVar(&f.init, "init", "", "pretrained model directory (HuggingFace layout: config.json, model.safetensors or\npytorch_model.bin, vocab.txt), or a model directory written by this tool to continue from")
-	c.fs.StringVar(&f.config, "config", "", "config.json of a randomly initialised model (instead of --init; needs --vocab)")
-	c.fs.StringVar(&f.vocab, "vocab", "", "vocab.txt (with --config; overrides the vocabulary of --init)")
+	c.fs.StringVar(&f.Init, "init", "", "pretrained model directory (HuggingFace layout: config.json, model.safetensors or\npytorch_model.bin, vocab.txt), or a model directory written by this tool to continue from")
+	c.fs.StringVar(&f.Config, "config", "", "config.json of a randomly initialised model (instead of --init; needs --vocab)")
+	c.fs.StringVar(&f.Vocab, "vocab", "", "vocab.txt (with --config; overrides the vocabulary of --init)")
 	return f
 }
 
 func (f *initFlags) check() error {
-	switch {
-	case f.init == "" && f.config == "":
-		return usagef("give --init DIR (pretrained model) or --config config.json with --vocab vocab.txt")
-	case f.init != "" && f.config != "":
-		return usagef("--init and --config exclude each other")
-	case f.config != "" && f.vocab == "":
-		return usagef("--config needs --vocab")
+	if err := check(f.Init != "" || f.Config != "", "give --init DIR (pretrained model) or --config config.json with --vocab vocab.txt",
+		f.Init == "" || f.Config == "", "--init and --config exclude each other",
+		f.Config == "" || f.Vocab != "", "--config needs --vocab"); err != nil {
+		return err
 	}
-	if f.init != "" {
-		if err := mustDir("--init", f.init); err != nil {
+	if f.Init != "" {
+		if err := mustDir("--init", f.Init); err != nil {
 			return err
 		}
 	}
-	for _, p := range [][2]string{{"--config", f.config}, {"--vocab", f.vocab}} {
+	for _, p := range [][2]string{{"--config", f.Config}, {"--vocab", f.Vocab}} {
 		if p[1] != "" {
 			if err := mustFile(p[0], p[1]); err != nil {
 				return err
@@ -247,25 +193,17 @@ type optFlags struct {
 	c                         *cmd
 }
 
-// optDefaults are a stage's paper defaults.
-type optDefaults struct {
-	batch, epochs  int
-	lr, warmup, wd float64
-	schedule       string
-	batchNote      string
-}
-
-func addOpt(c *cmd, d optDefaults) *optFlags {
-	o := &optFlags{c: c}
-	fs := c.fs
-	fs.IntVar(&o.batch, "batch", d.batch, "training examples per step and process ("+d.batchNote+"); the global batch\nis --batch times the number of processes")
-	fs.IntVar(&o.epochs, "epochs", d.epochs, "passes over the training file")
+// addOpt declares the training flags with the defaults of preset p (batchNote describes its batch).
+func addOpt(c *cmd, p rocketqa.Preset, batchNote string) *optFlags {
+	o, fs := &optFlags{c: c}, c.fs
+	fs.IntVar(&o.batch, "batch", p.Batch, "training examples per step and process ("+batchNote+"); the global batch\nis --batch times the number of processes")
+	fs.IntVar(&o.epochs, "epochs", p.Epochs, "passes over the training file")
 	fs.IntVar(&o.maxSteps, "max-steps", 0, "optimizer steps to run; overrides --epochs when set")
-	fs.Float64Var(&o.lr, "lr", d.lr, "peak learning rate")
-	fs.StringVar(&o.optimizer, "optimizer", "adamw", "adamw, or lamb: Paddle's LambOptimizer as the official MS MARCO runs (Adam moments,\n--wd inside the update, layer-wise trust ratio, eps 1e-6; --wd defaults to 0.01 with lamb)")
-	fs.Float64Var(&o.warmup, "warmup", d.warmup, "fraction of the steps spent in linear warmup")
-	fs.StringVar(&o.schedule, "schedule", d.schedule, "learning-rate schedule: paddle (official: warmup, then lr*(1-t/T); constant when\n--warmup is 0), linear (HF warmup + linear decay) or constant")
-	fs.Float64Var(&o.wd, "wd", d.wd, "decoupled weight decay (not on biases and LayerNorm)")
+	fs.Float64Var(&o.lr, "lr", p.LR, "peak learning rate")
+	fs.StringVar(&o.optimizer, "optimizer", p.Optimizer, "adamw, or lamb: Paddle's LambOptimizer as the official MS MARCO runs (Adam moments,\n--wd inside the update, layer-wise trust ratio, eps 1e-6; --wd defaults to 0.01 with lamb)")
+	fs.Float64Var(&o.warmup, "warmup", p.Warmup, "fraction of the steps spent in linear warmup")
+	fs.StringVar(&o.schedule, "schedule", string(p.Schedule), "learning-rate schedule: paddle (official: warmup, then lr*(1-t/T); constant when\n--warmup is 0), linear (HF warmup + linear decay) or constant")
+	fs.Float64Var(&o.wd, "wd", p.WeightDecay, "decoupled weight decay (not on biases and LayerNorm)")
 	fs.Float64Var(&o.clip, "clip", 1.0, "global gradient-norm clip; negative disables")
 	fs.Uint64Var(&o.seed, "seed", 1, "seed of the initialisation, dropout and data order")
 	fs.IntVar(&o.saveEvery, "save-every", 1000, "write a resumable checkpoint every N steps (0: only at the end)")
@@ -279,80 +217,19 @@ func addOpt(c *cmd, d optDefaults) *optFlags {
 
 func (o *optFlags) check() error {
 	num := func(v float64) bool { return !math.IsNaN(v) && !math.IsInf(v, 0) }
-	if o.optimizer == "lamb" && o.c != nil && !o.c.set("wd") {
-		o.wd = 0.01 // Paddle's lamb_weight_decay default, the official runs' setting
+	if o.optimizer == "lamb" && !o.c.set("wd") {
+		o.wd = rocketqa.PAIRMarco.WeightDecay // Paddle's lamb_weight_decay default, the official runs' setting
 	}
-	switch {
-	case o.batch <= 0:
-		return usagef("--batch %d: must be positive", o.batch)
-	case o.epochs <= 0:
-		return usagef("--epochs %d: must be positive", o.epochs)
-	case o.maxSteps < 0:
-		return usagef("--max-steps %d: must not be negative", o.maxSteps)
-	case !(o.lr > 0) || !num(o.lr):
-		return usagef("--lr %g: must be a positive number", o.lr)
-	case !(o.warmup >= 0 && o.warmup < 1):
-		return usagef("--warmup %g: must be in [0, 1)", o.warmup)
-	case !(o.wd >= 0) || !num(o.wd):
-		return usagef("--wd %g: must be a number, not negative", o.wd)
-	case !num(o.clip):
-		return usagef("--clip %g: must be a number (negative disables clipping)", o.clip)
-	case o.optimizer != "adamw" && o.optimizer != "lamb":
-		return usagef("--optimizer %q: want adamw or lamb", o.optimizer)
-	case o.schedule != "paddle" && o.schedule != "linear" && o.schedule != "constant":
-		return usagef("--schedule %q: want paddle, linear or constant", o.schedule)
-	case o.saveEvery < 0 || o.keep < 1 || o.logEvery < 1:
-		return usagef("--save-every must not be negative, --keep and --log-every must be positive")
-	case o.backend != "" && o.backend != "gloo" && o.backend != "nccl":
-		return usagef("--backend %q: want gloo or nccl", o.backend)
-	case o.distTimeout <= 0:
-		return usagef("--dist-timeout %v: must be positive", o.distTimeout)
-	}
-	return nil
-}
-
-// ---- file checks ----
-
-// mustFile fails (exit 1) naming the flag and the path when path is not a readable regular file.
-func mustFile(flagName, path string) error {
-	st, err := os.Stat(path)
-	if err != nil {
-		return fmt.Errorf("%s %s: %v", flagName, path, pathErr(err))
-	}
-	if st.IsDir() {
-		return fmt.Errorf("%s %s: is a directory, want a file", flagName, path)
-	}
-	return nil
-}
-
-// mustDir fails naming the flag and the path when path is not a directory.
-func mustDir(flagName, path string) error {
-	st, err := os.Stat(path)
-	if err != nil {
-		return fmt.Errorf("%s %s: %v", flagName, path, pathErr(err))
-	}
-	if !st.IsDir() {
-		return fmt.Errorf("%s %s: not a directory", flagName, path)
-	}
-	return nil
-}
-
-// pathErr strips the "stat PATH: " prefix of an *os.PathError (the caller names the path).
-func pathErr(err error) error {
-	var pe *os.PathError
-	if errors.As(err, &pe) {
-		return pe.Err
-	}
-	return err
-}
-
-// splitList splits a comma-separated flag value, dropping empty items.
-func splitList(s string) []string {
-	var out []string
-	for _, p := range strings.Split(s, ",") {
-		if p = strings.TrimSpace(p); p != "" {
-			out = append(out, p)
-		}
-	}
-	return out
+	return check(o.batch > 0, fmt.Sprintf("--batch %d: must be positive", o.batch),
+		o.epochs > 0, fmt.Sprintf("--epochs %d: must be positive", o.epochs),
+		o.maxSteps >= 0, fmt.Sprintf("--max-steps %d: must not be negative", o.maxSteps),
+		o.lr > 0 && num(o.lr), fmt.Sprintf("--lr %g: must be a positive number", o.lr),
+		o.warmup >= 0 && o.warmup < 1, fmt.Sprintf("--warmup %g: must be in [0, 1)", o.warmup),
+		o.wd >= 0 && num(o.wd), fmt.Sprintf("--wd %g: must be a number, not negative", o.wd),
+		num(o.clip), fmt.Sprintf("--clip %g: must be a number (negative disables clipping)", o.clip),
+		o.optimizer == "adamw" || o.optimizer == "lamb", fmt.Sprintf("--optimizer %q: want adamw or lamb", o.optimizer),
+		o.schedule == "paddle" || o.schedule == "linear" || o.schedule == "constant", fmt.Sprintf("--schedule %q: want paddle, linear or constant", o.schedule),
+		o.saveEvery >= 0 && o.keep >= 1 && o.logEvery >= 1, "--save-every must not be negative, --keep and --log-every must be positive",
+		o.backend == "" || o.backend == "gloo" || o.backend == "nccl", fmt.Sprintf("--backend %q: want gloo or nccl", o.backend),
+		o.distTimeout > 0, fmt.Sprintf("--dist-timeout %v: must be positive", o.distTimeout))
 }

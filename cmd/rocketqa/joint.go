@@ -9,11 +9,18 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/rocketqa-go/rocketqa/dataset"
 	"github.com/rocketqa-go/rocketqa/encoder"
 	"github.com/rocketqa-go/rocketqa/jointtrain"
+	"github.com/rocketqa-go/rocketqa/rocketqa"
+	"github.com/rocketqa-go/rocketqa/rocketqa/denoise"
 )
 
 // The RocketQA v2 subcommands: train-joint, lists, rerank, memory (package jointtrain).
+
+// jointDefaults are the training-loop flag defaults of train-joint (docs/method.md §5.4; the batch counts lists).
+var jointDefaults = rocketqa.Preset{Batch: 3, Epochs: rocketqa.V2Marco.Epochs, LR: rocketqa.V2Marco.LR,
+	WeightDecay: rocketqa.V2Marco.WeightDecay, Schedule: rocketqa.V2Marco.Schedule, Optimizer: rocketqa.V2Marco.Optimizer}
 
 func jointPreset(name string) (jointtrain.Config, error) {
 	switch name {
@@ -63,8 +70,7 @@ its logit), checkpoints/step-N (resumable), metrics.jsonl. Presets are the offic
 	pLen := c.fs.Int("p-len", 0, "passage length (default: the preset's)")
 	ceLen := c.fs.Int("ce-len", 0, "pair length (default: the preset's)")
 	autocast := c.fs.Bool("bf16", false, "bfloat16 autocast on CUDA")
-	o := addOpt(c, optDefaults{batch: 3, epochs: 2, lr: 1e-5, wd: 0.01, schedule: "constant",
-		batchNote: "lists; official: 3 of 128 per GPU x 32 GPUs (marco), 12 of 32 x 8 (nq)"})
+	o := addOpt(c, jointDefaults, "lists; official: 3 of 128 per GPU x 32 GPUs (marco), 12 of 32 x 8 (nq)")
 	rt := addRuntime(c, true)
 	c.req("de", "ce", "train", "out")
 	if err := c.parse(args); err != nil {
@@ -126,12 +132,12 @@ its logit), checkpoints/step-N (resumable), metrics.jsonl. Presets are the offic
 		return err
 	}
 	cfg.Device = device
-	pg, err := joinGroup(o, device)
+	pg, err := rocketqa.JoinProcessGroup(o.backend, device, o.distTimeout)
 	if err != nil {
 		return err
 	}
 	defer pg.Close()
-	rank, world := rankWorld(pg)
+	rank, world := rocketqa.RankWorld(pg)
 	if rank == 0 {
 		logf("train-joint", "%s: lists of %d, %d process(es) x %d lists; variant %s; chunk %d (cached %v); device %s; %s",
 			*trainFile, cfg.ListSize, world, o.batch, v, cfg.ChunkSize, cfg.Cached, device, runtimeInfo())
@@ -139,10 +145,7 @@ its logit), checkpoints/step-N (resumable), metrics.jsonl. Presets are the offic
 	cfg.Train = o.trainOptions(*out, pg)
 	cfg.Train.Identity = map[string]string{"command": "train-joint", "preset": *preset}
 	res, err := jointtrain.Train(ctx, cfg)
-	if err != nil {
-		return err
-	}
-	return trainSummary("train-joint", res, rank)
+	return trainSummary("train-joint", res, err, pg)
 }
 
 func runLists(ctx context.Context, args []string) error {
@@ -182,7 +185,7 @@ Inputs as for 'rocketqa mine': --de-run (from 'search' over the training queries
 	if err := mustFile("--qrels", *qrels); err != nil {
 		return err
 	}
-	pos, err := loadPositives(*qrels)
+	pos, err := dataset.ReadPositives(*qrels, dataset.Options{Context: ctx})
 	if err != nil {
 		return err
 	}
@@ -191,11 +194,11 @@ Inputs as for 'rocketqa mine': --de-run (from 'search' over the training queries
 		if err := mustFile("--additional", *additional); err != nil {
 			return err
 		}
-		if add, err = loadPositives(*additional); err != nil {
+		if add, err = dataset.ReadPositives(*additional, dataset.Options{Context: ctx}); err != nil {
 			return err
 		}
 	}
-	in, err := candidateInput(ctx, *deRun, *ceRun, *queries, *coll, *titles, pos)
+	in, err := denoise.LoadInput(ctx, denoise.Files{DERun: *deRun, CERun: *ceRun, Queries: *queries, Collection: *coll, Titles: *titles}, pos)
 	if err != nil {
 		return err
 	}

@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/rocketqa-go/rocketqa/dataset"
 	"github.com/rocketqa-go/rocketqa/retrieval"
 	"github.com/rocketqa-go/rocketqa/rocketqa"
 	"github.com/stretchr/testify/assert"
@@ -95,7 +96,7 @@ func TestPipeline(t *testing.T) {
 	// search: the exact top 10 by inner product, merged over both indexes
 	run, runJSON := filepath.Join(dir, "run.tsv"), filepath.Join(dir, "run.json")
 	ok(t, "search", "--model", model, "--index", idx, "--queries", f.q2qid, "--top-k", "10", "--out", run, "--json", runJSON)
-	qids, hits, err := retrieval.ReadRunTSV(run)
+	qids, hits, err := dataset.ReadRun(run, 0)
 	require.NoError(t, err)
 	var devQIDs, devQueries []string
 	for _, d := range fixtureDev {
@@ -123,7 +124,7 @@ func TestPipeline(t *testing.T) {
 		}
 		assert.Equal(t, all[0].pid, hits[i][0].PID, "query %s top hit", qids[i])
 	}
-	jq, jh, err := retrieval.ReadRunJSON(runJSON)
+	jq, jh, err := dataset.ReadRunJSON(runJSON)
 	require.NoError(t, err)
 	require.Equal(t, qids, jq)
 	for i := range jh {
@@ -172,7 +173,7 @@ func TestPipeline(t *testing.T) {
 	scoredPath := filepath.Join(dir, "scored.tsv")
 	ok(t, "score", "--model", filepath.Join(ce, "final"), "--run", run, "--queries", f.q2qid, "--collection", f.coll,
 		"--top-k", "5", "--out", scoredPath, "--batch", "3")
-	sq, sh, err := retrieval.ReadRunTSV(scoredPath)
+	sq, sh, err := dataset.ReadRun(scoredPath, 0)
 	require.NoError(t, err)
 	require.Equal(t, qids, sq)
 	cm, err := rocketqa.Load(filepath.Join(ce, "final"), rocketqa.LoadOptions{})

@@ -4,7 +4,13 @@ import (
 	"context"
 
 	"github.com/rocketqa-go/rocketqa/pretrain"
+	"github.com/rocketqa-go/rocketqa/rocketqa"
+	"github.com/rocketqa-go/rocketqa/train"
 )
+
+// pretrainDefaults are the flag defaults of pretrain (BERT-style MLM settings: AdamW, 6% linear warm-up).
+var pretrainDefaults = rocketqa.Preset{Batch: 64, Epochs: 10, LR: 1e-4, Warmup: 0.06, WeightDecay: 0.01,
+	Schedule: train.Linear, Optimizer: train.AdamW}
 
 func runPretrain(ctx context.Context, args []string) error {
 	c := newCmd("pretrain",
@@ -34,8 +40,7 @@ rocketqa train-de --init mlm/final --train data/demo/train/dual.train.tsv --out 
 	maxLen := c.fs.Int("max-len", 256, "sequence length in tokens, [CLS] and [SEP]s included (default 256; 128 with --lang en)")
 	masking := c.fs.String("masking", "wwm", "masking unit: wwm (whole words: a word and its ## pieces) or char (every token)")
 	maskProb := c.fs.Float64("mask-prob", 0.15, "share of the tokens of each sequence that is predicted")
-	o := addOpt(c, optDefaults{batch: 64, epochs: 10, lr: 1e-4, warmup: 0.06, wd: 0.01, schedule: "linear",
-		batchNote: "sequences"})
+	o := addOpt(c, pretrainDefaults, "sequences")
 	rt := addRuntime(c, true)
 	c.req("collection", "out")
 	if err := c.parse(args); err != nil {
@@ -61,32 +66,31 @@ rocketqa train-de --init mlm/final --train data/demo/train/dual.train.tsv --out 
 	if err := mustDir("--collection", *collection); err != nil {
 		return err
 	}
-	if err := checkLengths(in, map[string]int{"--max-len": *maxLen}); err != nil {
+	if maxPos, cfg, err := in.MaxPositions(); err != nil {
 		return err
+	} else if maxPos > 0 && *maxLen > maxPos {
+		return usagef("--max-len %d exceeds max_position_embeddings %d of %s", *maxLen, maxPos, cfg)
 	}
 	ensureBLAS()
 	device, err := rt.resolve()
 	if err != nil {
 		return err
 	}
-	pg, err := joinGroup(o, device)
+	pg, err := rocketqa.JoinProcessGroup(o.backend, device, o.distTimeout)
 	if err != nil {
 		return err
 	}
 	defer pg.Close()
-	rank, world := rankWorld(pg)
+	rank, world := rocketqa.RankWorld(pg)
 	if rank == 0 {
 		logf("pretrain", "%s; %d process(es) x batch %d, masking %s %.0f%%; device %s; %s",
 			*collection, world, o.batch, *masking, 100**maskProb, device, runtimeInfo())
 	}
 	res, err := pretrain.Run(ctx, pretrain.Config{
-		Collection: *collection, Init: in.init, Config: in.config, Vocab: in.vocab,
+		Collection: *collection, Init: in.Init, Config: in.Config, Vocab: in.Vocab,
 		MaxLen: *maxLen, ForCN: lang.forCN, Cased: lang.cased,
 		Masking: pretrain.Masking(*masking), MaskProb: *maskProb, Device: device,
 		Train: o.trainOptions(*out, pg),
 	})
-	if err != nil {
-		return err
-	}
-	return trainSummary("pretrain", res, rank)
+	return trainSummary("pretrain", res, err, pg)
 }

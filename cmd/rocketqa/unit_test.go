@@ -2,8 +2,9 @@ package main
 
 import (
 	"bytes"
-	"os"
+	"fmt"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 
@@ -11,28 +12,8 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/rocketqa-go/rocketqa/dataset"
+	"github.com/rocketqa-go/rocketqa/rocketqa"
 )
-
-func TestCoretypeFor(t *testing.T) {
-	const head = "processor\t: 0\nvendor_id\t: AuthenticAMD\nmodel name\t: AMD EPYC\n"
-	cases := map[string]string{
-		head + "flags\t\t: fpu sse sse2 avx avx2 fma\n":                       "Haswell",
-		head + "flags\t\t: fpu avx avx2 avx512f avx512dq avx512bw\n":          "SkylakeX",
-		head + "flags\t\t: fpu sse sse2 avx\n":                                "",
-		head:                                                                  "",
-		head + "flags\t\t: fpu avx\nflags\t\t: fpu avx avx2 avx512f\n":        "", // the first core's flags decide
-		"vmx flags\t: avx2 avx512f\n" + head + "flags\t\t: fpu avx2 avx512\n": "Haswell",
-	}
-	for in, want := range cases {
-		assert.Equal(t, want, coretypeFor(in), "%q", in)
-	}
-}
-
-func TestBLASSummary(t *testing.T) {
-	assert.Equal(t, "OpenBLAS Haswell core (openmp)", blasSummary(`blas=/usr/lib/libblas.so.3 openblas_config="OpenBLAS 0.3.21 USE_OPENMP Zen" openblas_core=Haswell openblas_parallel=openmp omp_threads=2`))
-	assert.Equal(t, "BLAS /usr/lib/libblis.so", blasSummary("blas=/usr/lib/libblis.so omp_threads=2"))
-	assert.Equal(t, "BLAS unknown", blasSummary("unknown"))
-}
 
 func TestPrefixWriter(t *testing.T) {
 	var out bytes.Buffer
@@ -46,49 +27,6 @@ func TestPrefixWriter(t *testing.T) {
 	a.flush()
 	b.flush()
 	assert.Equal(t, "[rank 1] one\n[rank 0] hello\n[rank 0] progress 1\n[rank 0] progress 2\n[rank 1] two\n", out.String())
-}
-
-func TestLoadQueriesFormats(t *testing.T) {
-	dir := t.TempDir()
-	write := func(name, s string) string {
-		p := filepath.Join(dir, name)
-		require.NoError(t, os.WriteFile(p, []byte(s), 0o644))
-		return p
-	}
-	for _, p := range []string{
-		write("q2qid.dev.json", `{"北京天气": "q1", "红烧肉": "q2"}`),
-		write("dev.json", `{"question_id": "q1", "question": "北京天气", "answer_paragraphs": []}`+"\n"+
-			`{"question_id": "q2", "question": "红烧肉", "answer_paragraphs": [{"paragraph_id": "p1"}]}`+"\n"),
-		write("queries.tsv", "q1\t北京天气\nq2\t红烧肉\n"),
-	} {
-		qids, texts, err := loadQueries(p)
-		require.NoError(t, err, p)
-		assert.Equal(t, []string{"q1", "q2"}, qids, p)
-		assert.Equal(t, []string{"北京天气", "红烧肉"}, texts, p)
-	}
-	_, _, err := loadQueries(write("dup.tsv", "q1\ta\nq1\tb\n"))
-	assert.ErrorContains(t, err, `dup.tsv: qid "q1" appears twice`)
-
-	// positives keep file order and count a repeated pair once
-	pos, err := loadPositives(write("qrels.tsv", "q1\tp2\nq1\tp1\nq1\tp2\nq2\tp9\n"))
-	require.NoError(t, err)
-	assert.Equal(t, map[string][]string{"q1": {"p2", "p1"}, "q2": {"p9"}}, pos)
-}
-
-func TestReadRunTop(t *testing.T) {
-	dir := t.TempDir()
-	p := filepath.Join(dir, "run.tsv")
-	require.NoError(t, os.WriteFile(p, []byte("q1\tpb\t2\t0.5\nq1\tpa\t1\t0.9\nq1\tpc\t3\t0.1\nq2\tpz\t1\n"), 0o644))
-	qids, hits, err := readRunTop(p, 2)
-	require.NoError(t, err)
-	assert.Equal(t, []string{"q1", "q2"}, qids)
-	assert.Equal(t, []string{"pa", "pb"}, pidsOf(hits[0]))
-	assert.InDelta(t, 0.9, hits[0][0].Score, 1e-7)
-	assert.Equal(t, []string{"pz"}, pidsOf(hits[1]))
-
-	require.NoError(t, os.WriteFile(p, []byte("q1\tpa\t1\t0.9\nq1\tpb\t1\t0.5\n"), 0o644))
-	_, _, err = readRunTop(p, 0)
-	assert.ErrorContains(t, err, p+":2: qid \"q1\" has rank 1 again (first on line 1)")
 }
 
 func TestQueriesFromDualTrain(t *testing.T) {
@@ -109,4 +47,47 @@ func TestQueriesFromDualTrain(t *testing.T) {
 	r = inproc(t, "queries", "--train", filepath.Join(dir, "missing.tsv"), "--collection", f.coll, "--out-queries", q, "--out-qrels", qr)
 	require.Equal(t, 1, r.code)
 	require.Contains(t, r.stderr, "missing.tsv")
+}
+
+// helpDefaults returns the default of every flag of a command as its --help prints it ("" when the help shows
+// none: a zero, false or empty default).
+func helpDefaults(t *testing.T, args ...string) map[string]string {
+	r := inproc(t, append(args, "--help")...)
+	require.Equal(t, 0, r.code, "%s", r)
+	out := map[string]string{}
+	name := ""
+	for _, l := range strings.Split(r.stdout, "\n") {
+		if f, ok := strings.CutPrefix(l, "  --"); ok {
+			name = strings.Fields(f)[0]
+			out[name] = ""
+		} else if i := strings.Index(l, "(default "); i >= 0 && name != "" && strings.HasPrefix(l, "        ") {
+			out[name] = strings.TrimSuffix(l[i+len("(default "):], ")")
+		}
+	}
+	return out
+}
+
+// TestFlagDefaultsAreTheOfficialPresets: train-de and train-ce default to rocketqa.DuReaderDE / DuReaderCE (the
+// presets examples/pipeline reads too), and --lang en's lengths are the MS MARCO presets'.
+func TestFlagDefaultsAreTheOfficialPresets(t *testing.T) {
+	str := func(v any) string {
+		if s := fmt.Sprint(v); s != "0" && s != "false" {
+			return s
+		}
+		return ""
+	}
+	de, ce := rocketqa.DuReaderDE, rocketqa.DuReaderCE
+	for cmd, want := range map[string]map[string]any{
+		"train-de": {"batch": de.Batch, "epochs": de.Epochs, "lr": de.LR, "warmup": de.Warmup, "wd": de.WeightDecay,
+			"schedule": de.Schedule, "optimizer": de.Optimizer, "q-len": de.QLen, "for-cn": fmt.Sprintf("%v for", de.ForCN),
+			"p-len": fmt.Sprintf("%d; %d with --lang en", de.PLen, rocketqa.MSMarcoDE.PLen)},
+		"train-ce": {"batch": ce.Batch, "epochs": ce.Epochs, "lr": ce.LR, "warmup": ce.Warmup, "wd": ce.WeightDecay,
+			"schedule": ce.Schedule, "optimizer": ce.Optimizer, "perturb": ce.Perturb, "for-cn": fmt.Sprintf("%v for", ce.ForCN),
+			"max-len": fmt.Sprintf("%d; %d with --lang en", ce.PairLen, rocketqa.MSMarcoCE.PairLen)},
+	} {
+		got := helpDefaults(t, cmd)
+		for flag, v := range want {
+			assert.Equal(t, str(v), got[flag], "%s --%s", cmd, flag)
+		}
+	}
 }

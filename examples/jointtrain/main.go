@@ -260,18 +260,7 @@ func search(ctx context.Context, dir string, queries []string, pool *dataset.Pas
 	if err != nil {
 		return nil, err
 	}
-	hits, err := rocketqa.SearchExact(qv, pv, k)
-	if err != nil {
-		return nil, err
-	}
-	pids := pool.PIDs()
-	out := make([][]retrieval.Hit, len(hits))
-	for i, hs := range hits {
-		for _, h := range hs {
-			out[i] = append(out[i], retrieval.Hit{PID: pids[h.Row], Score: h.Score})
-		}
-	}
-	return out, nil
+	return rocketqa.SearchExact(qv, pv, pool.PIDs(), k)
 }
 
 func scoreRun(ctx context.Context, dir string, queries []string, hits [][]retrieval.Hit, pool *dataset.Passages, maxLen int) ([][]retrieval.Hit, error) {

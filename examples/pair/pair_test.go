@@ -65,8 +65,8 @@ func TestPairSmall(t *testing.T) {
 		scored[0].Score = 0.95
 		ce = append(ce, scored)
 	}
-	require.NoError(t, retrieval.WriteRunTSV(filepath.Join(pipe, "md1", "unlabelled.run.tsv"), qids, runHits))
-	require.NoError(t, retrieval.WriteRunTSV(filepath.Join(pipe, "md1", "unlabelled.ce50.tsv"), qids, ce))
+	require.NoError(t, dataset.WriteRun(filepath.Join(pipe, "md1", "unlabelled.run.tsv"), "", qids, runHits))
+	require.NoError(t, dataset.WriteRun(filepath.Join(pipe, "md1", "unlabelled.ce50.tsv"), "", qids, ce))
 	out := t.TempDir()
 	rows, err := run(options{pipeline: pipe, data: data, out: out, epochs1: 1, epochs2: 1, batch: 32, lr: 1e-3,
 		alpha: 0.1, threads: 1, marginLines: 100, posThreshold: 0.9, negThreshold: 0.1})

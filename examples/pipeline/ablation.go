@@ -17,7 +17,6 @@ import (
 	"github.com/rocketqa-go/rocketqa/dataset"
 	"github.com/rocketqa-go/rocketqa/eval"
 	"github.com/rocketqa-go/rocketqa/examples/internal/demo"
-	"github.com/rocketqa-go/rocketqa/retrieval"
 	"github.com/rocketqa-go/rocketqa/rocketqa"
 	"github.com/rocketqa-go/rocketqa/rocketqa/denoise"
 )
@@ -69,7 +68,7 @@ func (r *runner) pretrain(ctx context.Context, vocabSize int, vocab string) (str
 // rerankDev scores M_D(0)'s dev top 50 (written by evaluate) with the cross-encoder and evaluates both rankings.
 func (r *runner) rerankDev(ctx context.Context, ce, md0 string) error {
 	runPath := filepath.Join(filepath.Dir(md0), "dev", "dev.run.tsv")
-	qids, hits, err := retrieval.ReadRunTSV(runPath)
+	qids, hits, err := dataset.ReadRun(runPath, 0)
 	if err != nil {
 		return err
 	}
@@ -89,7 +88,7 @@ func (r *runner) rerankDev(ctx context.Context, ce, md0 string) error {
 	if err := r.scoreRun(ctx, ce, out, qids, texts, hits, r.collection); err != nil {
 		return err
 	}
-	_, scored, err := retrieval.ReadRunTSV(out)
+	_, scored, err := dataset.ReadRun(out, 0)
 	if err != nil {
 		return err
 	}

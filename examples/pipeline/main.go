@@ -1,4 +1,4 @@
-// Command pipeline runs RocketQA v1's four steps (Qu et al., NAACL 2021; spec 3.4) on a DuReader-layout corpus:
+// Command pipeline runs RocketQA v1's four steps (Qu et al., NAACL 2021; docs/method.md §3.4) on a DuReader-layout corpus:
 //
 //  1. train the dual encoder M_D(0) with random negatives;
 //  2. retrieve the training queries' top passages with M_D(0) and train the cross-encoder M_C on them;
@@ -59,6 +59,16 @@ type preset struct {
 	// pretrain) and starts every model from it, as the papers start from ERNIE
 	pretrainSteps, pretrainBatch, pretrainLen int
 	pretrainLR                                float64
+	deSchedule                                train.Schedule // "" is train's default (linear)
+}
+
+// official builds a preset from the library's official values (the same as the rocketqa CLI's flag defaults): the
+// global batch of one process is the official per-GPU batch times the GPUs.
+func official(de, ce rocketqa.Preset, retrieveK int) preset {
+	return preset{deEpochs: de.Epochs, deEpochsLater: de.LaterEpochs, ceEpochs: ce.Epochs, deBatch: de.GlobalBatch(),
+		ceBatch: ce.GlobalBatch(), deLR: de.LR, ceLR: ce.LR, deWarmup: de.Warmup, ceWD: ce.WeightDecay, qLen: de.QLen,
+		pLen: de.PLen, pairLen: ce.PairLen, retrieveK: retrieveK, forCN: de.ForCN, perturb: ce.Perturb,
+		labelledShare: 1, deSchedule: de.Schedule}
 }
 
 var presets = map[string]preset{
@@ -67,12 +77,10 @@ var presets = map[string]preset{
 		qLen: 32, pLen: 64, pairLen: 96, retrieveK: 100, forCN: true, shared: true, labelledShare: 0.7,
 		pretrainSteps: demo.DefaultPretrain().Steps, pretrainBatch: demo.DefaultPretrain().Batch,
 		pretrainLen: demo.DefaultPretrain().MaxLen, pretrainLR: demo.DefaultPretrain().LR},
-	// DuReader-retrieval baseline (spec 6.2): ERNIE 1.0 twin init, batch 512 over cross-batch, 10 epochs DE, 3 CE
-	"dureader": {deEpochs: 10, deEpochsLater: 10, ceEpochs: 3, deBatch: 512, ceBatch: 128, deLR: 3e-5, ceLR: 1e-5, deWarmup: 0.1, ceWD: 0.01,
-		qLen: 32, pLen: 384, pairLen: 384, retrieveK: 1000, forCN: true, perturb: true, labelledShare: 1},
-	// MS MARCO (spec 3.5): ERNIE 2.0 base twin init, global batch 4096, 40 epochs for step 1, 10 for steps 3-4
-	"marco": {deEpochs: 40, deEpochsLater: 10, ceEpochs: 2, deBatch: 4096, ceBatch: 256, deLR: 3e-5, ceLR: 1e-5, deWarmup: 0.1, ceWD: 0.01,
-		qLen: 32, pLen: 128, pairLen: 160, retrieveK: 1000, perturb: true, labelledShare: 1},
+	// DuReader-retrieval baseline (docs/method.md §6.2): ERNIE 1.0 twin init, batch 512 over cross-batch, 10 epochs DE, 3 CE
+	"dureader": official(rocketqa.DuReaderDE, rocketqa.DuReaderCE, 1000),
+	// MS MARCO (docs/method.md §3.5): ERNIE 2.0 base twin init, global batch 4096, 40 epochs for step 1, 10 for steps 3-4
+	"marco": official(rocketqa.MSMarcoDE, rocketqa.MSMarcoCE, 1000),
 }
 
 func main() {
@@ -350,7 +358,7 @@ func (r *runner) trainDEWith(ctx context.Context, name, trainFile string, epochs
 	res, err := rocketqa.TrainDual(ctx, rocketqa.DualConfig{InitSpec: r.spec, TrainFile: trainFile, QMaxLen: r.p.qLen, PMaxLen: r.p.pLen,
 		ForCN: r.p.forCN, Shared: r.p.shared, Device: r.dev, ChunkSize: r.chunk, GradCache: r.gradCache,
 		Train: train.Options{OutDir: r.path(name), Epochs: epochs, MaxSteps: maxSteps, BatchSize: batch, LR: r.p.deLR,
-			WarmupProportion: r.p.deWarmup, Seed: r.seed, LogEvery: 50, SaveEvery: 200}})
+			WarmupProportion: r.p.deWarmup, Schedule: r.p.deSchedule, Seed: r.seed, LogEvery: 50, SaveEvery: 200}})
 	if err != nil {
 		return "", err
 	}
@@ -377,7 +385,7 @@ func (r *runner) trainCE(ctx context.Context, trainFile string) (string, error) 
 // retrieve encodes the collection with the model (once per model), searches the queries and writes the run.
 func (r *runner) retrieve(ctx context.Context, model, name, runPath string, qids, texts []string, k int) ([][]retrieval.Hit, error) {
 	if exists(runPath) {
-		rq, hits, err := retrieval.ReadRunTSV(runPath)
+		rq, hits, err := dataset.ReadRun(runPath, 0)
 		if err == nil && len(rq) == len(qids) {
 			return hits, nil
 		}
@@ -395,11 +403,33 @@ func (r *runner) retrieve(ctx context.Context, model, name, runPath string, qids
 	if err != nil {
 		return nil, err
 	}
-	hits, err := rocketqa.SearchQueries(ctx, m.Embedder(), idx, texts, k)
+	ix, err := retrieval.OpenShardedIndex(idx...)
 	if err != nil {
 		return nil, err
 	}
-	return hits, retrieval.WriteRunTSV(runPath, qids, hits)
+	defer ix.Close()
+	var hits [][]retrieval.Hit
+	err = writeRun(runPath, func(w *dataset.RunWriter) error {
+		_, err := rocketqa.Search(ctx, m.Embedder(), ix, qids, texts, rocketqa.SearchOptions{TopK: k}, func(q string, h []dataset.Hit) error {
+			hits = append(hits, h)
+			return w.Write(q, h)
+		})
+		return err
+	})
+	return hits, err
+}
+
+// writeRun streams a run to path through fill, as the rocketqa CLI's search and score do.
+func writeRun(path string, fill func(w *dataset.RunWriter) error) error {
+	w, err := dataset.CreateRun(path, "")
+	if err != nil {
+		return err
+	}
+	if err := fill(w); err != nil {
+		w.Abort()
+		return err
+	}
+	return w.Commit()
 }
 
 func (r *runner) scoreRun(ctx context.Context, ceDir, out string, qids, texts []string, hits [][]retrieval.Hit, pool *dataset.Passages) error {
@@ -411,11 +441,9 @@ func (r *runner) scoreRun(ctx context.Context, ceDir, out string, qids, texts []
 		return err
 	}
 	defer m.Close()
-	scored, err := rocketqa.ScoreRun(ctx, m.Reranker(), texts, hits, pool, 50)
-	if err != nil {
-		return err
-	}
-	return retrieval.WriteRunTSV(out, qids, scored)
+	return writeRun(out, func(w *dataset.RunWriter) error {
+		return rocketqa.ScoreHits(ctx, m.Reranker(), qids, texts, hits, pool, rocketqa.ScoreOptions{TopK: 50}, w.Write)
+	})
 }
 
 func (r *runner) evaluate(ctx context.Context, label, model string) error {

@@ -8,7 +8,9 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/rocketqa-go/rocketqa/rocketqa"
 	"github.com/rocketqa-go/rocketqa/torch"
+	"github.com/rocketqa-go/rocketqa/train"
 )
 
 // TestPipelineSmall runs the four steps end to end on the Debian demo corpus (scripts/test.sh builds it and sets
@@ -66,4 +68,20 @@ func TestMeanSpread(t *testing.T) {
 	require.Error(t, err)
 	_, err = parseSeeds("0")
 	require.Error(t, err)
+}
+
+// TestPresetsAreTheOfficialValues: the dureader and marco presets are the library's official values (those the
+// rocketqa CLI's flags default to), the dureader one with the official schedule (it fell back to linear before).
+func TestPresetsAreTheOfficialValues(t *testing.T) {
+	for name, want := range map[string][2]rocketqa.Preset{
+		"dureader": {rocketqa.DuReaderDE, rocketqa.DuReaderCE},
+		"marco":    {rocketqa.MSMarcoDE, rocketqa.MSMarcoCE},
+	} {
+		p, de, ce := presets[name], want[0], want[1]
+		require.Equal(t, []any{de.Epochs, de.LaterEpochs, de.Batch * de.Processes, de.LR, de.Warmup, de.Schedule, de.QLen, de.PLen, de.ForCN},
+			[]any{p.deEpochs, p.deEpochsLater, p.deBatch, p.deLR, p.deWarmup, p.deSchedule, p.qLen, p.pLen, p.forCN}, name)
+		require.Equal(t, []any{ce.Epochs, ce.Batch * ce.Processes, ce.LR, ce.WeightDecay, ce.PairLen, ce.Perturb},
+			[]any{p.ceEpochs, p.ceBatch, p.ceLR, p.ceWD, p.pairLen, p.perturb}, name)
+	}
+	require.Equal(t, train.Paddle, presets["dureader"].deSchedule)
 }

@@ -1,109 +1,49 @@
 package denoise
 
 import (
-	"bufio"
-	"bytes"
 	"context"
-	"errors"
 	"fmt"
-	"math"
 	"slices"
-	"strconv"
 
-	"github.com/rocketqa-go/rocketqa/internal/ctxread"
+	"github.com/rocketqa-go/rocketqa/dataset"
 )
 
-// runLine is one parsed line of a run file.
-type runLine struct {
-	qid, pid []byte // valid until the next line
-	rank     int
-	score    float64 // only read when the scanner is asked for scores
-}
-
-// scanRun calls fn for every non-blank line of a run file "qid \t pid \t rank [\t score]" with its 1-based line
-// number. needScore demands the fourth column and a finite score; otherwise a fourth column is not read. Errors
-// name the file and line. When ctx ends it returns ctx.Err() within a second, also from a blocked read (a FIFO).
-func scanRun(ctx context.Context, path string, needScore bool, fn func(lineNo int, l runLine) error) error {
-	f, stop, err := ctxread.OpenCloser(ctx, path)
+// scanRun calls fn for every line of a run file (dataset.OpenRun: "qid \t pid \t rank [\t score]", blank lines
+// skipped) with its 1-based line number. needScore demands the fourth column. Errors name the file and line. When
+// ctx ends it returns its error soon, also from a blocked read (a FIFO).
+func scanRun(ctx context.Context, path string, needScore bool, fn func(lineNo int, e dataset.RunEntry) error) error {
+	r, err := dataset.OpenRun(path, dataset.Options{Context: ctx})
 	if err != nil {
+		return fmt.Errorf("denoise: %w", err)
+	}
+	defer r.Close()
+	if !needScore {
+		r.IgnoreScores()
+	}
+	for r.Next() {
+		e := r.Entry()
+		if needScore && !e.HasScore {
+			return fmt.Errorf("denoise: %s:%d: want 4 tab-separated columns (qid, pid, rank, score), got 3", path, r.Line())
+		}
+		if err := fn(r.Line(), e); err != nil {
+			return err
+		}
+	}
+	if err := r.Err(); err != nil {
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}
 		return fmt.Errorf("denoise: %w", err)
 	}
-	defer stop()
-	defer f.Close()
-	sc := bufio.NewScanner(f)
-	sc.Buffer(make([]byte, 0, 64<<10), 1<<20)
-	lineNo := 0
-	bad := func(format string, a ...any) error {
-		return fmt.Errorf("denoise: %s:%d: %s", path, lineNo, fmt.Sprintf(format, a...))
-	}
-	var cols [4][]byte
-	for sc.Scan() {
-		lineNo++
-		if lineNo%(16*checkEvery) == 0 && ctx.Err() != nil {
-			return ctx.Err()
-		}
-		line := bytes.TrimSuffix(sc.Bytes(), []byte{'\r'})
-		if len(bytes.TrimSpace(line)) == 0 {
-			continue
-		}
-		n := bytes.Count(line, []byte{'\t'}) + 1
-		if n <= len(cols) {
-			rest := line
-			for i := 0; i < n-1; i++ {
-				j := bytes.IndexByte(rest, '\t')
-				cols[i], rest = rest[:j], rest[j+1:]
-			}
-			cols[n-1] = rest
-		}
-		switch {
-		case needScore && n != 4:
-			return bad("want 4 tab-separated columns (qid, pid, rank, score), got %d", n)
-		case n != 3 && n != 4:
-			return bad("want 3 or 4 tab-separated columns (qid, pid, rank[, score]), got %d", n)
-		}
-		l := runLine{qid: bytes.TrimSpace(cols[0]), pid: bytes.TrimSpace(cols[1])}
-		if len(l.qid) == 0 {
-			return bad("empty qid")
-		}
-		if len(l.pid) == 0 {
-			return bad("empty pid")
-		}
-		if l.rank, err = strconv.Atoi(string(bytes.TrimSpace(cols[2]))); err != nil || l.rank < 1 {
-			return bad("rank %q is not a positive integer", cols[2])
-		}
-		if n == 4 && needScore {
-			v, err := strconv.ParseFloat(string(bytes.TrimSpace(cols[3])), 64)
-			if err == nil && (math.IsNaN(v) || math.IsInf(v, 0)) {
-				err = errors.New("not finite")
-			}
-			if err != nil {
-				return bad("score %q is not a finite number", cols[3])
-			}
-			l.score = v
-		}
-		if err := fn(lineNo, l); err != nil {
-			return err
-		}
-	}
-	if err := sc.Err(); err != nil {
-		if ctx.Err() != nil { // the cancellation closed the file
-			return ctx.Err()
-		}
-		lineNo++
-		return bad("%v", err)
-	}
-	return ctx.Err() // a read cut short by the cancellation looks like the end of the file
+	return nil
 }
 
 // findLines rescans a run file for the lines of qid that match (used to name lines in errors found after
 // loading).
-func findLines(path, qid string, match func(l runLine) bool) []int {
+func findLines(path, qid string, match func(l dataset.RunEntry) bool) []int {
 	var lines []int
-	scanRun(context.Background(), path, false, func(lineNo int, l runLine) error {
-		if string(l.qid) == qid && match(l) {
+	scanRun(context.Background(), path, false, func(lineNo int, l dataset.RunEntry) error {
+		if l.QID == qid && match(l) {
 			lines = append(lines, lineNo)
 		}
 		return nil
@@ -126,22 +66,18 @@ type ceRow struct {
 // dual-encoder run.
 //
 // Errors name the file and line: a malformed line, a rank or pid repeated for one query of the dual-encoder run, a
-// CE row repeated, and a CE row whose qid or pid is missing from the dual-encoder run. When ctx ends,
-// LoadCandidates returns ctx.Err() within a second, also while a read is blocked (a run file that is a FIFO).
+// CE row repeated, and a CE row whose qid or pid is missing from the dual-encoder run.
 func LoadCandidates(ctx context.Context, deRun, ceRun string) (map[string][]Candidate, []string, error) {
 	// The CE run first: it is the small one (top 50 of each query).
 	ce := map[string][]ceRow{}
 	var ceQIDs []string
 	var lastQID string
-	err := scanRun(ctx, ceRun, true, func(lineNo int, l runLine) error {
-		if string(l.qid) != lastQID {
-			lastQID = string(l.qid)
-		}
-		rows, ok := ce[lastQID]
+	err := scanRun(ctx, ceRun, true, func(lineNo int, l dataset.RunEntry) error {
+		rows, ok := ce[l.QID]
 		if !ok {
-			ceQIDs = append(ceQIDs, lastQID)
+			ceQIDs = append(ceQIDs, l.QID)
 		}
-		ce[lastQID] = append(rows, ceRow{pid: string(l.pid), score: float32(l.score), line: lineNo})
+		ce[l.QID] = append(rows, ceRow{pid: l.PID, score: float32(l.Score), line: lineNo})
 		return nil
 	})
 	if err != nil {
@@ -158,10 +94,10 @@ func LoadCandidates(ctx context.Context, deRun, ceRun string) (map[string][]Cand
 			cands[lastQID] = cur
 		}
 	}
-	err = scanRun(ctx, deRun, false, func(lineNo int, l runLine) error {
-		if string(l.qid) != lastQID {
+	err = scanRun(ctx, deRun, false, func(lineNo int, l dataset.RunEntry) error {
+		if l.QID != lastQID {
 			flush()
-			lastQID = string(l.qid)
+			lastQID = l.QID
 			prev, seen := cands[lastQID]
 			if !seen {
 				qids = append(qids, lastQID)
@@ -170,7 +106,7 @@ func LoadCandidates(ctx context.Context, deRun, ceRun string) (map[string][]Cand
 			}
 			cur = prev
 		}
-		cur = append(cur, Candidate{PID: string(l.pid), Rank: l.rank})
+		cur = append(cur, Candidate{PID: l.PID, Rank: l.Rank})
 		return nil
 	})
 	if err != nil {
@@ -191,11 +127,11 @@ func LoadCandidates(ctx context.Context, deRun, ceRun string) (map[string][]Cand
 		clear(index)
 		for i, x := range c {
 			if i > 0 && c[i-1].Rank == x.Rank {
-				lines := findLines(deRun, q, func(l runLine) bool { return l.rank == x.Rank })
+				lines := findLines(deRun, q, func(l dataset.RunEntry) bool { return l.Rank == x.Rank })
 				return nil, nil, fmt.Errorf("denoise: %s: qid %q has rank %d more than once (lines %v)", deRun, q, x.Rank, lines)
 			}
 			if j, dup := index[x.PID]; dup {
-				lines := findLines(deRun, q, func(l runLine) bool { return string(l.pid) == x.PID })
+				lines := findLines(deRun, q, func(l dataset.RunEntry) bool { return l.PID == x.PID })
 				return nil, nil, fmt.Errorf("denoise: %s: qid %q has pid %q twice (ranks %d and %d, lines %v)", deRun, q, x.PID, c[j].Rank, x.Rank, lines)
 			}
 			index[x.PID] = i
@@ -219,4 +155,40 @@ func LoadCandidates(ctx context.Context, deRun, ceRun string) (map[string][]Cand
 		}
 	}
 	return cands, qids, nil
+}
+
+// Files names the inputs that Mine and Augment share: the dual-encoder run, its cross-encoder scores (see
+// LoadCandidates), the query texts (any format of dataset.ReadQueries) and the passages (a DuReader collection
+// directory, or a pid\tpassage file with an optional pid\ttitle file: dataset.LoadPassages).
+type Files struct {
+	DERun, CERun, Queries, Collection, Titles string
+}
+
+// LoadInput loads the candidates, the query texts and the passages that the candidates and the extra pids of
+// each query (its positives, for Mine) name, as a MineInput without positives.
+func LoadInput(ctx context.Context, f Files, extra map[string][]string) (MineInput, error) {
+	var in MineInput
+	cands, qids, err := LoadCandidates(ctx, f.DERun, f.CERun)
+	if err != nil {
+		return in, err
+	}
+	qs, texts, err := dataset.ReadQueries(f.Queries)
+	if err != nil {
+		return in, err
+	}
+	in.QIDs, in.Candidates, in.Queries = qids, cands, make(map[string]string, len(qs))
+	for i, q := range qs {
+		in.Queries[q] = texts[i]
+	}
+	need := map[string]bool{}
+	for _, q := range qids {
+		for _, c := range cands[q] {
+			need[c.PID] = true
+		}
+		for _, p := range extra[q] {
+			need[p] = true
+		}
+	}
+	in.Passages, err = dataset.LoadPassages(f.Collection, f.Titles, need)
+	return in, err
 }

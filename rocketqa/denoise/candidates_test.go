@@ -90,3 +90,22 @@ func TestLoadCandidatesErrors(t *testing.T) {
 	_, _, err := LoadCandidates(context.Background(), filepath.Join(t.TempDir(), "missing.tsv"), filepath.Join(t.TempDir(), "ce.tsv"))
 	assert.ErrorIs(t, err, os.ErrNotExist)
 }
+
+func TestLoadInputKeepsOnlyNeededPassages(t *testing.T) {
+	dir := t.TempDir()
+	f := Files{
+		DERun:      writeFile(t, dir, "de.tsv", "q1\t11\t1\t8\nq1\t12\t2\t7\n"),
+		CERun:      writeFile(t, dir, "ce.tsv", "q1\t11\t1\t0.5\n"),
+		Queries:    writeFile(t, dir, "q.tsv", "q1\tfirst query\nq2\tsecond\n"),
+		Collection: writeFile(t, dir, "para.txt", "11\televen\n12\ttwelve\n13\tthirteen\n14\tfourteen\n"),
+	}
+	in, err := LoadInput(context.Background(), f, map[string][]string{"q1": {"14"}})
+	require.NoError(t, err)
+	assert.Equal(t, []string{"q1"}, in.QIDs)
+	assert.Equal(t, "first query", in.Queries["q1"])
+	assert.Equal(t, []string{"11", "12", "14"}, in.Passages.PIDs(), "candidates and extra pids, not 13")
+	assert.True(t, in.Candidates["q1"][0].Scored)
+	f.Queries = writeFile(t, dir, "dup.tsv", "q1\ta\nq1\tb\n")
+	_, err = LoadInput(context.Background(), f, nil)
+	assert.ErrorContains(t, err, `qid "q1" appears twice`)
+}

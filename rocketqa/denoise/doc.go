@@ -8,7 +8,7 @@
 // # Inputs
 //
 // LoadCandidates reads the dual-encoder run of the training queries (res.top1000: "qid \t pid \t rank \t score",
-// the format retrieval.WriteRunTSV writes) and the cross-encoder scores of its top ranks (the same four columns,
+// the format dataset.RunWriter writes) and the cross-encoder scores of its top ranks (the same four columns,
 // the score being the CE's probability of relevance, softmax p[1] in the official train_ce.py). The official
 // scripts keep the CE scores in a separate one-score-per-line file aligned with the top 50 of each query; here the
 // CE rows name their (qid, pid), which removes the alignment hazard. A top-K candidate without a CE score is never

@@ -1,0 +1,153 @@
+package rocketqa
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/rocketqa-go/rocketqa/dataset"
+	"github.com/rocketqa-go/rocketqa/retrieval"
+	"github.com/rocketqa-go/rocketqa/torch"
+)
+
+// The search and scoring loops of the CLI: chunked search streams the same run as one pass; the scoring loop
+// re-ranks by CE score in groups of whole queries and streams them in query order.
+func TestSearchChunksStreamTheSameRun(t *testing.T) {
+	ctx := context.Background()
+	emb := tinyEmbedder(t, 42)
+	coll := tinyCollection(t, 10)
+	work := t.TempDir()
+	shards, err := EncodeCollection(ctx, emb, coll, filepath.Join(work, "emb"), nil)
+	require.NoError(t, err)
+	idx, err := BuildIndexes(ctx, shards, filepath.Join(work, "index"), IndexOptions{Single: true})
+	require.NoError(t, err)
+	require.Equal(t, []string{filepath.Join(work, "index", "all.index")}, idx)
+
+	var qids, texts []string
+	for i, ex := range tinyExamples(t, 5, 9) {
+		qids, texts = append(qids, fmt.Sprintf("q%d", i)), append(texts, ex.Query)
+	}
+	whole, err := SearchQueries(ctx, emb, idx, texts, 4)
+	require.NoError(t, err)
+	ix, err := retrieval.OpenShardedIndex(idx...)
+	require.NoError(t, err)
+	defer ix.Close()
+	var got []string
+	var hits [][]dataset.Hit
+	k, err := Search(ctx, emb, ix, qids, texts, SearchOptions{TopK: 1000, Chunk: 2}, func(q string, h []dataset.Hit) error {
+		got, hits = append(got, q), append(hits, h[:4])
+		return nil
+	})
+	require.NoError(t, err)
+	assert.Equal(t, 10, k, "top-k clamped to the index size")
+	assert.Equal(t, qids, got, "query order")
+	for i := range whole {
+		assert.Equal(t, pidsOfHits(whole[i]), pidsOfHits(hits[i]), "query %d: chunks of 2 give the same top 4", i)
+	}
+
+	// from and to files: the same run, TSV and JSON
+	q := filepath.Join(work, "queries.tsv")
+	var lines string
+	for i := range qids {
+		lines += qids[i] + "\t" + texts[i] + "\n"
+	}
+	require.NoError(t, os.WriteFile(q, []byte(lines), 0o644))
+	f := SearchFiles{Indexes: idx, Queries: q, Out: filepath.Join(work, "run.tsv"), JSON: filepath.Join(work, "run.json")}
+	var info SearchInfo
+	require.NoError(t, SearchToFiles(ctx, emb, f, SearchOptions{TopK: 4, Chunk: 3}, func(s SearchInfo) { info = s }))
+	assert.Equal(t, SearchInfo{Queries: 5, Passages: 10, Shards: 1, TopK: 4}, info)
+	rq, rh, err := dataset.ReadRun(f.Out, 0)
+	require.NoError(t, err)
+	assert.Equal(t, qids, rq)
+	for i := range whole {
+		assert.Equal(t, pidsOfHits(whole[i]), pidsOfHits(rh[i]))
+	}
+	jq, _, err := dataset.ReadRunJSON(f.JSON)
+	require.NoError(t, err)
+	assert.Equal(t, qids, jq)
+
+	// rebuild only with Force: the kept index is reported as kept (nil result)
+	var built []bool
+	_, err = BuildIndexes(ctx, shards, filepath.Join(work, "index"), IndexOptions{Single: true,
+		Built: func(_ string, r *retrieval.BuildResult) { built = append(built, r != nil) }})
+	require.NoError(t, err)
+	_, err = BuildIndexes(ctx, shards, filepath.Join(work, "index"), IndexOptions{Single: true, Force: true,
+		Built: func(_ string, r *retrieval.BuildResult) { built = append(built, r != nil) }})
+	require.NoError(t, err)
+	assert.Equal(t, []bool{false, true}, built)
+}
+
+func pidsOfHits(hs []dataset.Hit) []string {
+	out := make([]string, len(hs))
+	for i, h := range hs {
+		out[i] = h.PID
+	}
+	return out
+}
+
+func TestScoreHitsStreamsReranked(t *testing.T) {
+	ctx := context.Background()
+	task := tinyCrossTask(t, false)
+	rr := &Reranker{Model: task.Model, Tok: task.Tok, MaxSeqLen: 24, BatchSize: 2, Device: torch.CPU}
+	pool := dataset.NewPassages()
+	exs := tinyExamples(t, 6, 3)
+	for i, ex := range exs {
+		require.NoError(t, pool.Add(fmt.Sprintf("p%d", i), ex.PosTitle, ex.PosPara))
+	}
+	qids := []string{"a", "b", "c"}
+	queries := []string{exs[0].Query, exs[1].Query, exs[2].Query}
+	hits := [][]dataset.Hit{{{PID: "p0"}, {PID: "p1"}, {PID: "p2"}, {PID: "p5"}}, {{PID: "p3"}, {PID: "p4"}}, {{PID: "p1"}, {PID: "p2"}, {PID: "p0"}}}
+	var got []string
+	var out [][]dataset.Hit
+	require.NoError(t, ScoreHits(ctx, rr, qids, queries, hits, pool, ScoreOptions{TopK: 3}, func(q string, h []dataset.Hit) error {
+		got, out = append(got, q), append(out, h)
+		return nil
+	}))
+	assert.Equal(t, qids, got)
+	for i := range hits {
+		top := hits[i][:min(3, len(hits[i]))]
+		assert.ElementsMatch(t, pidsOfHits(top), pidsOfHits(out[i]), "the top 3 of query %d, re-ranked", i)
+		p, _ := pool.Get(out[i][0].PID)
+		want, err := rr.Score(ctx, []string{queries[i]}, []string{p.Title}, []string{p.Text})
+		require.NoError(t, err)
+		assert.InDelta(t, want[0], out[i][0].Score, 1e-5, "the score of a pair scored alone")
+		for j := 1; j < len(out[i]); j++ {
+			assert.GreaterOrEqual(t, out[i][j-1].Score, out[i][j].Score, "sorted by CE score")
+		}
+	}
+	// the in-memory form is the same loop
+	mem, err := ScoreRun(ctx, rr, queries, hits, pool, 3)
+	require.NoError(t, err)
+	assert.Equal(t, out, mem)
+	// a pid missing from the pool names its query
+	err = ScoreHits(ctx, rr, qids[:1], queries[:1], [][]dataset.Hit{{{PID: "nope"}}}, pool, ScoreOptions{}, nil)
+	assert.ErrorContains(t, err, `qid "a": retrieved passage "nope" is not in the collection`)
+}
+
+func TestJoinProcessGroupWithoutLaunch(t *testing.T) {
+	t.Setenv("WORLD_SIZE", "")
+	pg, err := JoinProcessGroup("", torch.CPU, 0)
+	require.NoError(t, err)
+	assert.Nil(t, pg)
+	t.Setenv("WORLD_SIZE", "1")
+	t.Setenv("RANK", "0")
+	pg, err = JoinProcessGroup("", torch.CPU, 0)
+	require.NoError(t, err)
+	assert.Nil(t, pg, "one process needs no group")
+	r, w := RankWorld(nil)
+	assert.Equal(t, [2]int{0, 1}, [2]int{r, w})
+	t.Setenv("WORLD_SIZE", "two")
+	_, err = JoinProcessGroup("", torch.CPU, 0)
+	assert.ErrorContains(t, err, "WORLD_SIZE")
+}
+
+func TestPresetsGlobalBatch(t *testing.T) {
+	assert.Equal(t, 512, DuReaderDE.GlobalBatch(), "128 x 4 GPUs (docs/method.md §6.2)")
+	assert.Equal(t, 4096, MSMarcoDE.GlobalBatch(), "512 x 8 GPUs (docs/method.md §3.5)")
+	assert.Equal(t, 128, DuReaderCE.GlobalBatch())
+}
