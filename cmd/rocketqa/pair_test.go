@@ -36,7 +36,7 @@ func TestTrainPair(t *testing.T) {
 	}{
 		{[]string{"--stage", "both"}, "--stage \"both\""},
 		{[]string{"--stage", "pretrain", "--alpha", "-1"}, "--alpha -1"},
-		{[]string{"--stage", "pretrain", "--lamb"}, "--lamb"},
+		{[]string{"--stage", "pretrain", "--lamb", "--optimizer", "adamw"}, "--lamb and --optimizer adamw: choose one"},
 	} {
 		args := append([]string{"train-pair", "--train", f.dualTrain, "--config", f.config, "--vocab", f.vocab, "--out", filepath.Join(dir, "bad"), "--q-len", "16", "--p-len", "48"}, c.args...)
 		r := inproc(t, args...)

@@ -23,10 +23,14 @@ func TestPretrainCommand(t *testing.T) {
 		_, err := os.Stat(filepath.Join(out, "final", name))
 		require.NoError(t, err, name)
 	}
-	// a second run with more steps resumes from the checkpoint of step 4
+	// a rerun of the same run resumes from its last checkpoint (step 4); one with other settings is refused
 	r = ok(t, "pretrain", "--collection", f.coll, "--config", f.config, "--vocab", f.vocab, "--out", out,
-		"--max-len", "32", "--batch", "4", "--max-steps", "6", "--lr", "1e-3", "--threads", "1")
+		"--max-len", "32", "--batch", "4", "--max-steps", "4", "--lr", "1e-3", "--threads", "1")
 	assert.Contains(t, r.stderr, "resumed at step 4")
+	r = inproc(t, "pretrain", "--collection", f.coll, "--config", f.config, "--vocab", f.vocab, "--out", out,
+		"--max-len", "32", "--batch", "4", "--max-steps", "6", "--lr", "1e-3", "--threads", "1")
+	assert.NotEqual(t, 0, r.code)
+	assert.Contains(t, r.stderr, "belongs to another run")
 
 	de := filepath.Join(dir, "de")
 	ok(t, "train-de", "--train", f.dualTrain, "--init", filepath.Join(out, "final"), "--out", de, "--max-steps", "2",
