@@ -51,8 +51,18 @@ func runIdentity(o Options, examples, total, world int) map[string]string {
 	return id
 }
 
-// FileIdentity returns "size N sha256 H" of a file: the identity of a training file for Options.Identity.
+// FileIdentity returns "size N sha256 H" of a regular file: the identity of a training file for Options.Identity.
+// A FIFO or device is not read (it says so instead).
 func FileIdentity(path string) (string, error) {
+	st, err := os.Stat(path)
+	if err != nil {
+		return "", err
+	}
+	if !st.Mode().IsRegular() {
+		// a FIFO or a device (/dev/stdin, <(zcat ...)) is read once by the training; hashing it here would
+		// consume it, or never end (/dev/zero), or block (a FIFO without a writer)
+		return fmt.Sprintf("not a regular file (%s): content not identified", st.Mode().Type()), nil
+	}
 	f, err := os.Open(path)
 	if err != nil {
 		return "", err

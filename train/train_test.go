@@ -12,6 +12,7 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 
@@ -325,4 +326,32 @@ func fmtG(f float32) string { return strconv.FormatFloat(float64(f), 'g', -1, 32
 func parseF(s string) float32 {
 	v, _ := strconv.ParseFloat(s, 32)
 	return float32(v)
+}
+
+// FileIdentity must not read a FIFO or a device: before, hashing a training FIFO blocked train-de before its
+// context-aware reading began, and /dev/zero never ended (no Ctrl-C).
+func TestFileIdentityOfNonRegularFiles(t *testing.T) {
+	fifo := filepath.Join(t.TempDir(), "fifo")
+	require.NoError(t, syscall.Mkfifo(fifo, 0o600))
+	done := make(chan string, 2)
+	go func() {
+		for _, p := range []string{fifo, "/dev/zero"} {
+			id, err := FileIdentity(p)
+			require.NoError(t, err)
+			done <- id
+		}
+	}()
+	for range 2 {
+		select {
+		case id := <-done:
+			require.Contains(t, id, "not a regular file")
+		case <-time.After(5 * time.Second):
+			t.Fatal("FileIdentity blocked on a FIFO or /dev/zero")
+		}
+	}
+	reg := filepath.Join(t.TempDir(), "f.tsv")
+	require.NoError(t, os.WriteFile(reg, []byte("a\tb\n"), 0o644))
+	id, err := FileIdentity(reg)
+	require.NoError(t, err)
+	require.Contains(t, id, "size 4 sha256 ")
 }

@@ -50,7 +50,8 @@ func Pretrain(ctx context.Context, o PretrainOptions) (string, error) {
 	if err := os.MkdirAll(o.Dir, 0o755); err != nil {
 		return "", err
 	}
-	lock, err := dirlock.Acquire(o.Dir, "masked-LM pre-training of the demo encoder")
+	// the cache's own lock (o.Dir/cache/.lock): train.Run locks o.Dir itself while it trains
+	lock, err := dirlock.Acquire(filepath.Join(o.Dir, "cache"), "masked-LM pre-training of the demo encoder")
 	if err != nil {
 		return "", err
 	}
