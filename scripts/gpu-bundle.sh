@@ -7,7 +7,8 @@
 #
 # Contents: bin/*.test (go test -c -tags shimlib of torch, encoder, train and rocketqa: linked against
 # librocketqa_shim.so only, which gpu-check.sh rebuilds from shim/ against the local libtorch), pkg/ (the working
-# directories and test data of those binaries), libextra/ (the BLAS/LAPACK libraries FAISS needs in rocketqa.test),
+# directories and test data of those binaries), libextra/ (the BLAS/LAPACK/OpenMP libraries FAISS needs in
+# rocketqa.test, the big ones gzipped, and a fallback libstdc++),
 # py/ (PyTorch eager references and the table printer).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -22,7 +23,7 @@ torch/internal/shim/build.sh "$tmp/linkonly"
 pkgs=(torch encoder train rocketqa)
 for p in "${pkgs[@]}"; do
   echo "== go test -c -tags shimlib ./$p"
-  CGO_LDFLAGS="-L$PWD/$tmp/linkonly" go test -c -tags shimlib -o "$tmp/bin/$p.test" "./$p"
+  CGO_LDFLAGS="-L$PWD/$tmp/linkonly" go test -c -tags shimlib -ldflags='-s -w' -o "$tmp/bin/$p.test" "./$p"
   if go list -tags shimlib -test -deps "./$p" | grep -q '/retrieval$'; then
     echo "   $p.test links FAISS (retrieval/, static libfaiss.a): carrying its shared BLAS/LAPACK"
   fi
@@ -41,6 +42,8 @@ done
 # libstdc++ for a GPU machine whose own is older than the GCC that built FAISS here (gpu-check.sh decides).
 mkdir -p "$tmp/libextra/fallback"
 cp -L "$(g++ -print-file-name=libstdc++.so.6)" "$tmp/libextra/fallback/"
+# The big ones travel compressed (OpenBLAS alone is 36 MB); gpu-check.sh unpacks them.
+find "$tmp/libextra" -type f -size +4M -exec gzip -6 {} +
 rm -rf "$tmp/linkonly"
 cp torch/internal/shim/{shim.cc,shim.h,build.sh,CMakeLists.txt} "$tmp/shim/"
 cp scripts/gpu/ref_perf.py scripts/gpu/table.py encoder/testdata/ref_bert.py "$tmp/py/"

@@ -10,8 +10,9 @@
 #
 # The binaries need glibc >= 2.34 (Ubuntu 22.04, Debian 12, RHEL 9 or newer).
 # Options: --python PY (the python whose torch to build against and to run the references; default python3, with
-# --cpu /usr/bin/python3), --size base|tiny (model of the throughput rows). Logs go to $GPUCHECK_LOGS (default
-# <bundle>/logs). Exit status 1 when a check failed.
+# --cpu /usr/bin/python3), --size base|tiny (model of the throughput rows). The rebuilt shim, the unpacked
+# libraries and the logs go to $GPUCHECK_WORK (default: <bundle>.work, beside the bundle, so that the bundle itself
+# stays as it travelled). Exit status 1 when a check failed.
 set -uo pipefail
 B=$(cd "$(dirname "$0")" && pwd)
 cpu=0
@@ -27,8 +28,9 @@ while [[ $# -gt 0 ]]; do
   shift
 done
 [[ -x $B/bin/torch.test ]] || { echo "gpu-check.sh: no $B/bin/torch.test: run it from the bundle made by scripts/gpu-bundle.sh" >&2; exit 2; }
-logs=${GPUCHECK_LOGS:-$B/logs}
-rm -rf "$logs" && mkdir -p "$logs" "$B/lib"
+W=${GPUCHECK_WORK:-$B.work}
+logs=$W/logs
+rm -rf "$W" && mkdir -p "$logs" "$W/lib" "$W/libextra"
 t0=$(date +%s)
 if [[ $cpu == 1 ]]; then
   py=${py:-/usr/bin/python3}
@@ -45,15 +47,16 @@ else
   [[ -z ${ROCKETQA_LIBTORCH:-} ]] && build_env+=(ROCKETQA_PYTHON="$py")
   [[ $ngpu -ge 2 ]] && build_env+=(ROCKETQA_NCCL=1)
 fi
-export ROCKETQA_GPUCHECK_SIZE=$size
+export ROCKETQA_GPUCHECK_SIZE=$size ROCKETQA_GPUCHECK=1
 
 echo "== building librocketqa_shim.so"
-if ! env "${build_env[@]}" "$B/shim/build.sh" "$B/lib" 2>&1 | tee "$logs/build.log"; then
+if ! env "${build_env[@]}" "$B/shim/build.sh" "$W/lib" 2>&1 | tee "$logs/build.log"; then
   echo "gpu-check.sh: the shim did not build (log: $logs/build.log)" >&2
   exit 1
 fi
-[[ -f $B/lib/librocketqa_shim.so ]] || exit 1
-export LD_LIBRARY_PATH="$B/lib:$B/libextra${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
+[[ -f $W/lib/librocketqa_shim.so ]] || exit 1
+for z in "$B"/libextra/*.gz; do [[ -e $z ]] && gunzip -c "$z" >"$W/libextra/$(basename "$z" .gz)"; done
+export LD_LIBRARY_PATH="$W/lib:$W/libextra:$B/libextra${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
 
 run() { # name, package dir (cwd of the binary), timeout, binary args...
   local name=$1 dir=$2 limit=$3

@@ -256,10 +256,14 @@ func TestCUDAGatherWorker(t *testing.T) {
 }
 
 // TestCUDAInfo prints what the binary runs on: the shim's build, CUDA, the device count (the first row of the
-// table; it fails only when a CUDA run finds no device).
+// table). Under scripts/gpu-check.sh (ROCKETQA_GPUCHECK=1) without --cpu it fails when CUDA is unusable; elsewhere
+// it skips without CUDA.
 func TestCUDAInfo(t *testing.T) {
 	var err error
 	if os.Getenv("ROCKETQA_TEST_DEVICE") != "cpu" && !torch.CUDAAvailable() {
+		if os.Getenv("ROCKETQA_GPUCHECK") == "" {
+			t.Skip("no CUDA device")
+		}
 		err = fmt.Errorf("no usable CUDA device")
 	}
 	gpuRow(t, "shim build", err, "%s; CUDA available %v, %d device(s)", torch.BuildInfo(), torch.CUDAAvailable(), torch.CUDADeviceCount())

@@ -35,7 +35,11 @@ fi
 [[ -e $libdir/libc10.so ]] || { echo "build.sh: no libc10.so in $libdir" >&2; exit 2; }
 # The C++ ABI must match libtorch's; the Go side only sees C, so either ABI works with the same Go binaries.
 abi=0
-if nm -D --defined-only "$libdir/libc10.so" | grep '__cxx11' >/dev/null; then abi=1; fi
+if [[ -n ${ROCKETQA_PYTHON:-} && -z ${ROCKETQA_LIBTORCH:-} ]]; then
+  abi=$("$ROCKETQA_PYTHON" -c 'import torch; print(int(torch._C._GLIBCXX_USE_CXX11_ABI))')
+elif nm -D --defined-only "$libdir/libc10.so" | grep '__cxx11' >/dev/null; then
+  abi=1
+fi
 flags+=(-D_GLIBCXX_USE_CXX11_ABI=$abi)
 what="abi=$abi"
 if [[ -f $inc/gloo/config.h ]]; then flags+=(-DUSE_C10D_GLOO); what+=" gloo"; fi
