@@ -167,7 +167,8 @@ func (pg *ProcessGroup) Barrier() error {
 
 // AllGather concatenates every rank's t (same shape on all ranks) along dim 0 in rank order. It is differentiable:
 // the backward hands each rank the sum over ranks of the gradient of its own slice (torch.distributed.nn's
-// all_gather semantics), which is what cross-batch negatives need.
+// all_gather semantics), which is what cross-batch negatives need. With the gloo backend a CUDA tensor is gathered
+// through a host copy (Gloo gathers host tensors only) and the result is on t's device; nccl gathers on the GPU.
 func (pg *ProcessGroup) AllGather(t *Tensor) *Tensor { return pg.allGather("AllGather", t, true) }
 
 // AllGatherNoGrad is AllGather without autograd.
@@ -181,6 +182,18 @@ func (pg *ProcessGroup) allGather(op string, t *Tensor, diff bool) *Tensor {
 	}
 	if err := pg.ok(op); err != nil {
 		return errTensor(err, t.scope)
+	}
+	if dev := t.Device(); pg.backend == "gloo" && dev.Type == CUDADevice {
+		// Gloo's allgather takes host tensors only: gather a host copy and bring the result back. The copies are
+		// differentiable, so the backward (an all-reduce of the gradient) runs on the host too.
+		host := t.ToDevice(CPU)
+		g := pg.allGather(op, host, diff)
+		out := g.ToDevice(dev)
+		if t.scope == nil { // untracked operands give untracked results: free the intermediates here
+			host.Close()
+			g.Close()
+		}
+		return out
 	}
 	var out C.TT
 	return res1(op, C.tt_pg_allgather(pg.h, t.h, C.bool(diff), &out), out, t)

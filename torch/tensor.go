@@ -41,8 +41,6 @@ import (
 	"sync"
 	"sync/atomic"
 	"unsafe"
-
-	_ "github.com/rocketqa-go/rocketqa/torch/internal/shim" // the C++ half
 )
 
 // Tensor is a handle to a libtorch tensor (or to the error of the operation that should have produced it).

@@ -4,10 +4,16 @@
 #include <ATen/autocast_mode.h>
 #include <torch/torch.h>
 #include <torch/version.h>
+#include <torch/csrc/distributed/c10d/ProcessGroup.hpp> // c10d::ProcessGroup (1.13) / c10d::Backend (2.x)
+#ifdef USE_C10D_GLOO
 #include <torch/csrc/distributed/c10d/ProcessGroupGloo.hpp>
+#endif
 #include <torch/csrc/distributed/c10d/TCPStore.hpp>
 #ifdef USE_C10D_NCCL
 #include <torch/csrc/distributed/c10d/ProcessGroupNCCL.hpp>
+#endif
+#ifdef ROCKETQA_CUDA // built by scripts/gpu/build-shim.sh against a CUDA libtorch (needs the CUDA headers)
+#include <c10/cuda/CUDACachingAllocator.h>
 #endif
 
 #include <cstdlib>
@@ -17,7 +23,12 @@
 #include <sstream>
 #include <string>
 
-#if TORCH_VERSION_MAJOR >= 2
+// libtorch 2.x: ProcessGroupGloo/NCCL derive from c10d::Backend (1.13: from c10d::ProcessGroup).
+// 2.4 generalised the autocast API to at::autocast::{is,set}_autocast_enabled(device)/set_autocast_dtype and
+// deprecated the per-device functions (they print a warning).
+#define TT_TORCH_AT_LEAST(maj, min)                                                                                    \
+  (TORCH_VERSION_MAJOR > (maj) || (TORCH_VERSION_MAJOR == (maj) && TORCH_VERSION_MINOR >= (min)))
+#if TT_TORCH_AT_LEAST(2, 0)
 typedef c10d::Backend PGBase;
 #else
 typedef c10d::ProcessGroup PGBase;
@@ -459,6 +470,13 @@ char *tt_config(void) { return dup(at::show_config()); }
 
 bool tt_set_autocast(int dev_type, bool on, int dtype) {
   bool prev;
+#if TT_TORCH_AT_LEAST(2, 4)
+  auto dt = dev_type == 1 ? at::kCUDA : at::kCPU;
+  prev = at::autocast::is_autocast_enabled(dt);
+  if (on) at::autocast::set_autocast_dtype(dt, st(dtype));
+  at::autocast::set_autocast_enabled(dt, on);
+  return prev;
+#endif
   if (dev_type == 1) {
     prev = at::autocast::is_enabled();
     if (on) at::autocast::set_autocast_gpu_dtype(st(dtype));
@@ -471,6 +489,45 @@ bool tt_set_autocast(int dev_type, bool on, int dtype) {
   return prev;
 }
 void tt_autocast_clear_cache(void) { at::autocast::clear_cache(); }
+
+void tt_set_allow_tf32(bool on) {
+  at::globalContext().setAllowTF32CuBLAS(on);
+  at::globalContext().setAllowTF32CuDNN(on);
+}
+char *tt_cuda_synchronize(int dev_index) {
+  TRY torch::cuda::synchronize(dev_index);
+  CATCH
+}
+char *tt_cuda_memory(int dev_index, bool reset_peak, int64_t *allocated, int64_t *peak, int64_t *reserved) {
+  TRY
+#ifdef ROCKETQA_CUDA
+  // index 0 of each stat array is StatType::AGGREGATE (all pools), in 1.13 and 2.x alike
+  auto s = c10::cuda::CUDACachingAllocator::getDeviceStats((c10::DeviceIndex)dev_index);
+  *allocated = s.allocated_bytes[0].current;
+  *peak = s.allocated_bytes[0].peak;
+  *reserved = s.reserved_bytes[0].current;
+  if (reset_peak) c10::cuda::CUDACachingAllocator::resetPeakStats((c10::DeviceIndex)dev_index);
+#else
+  (void)dev_index, (void)reset_peak, (void)allocated, (void)peak, (void)reserved;
+  throw std::runtime_error("CUDA memory statistics need the shim built with -DROCKETQA_CUDA (scripts/gpu/build-shim.sh)");
+#endif
+  CATCH
+}
+char *tt_build_info(void) {
+  std::ostringstream o;
+  o << "libtorch " << TORCH_VERSION_MAJOR << "." << TORCH_VERSION_MINOR << "." << TORCH_VERSION_PATCH;
+  o << " cxx11abi=" << _GLIBCXX_USE_CXX11_ABI;
+#ifdef ROCKETQA_CUDA
+  o << " cuda";
+#endif
+#ifdef USE_C10D_GLOO
+  o << " gloo";
+#endif
+#ifdef USE_C10D_NCCL
+  o << " nccl";
+#endif
+  return dup(o.str());
+}
 
 // ---- AdamW ----
 
@@ -563,6 +620,9 @@ char *tt_pg_new(const char *backend, const char *host, int port, int rank, int w
   auto pg = new PG{store, {}, rank, world};
   try {
     if (b == "gloo") {
+#ifndef USE_C10D_GLOO
+      throw std::invalid_argument("this shim was built without the Gloo process group (no gloo headers)");
+#else
       auto o = c10d::ProcessGroupGloo::Options::create(timeout);
       const char *ifname = getenv("GLOO_SOCKET_IFNAME");
       if (ifname && *ifname)
@@ -572,6 +632,7 @@ char *tt_pg_new(const char *backend, const char *host, int port, int rank, int w
       else
         o->devices.push_back(c10d::ProcessGroupGloo::createDefaultDevice());
       pg->pg = c10::make_intrusive<c10d::ProcessGroupGloo>(store, rank, world, o);
+#endif
     } else if (b == "nccl") {
 #ifdef USE_C10D_NCCL
       auto o = c10d::ProcessGroupNCCL::Options::create();

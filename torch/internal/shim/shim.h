@@ -91,6 +91,11 @@ int tt_cuda_device_count(void);
 char *tt_config(void); // malloc'd at::show_config()
 bool tt_set_autocast(int dev_type, bool on, int dtype); // returns previous enabled state
 void tt_autocast_clear_cache(void);
+void tt_set_allow_tf32(bool on); // TF32 in cuBLAS and cuDNN matmuls/convolutions
+char *tt_cuda_synchronize(int dev_index);
+// caching allocator statistics of one device, in bytes (needs the shim built with ROCKETQA_CUDA)
+char *tt_cuda_memory(int dev_index, bool reset_peak, int64_t *allocated, int64_t *peak, int64_t *reserved);
+char *tt_build_info(void); // malloc'd "libtorch X.Y.Z cxx11abi=N [cuda] [gloo] [nccl]"
 
 // optimizer: AdamW with parameter groups
 char *tt_adamw_new(TT *params, const int *group_sizes, int ngroups, const double *lrs, const double *wds, double beta1,
