@@ -41,7 +41,8 @@ type EncodeOptions struct {
 	Progress func(done, total int)
 }
 
-func (o EncodeOptions) batching() Batching {
+// Batching returns the batching part of the options.
+func (o EncodeOptions) Batching() Batching {
 	return Batching{BatchSize: o.BatchSize, TokenBudget: o.TokenBudget, SortWindow: o.SortWindow}
 }
 
@@ -128,7 +129,7 @@ func (e *Embedder) run(ctx context.Context, encs []tokenizer.Encoding, m *BERT) 
 	var runErr error
 	done := 0
 	torch.NoGrad(func() {
-		for _, idx := range o.batching().Plan(Lengths(encs)) {
+		for _, idx := range o.Batching().Plan(Lengths(encs)) {
 			if err := ctx.Err(); err != nil {
 				runErr = err
 				return
