@@ -160,7 +160,7 @@ func main() {
 		*hidden, *layers, *heads, len(paras), tokens/len(paras), *plen, *batch, torch.NumThreads(), ptThreads, os.Getenv("OPENBLAS_CORETYPE"))
 	fmt.Println(peaks)
 	if _, note := torch.CPUBF16(true, false); note != "" && *bf16 {
-		fmt.Println("bf16 rows are forced:", note)
+		fmt.Println("bf16 rows are forced (ForceBF16), emulated; without it the library says:", note)
 	}
 	np := float64(len(paras))
 	f32in := flops(inOrder.Batching())

@@ -158,7 +158,7 @@ func main() {
 	fmt.Printf("Go/PyTorch throughput ratio: %.2fx\n", ref.StepS/goStep)
 	if *bf16 {
 		if _, note := torch.CPUBF16(true, false); note != "" {
-			fmt.Println("bf16 rows are forced:", note)
+			fmt.Println("bf16 rows are forced (ForceBF16), emulated; without it the library says:", note)
 		}
 		fmt.Printf("Go bf16 autocast  %8.1f ms/step  %8.1f queries/s  %s\n", goStep16*1e3, float64(B)/goStep16, roofline.Fraction(flops, goStep16, peaks.BF16))
 		fmt.Printf("PyTorch bf16      %8.1f ms/step  %8.1f queries/s  %s\n", ref16.StepS*1e3, float64(B)/ref16.StepS, roofline.Fraction(flops, ref16.StepS, peaks.BF16))
