@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"sort"
 
 	"github.com/rocketqa-go/rocketqa/tokenizer"
 	"github.com/rocketqa-go/rocketqa/torch"
@@ -25,22 +24,50 @@ func Tensors(s *torch.Scope, b Batch, dev torch.Device) (ids, types, mask *torch
 
 // EncodeOptions control batched inference.
 type EncodeOptions struct {
-	BatchSize int          // sequences per forward pass (default 64)
+	BatchSize int          // sequences per forward pass when TokenBudget is 0 (default 64)
 	Device    torch.Device // where the model lives (default CPU)
 	// SortWindow is how many sequences are sorted by length together to cut padding (default 50 batches; 1
 	// disables sorting). Output order is always the input order.
 	SortWindow int
+	// TokenBudget, when > 0, batches by padded tokens instead of by count (see Batching).
+	TokenBudget int
+	// BF16 runs the forward passes in bfloat16 autocast (as torch.autocast): on CUDA always, on the CPU when it
+	// multiplies bfloat16 natively (torch.BF16Supported), else in float32 (torch.CPUBF16 gives the message).
+	// Vectors are returned as float32 either way.
+	BF16 bool
+	// ForceBF16 runs bfloat16 autocast on the CPU even without native support (emulated: slow; for tests).
+	ForceBF16 bool
 	// Progress, when set, is called after each batch with the number of sequences done and the total.
 	Progress func(done, total int)
 }
 
-func (o *EncodeOptions) defaults() {
-	if o.BatchSize <= 0 {
-		o.BatchSize = 64
+// Batching returns the batching part of the options.
+func (o EncodeOptions) Batching() Batching {
+	return Batching{BatchSize: o.BatchSize, TokenBudget: o.TokenBudget, SortWindow: o.SortWindow}
+}
+
+// Autocast reports whether forward passes under these options run in bfloat16 autocast, and on which device type.
+func (o EncodeOptions) Autocast() (torch.DeviceType, bool) {
+	return AutocastFor(o.Device, o.BF16, o.ForceBF16)
+}
+
+// AutocastFor reports whether bfloat16 autocast runs on device dev when it is wanted: on CUDA always, on the CPU
+// as torch.CPUBF16(want, force).
+func AutocastFor(dev torch.Device, want, force bool) (torch.DeviceType, bool) {
+	if dev.Type == torch.CUDADevice {
+		return torch.CUDADevice, want
 	}
-	if o.SortWindow <= 0 {
-		o.SortWindow = 50 * o.BatchSize
+	use, _ := torch.CPUBF16(want, force)
+	return torch.CPUDevice, use
+}
+
+// WithAutocast runs fn under bfloat16 autocast on the device type when on is set, else runs it as is.
+func WithAutocast(dt torch.DeviceType, on bool, fn func()) error {
+	if !on {
+		fn()
+		return nil
 	}
+	return torch.Autocast(dt, torch.BFloat16, fn)
 }
 
 // Embedder turns text into vectors with a dual encoder: the library side of rocketqa.EncodeQuery / EncodePara.
@@ -96,25 +123,28 @@ func (e *Embedder) run(ctx context.Context, encs []tokenizer.Encoding, m *BERT) 
 		return nil, errors.New("encoder: Embedder needs a Model and a Tok")
 	}
 	o := e.Options
-	o.defaults()
 	out := make([][]float32, len(encs))
-	order := lengthOrder(encs, o.SortWindow)
 	h := m.Cfg.HiddenSize
+	dt, bf16 := o.Autocast()
 	var runErr error
+	done := 0
 	torch.NoGrad(func() {
-		for start := 0; start < len(order); start += o.BatchSize {
+		for _, idx := range o.Batching().Plan(Lengths(encs)) {
 			if err := ctx.Err(); err != nil {
 				runErr = err
 				return
 			}
-			idx := order[start:min(start+o.BatchSize, len(order))]
 			batch := make([]tokenizer.Encoding, len(idx))
 			for i, j := range idx {
 				batch[i] = encs[j]
 			}
 			err := torch.With(func(s *torch.Scope) error {
 				ids, types, mask := Tensors(s, e.Tok.Pad(batch), o.Device)
-				v := CLS(m.Forward(s, ids, types, mask, false))
+				var v *torch.Tensor
+				if err := WithAutocast(dt, bf16, func() { v = CLS(m.Forward(s, ids, types, mask, false)) }); err != nil {
+					return err
+				}
+				v = v.To(torch.Float32)
 				if e.Normalized {
 					v = v.Div(v.Norm(1).Unsqueeze(1).ClampMin(1e-12))
 				}
@@ -131,8 +161,9 @@ func (e *Embedder) run(ctx context.Context, encs []tokenizer.Encoding, m *BERT) 
 				runErr = err
 				return
 			}
+			done += len(idx)
 			if o.Progress != nil {
-				o.Progress(min(start+o.BatchSize, len(order)), len(order))
+				o.Progress(done, len(encs))
 			}
 		}
 	})
@@ -142,19 +173,11 @@ func (e *Embedder) run(ctx context.Context, encs []tokenizer.Encoding, m *BERT) 
 	return out, nil
 }
 
-// lengthOrder returns the indices of encs sorted by length (longest first) within consecutive windows, so batches
-// hold sequences of similar length (less padding) while memory and latency stay bounded.
-func lengthOrder(encs []tokenizer.Encoding, window int) []int {
-	order := make([]int, len(encs))
-	for i := range order {
-		order[i] = i
+// Lengths returns the token count of each encoding.
+func Lengths(encs []tokenizer.Encoding) []int {
+	out := make([]int, len(encs))
+	for i := range encs {
+		out[i] = len(encs[i].IDs)
 	}
-	if window <= 1 {
-		return order
-	}
-	for s := 0; s < len(order); s += window {
-		w := order[s:min(s+window, len(order))]
-		sort.SliceStable(w, func(a, b int) bool { return len(encs[w[a]].IDs) > len(encs[w[b]].IDs) })
-	}
-	return order
+	return out
 }

@@ -25,6 +25,10 @@ type CrossTask struct {
 	// embedding table); E is moved by Epsilon·g/‖g‖ for the training pass (with dropout), then restored.
 	Perturb bool
 	Epsilon float64 // [0.01]
+	// Autocast runs the forward passes in bfloat16 autocast: on CUDA always, on the CPU when it multiplies bfloat16
+	// natively (torch.BF16Supported) or ForceAutocast is set, else in float32. Weights, gradients, optimizer state
+	// and the loss stay float32.
+	Autocast, ForceAutocast bool
 }
 
 // Params implements train.Task.
@@ -71,8 +75,13 @@ func (t *CrossTask) Step(s *torch.Scope, idx []int) (float64, error) {
 	}
 	ids, types, mask := encoder.Tensors(s, t.Tok.Pad(encs), t.Device)
 	target := s.FromInt64(labels, int64(len(labels))).ToDevice(t.Device)
+	dt, bf16 := encoder.AutocastFor(t.Device, t.Autocast, t.ForceAutocast)
 	loss := func(train bool) *torch.Tensor {
-		return torch.CrossEntropy(t.Model.Logits(s, ids, types, mask, train), target)
+		var logits *torch.Tensor
+		if err := encoder.WithAutocast(dt, bf16, func() { logits = t.Model.Logits(s, ids, types, mask, train) }); err != nil {
+			return s.Error(err)
+		}
+		return torch.CrossEntropy(logits.To(torch.Float32), target)
 	}
 	if !t.Perturb {
 		l := loss(true)
@@ -118,52 +127,82 @@ func (t *CrossTask) Step(s *torch.Scope, idx []int) (float64, error) {
 }
 
 // Reranker scores (query, passage) pairs with a cross-encoder: softmax[:, 1] for the v1 head, the logit for v2.
-// It is safe for concurrent use.
+// Pairs are sorted by length and batched as the Embedder's passages (encoder.Batching); scores come back in input
+// order. It is safe for concurrent use.
 type Reranker struct {
 	Model     *encoder.CrossEncoder
 	Tok       *tokenizer.Tokenizer
 	MaxSeqLen int
-	BatchSize int // [32]
-	Device    torch.Device
-	Progress  func(done, total int)
+	BatchSize int // pairs per forward pass when TokenBudget is 0 [32]
+	// SortWindow is how many pairs are sorted by length together [50 batches]; 1 keeps the input order.
+	SortWindow int
+	// TokenBudget, when > 0, batches by padded tokens instead of by count (encoder.Batching).
+	TokenBudget int
+	Device      torch.Device
+	// BF16 and ForceBF16 run the forward passes in bfloat16 autocast, as encoder.EncodeOptions.
+	BF16, ForceBF16 bool
+	Progress        func(done, total int)
 }
 
-// Score returns one score per pair; titles may be nil.
+// Score returns one score per pair; titles may be nil. It returns ctx.Err() when ctx ends, checked while
+// tokenizing and before every batch.
 func (r *Reranker) Score(ctx context.Context, queries, titles, paras []string) ([]float32, error) {
 	if len(queries) != len(paras) || (titles != nil && len(titles) != len(paras)) {
 		return nil, fmt.Errorf("rocketqa: %d queries, %d titles, %d passages: lengths differ", len(queries), len(titles), len(paras))
+	}
+	if r.Model == nil || r.Tok == nil {
+		return nil, errors.New("rocketqa: Reranker needs a Model and a Tok")
 	}
 	bs := r.BatchSize
 	if bs <= 0 {
 		bs = 32
 	}
+	encs := make([]tokenizer.Encoding, len(paras))
+	for i := range paras {
+		if i%16 == 0 && ctx.Err() != nil {
+			return nil, ctx.Err()
+		}
+		title := ""
+		if titles != nil {
+			title = titles[i]
+		}
+		encs[i] = r.Tok.EncodePair(queries[i], title, paras[i], r.MaxSeqLen)
+	}
+	plan := encoder.Batching{BatchSize: bs, TokenBudget: r.TokenBudget, SortWindow: r.SortWindow}.Plan(encoder.Lengths(encs))
+	dt, bf16 := encoder.AutocastFor(r.Device, r.BF16, r.ForceBF16)
 	out := make([]float32, len(paras))
 	var runErr error
+	done := 0
 	torch.NoGrad(func() {
-		for start := 0; start < len(paras); start += bs {
+		for _, idx := range plan {
 			if runErr = ctx.Err(); runErr != nil {
 				return
 			}
-			end := min(start+bs, len(paras))
-			encs := make([]tokenizer.Encoding, end-start)
-			for i := start; i < end; i++ {
-				title := ""
-				if titles != nil {
-					title = titles[i]
-				}
-				encs[i-start] = r.Tok.EncodePair(queries[i], title, paras[i], r.MaxSeqLen)
+			batch := make([]tokenizer.Encoding, len(idx))
+			for i, j := range idx {
+				batch[i] = encs[j]
 			}
 			runErr = torch.With(func(s *torch.Scope) error {
-				ids, types, mask := encoder.Tensors(s, r.Tok.Pad(encs), r.Device)
-				v, err := r.Model.Scores(r.Model.Logits(s, ids, types, mask, false)).Float32s()
-				copy(out[start:end], v)
-				return err
+				ids, types, mask := encoder.Tensors(s, r.Tok.Pad(batch), r.Device)
+				var logits *torch.Tensor
+				if err := encoder.WithAutocast(dt, bf16, func() { logits = r.Model.Logits(s, ids, types, mask, false) }); err != nil {
+					return err
+				}
+				v, err := r.Model.Scores(logits.To(torch.Float32)).Float32s()
+				if err != nil {
+					return err
+				}
+				for i, j := range idx {
+					out[j] = v[i]
+				}
+				return nil
 			})
 			if runErr != nil {
 				return
 			}
+			done += len(idx)
 			if r.Progress != nil {
-				r.Progress(end, len(paras))
+				r.Progress(done, len(paras))
 			}
 		}
 	})

@@ -35,8 +35,10 @@ type DualTask struct {
 	PG         *torch.ProcessGroup
 	CrossBatch bool
 	Device     torch.Device
-	// Autocast runs the forward passes in bfloat16 autocast on CUDA (ignored on CPU).
-	Autocast bool
+	// Autocast runs the forward passes in bfloat16 autocast: on CUDA always, on the CPU when it multiplies bfloat16
+	// natively (torch.BF16Supported) or ForceAutocast is set, else in float32. Weights, gradients, optimizer state
+	// and the loss stay float32.
+	Autocast, ForceAutocast bool
 }
 
 // Params implements train.Task.
@@ -146,8 +148,8 @@ func (t *DualTask) forward(s *torch.Scope, m *encoder.BERT, encs []tokenizer.Enc
 	ids, types, mask := encoder.Tensors(s, t.Tok.Pad(encs), t.Device)
 	var out *torch.Tensor
 	run := func() { out = encoder.CLS(m.Forward(s, ids, types, mask, true)) }
-	if t.Autocast && t.Device.Type == torch.CUDADevice {
-		if err := torch.Autocast(torch.CUDADevice, torch.BFloat16, run); err != nil {
+	if dt, on := encoder.AutocastFor(t.Device, t.Autocast, t.ForceAutocast); on {
+		if err := torch.Autocast(dt, torch.BFloat16, run); err != nil {
 			return s.Error(err)
 		}
 		return out.To(torch.Float32)

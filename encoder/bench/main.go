@@ -1,8 +1,10 @@
 // Command bench measures passage encoding throughput: the Go encoder against PyTorch eager on the same weights and
-// the same padded batches (same libtorch, same threads, same run), and the gain from sorting by length inside a
-// window (length bucketing) on a realistic mix of passage lengths (the demo corpus when given, else synthetic).
+// the same padded batches (same libtorch, same threads, same run), in float32 and in bfloat16 autocast, the gain
+// from sorting by length inside a window (length bucketing) and from token-budget batches, on a realistic mix of
+// passage lengths (the demo corpus when given, else synthetic). Every row gives its achieved GFLOP/s (matmul and
+// attention FLOPs of the real padded shapes) beside the matmul peak measured in the same run.
 //
-//	scripts/bench-encoder.sh [-data data/demo]
+//	scripts/bench-encoder.sh [-data data/demo] [-hidden 768 -layers 12 -heads 12 -batch 16 -threads 2]
 package main
 
 import (
@@ -21,6 +23,7 @@ import (
 
 	"github.com/rocketqa-go/rocketqa/dataset"
 	"github.com/rocketqa-go/rocketqa/encoder"
+	"github.com/rocketqa-go/rocketqa/internal/roofline"
 	"github.com/rocketqa-go/rocketqa/safetensors"
 	"github.com/rocketqa-go/rocketqa/tokenizer"
 	"github.com/rocketqa-go/rocketqa/torch"
@@ -30,11 +33,14 @@ func main() {
 	data := flag.String("data", "", "DuReader-layout corpus for realistic passages (default: synthetic lengths)")
 	n := flag.Int("n", 512, "passages")
 	batch := flag.Int("batch", 32, "batch size")
+	budget := flag.Int("token-budget", -1, "padded tokens per batch for the token-budget rows (-1: batch × mean length; 0: skip)")
 	plen := flag.Int("p-len", 384, "max passage length")
 	hidden := flag.Int("hidden", 256, "hidden size")
 	layers := flag.Int("layers", 4, "layers")
+	heads := flag.Int("heads", 4, "attention heads")
 	threads := flag.Int("threads", runtime.NumCPU(), "threads on both sides")
 	reps := flag.Int("reps", 3, "repeats (median)")
+	bf16 := flag.Bool("bf16", true, "bfloat16 autocast rows too (forced, i.e. emulated and slow, on a CPU without avx512_bf16/amx_bf16)")
 	flag.Parse()
 	runtime.LockOSThread() // libtorch's OpenMP state is per OS thread (as in train.Run)
 	torch.SetNumThreads(*threads)
@@ -48,7 +54,7 @@ func main() {
 	tok, err := tokenizer.New(vocab, tokenizer.DefaultOptions())
 	check(err)
 	cfg := &encoder.Config{ModelType: "bert", VocabSize: tok.VocabSize(), HiddenSize: *hidden, NumHiddenLayers: *layers,
-		NumAttentionHeads: 4, IntermediateSize: 4 * *hidden, HiddenAct: "gelu", MaxPositionEmbeddings: 512, TypeVocabSize: 2,
+		NumAttentionHeads: *heads, IntermediateSize: 4 * *hidden, HiddenAct: "gelu", MaxPositionEmbeddings: 512, TypeVocabSize: 2,
 		LayerNormEps: 1e-12, InitializerRange: 0.02}
 	torch.ManualSeed(1)
 	m, err := encoder.NewBERT(cfg, false)
@@ -58,9 +64,52 @@ func main() {
 	check(err)
 	check(encoder.SaveDir(filepath.Join(dir, "model"), cfg, sd, vocab))
 
+	encs := make([]tokenizer.Encoding, len(paras))
+	tokens := 0
+	for i, p := range paras {
+		encs[i] = tok.EncodePassage("", p, *plen)
+		tokens += encs[i].Len()
+	}
+	lens := encoder.Lengths(encs)
+	if *budget < 0 {
+		*budget = *batch * tokens / len(paras)
+	}
+	peaks, err := roofline.Measure()
+	check(err)
+	flops := func(b encoder.Batching) float64 { // the FLOPs of a plan's padded batches
+		f := 0.0
+		for _, idx := range b.Plan(lens) {
+			cols := 0
+			for _, j := range idx {
+				cols = max(cols, lens[j])
+			}
+			f += roofline.EncoderFLOPs(cfg.HiddenSize, cfg.IntermediateSize, cfg.NumHiddenLayers, len(idx), cols)
+		}
+		return f
+	}
+
 	emb := &encoder.Embedder{Model: model, Tok: tok, QMaxLen: 32, PMaxLen: *plen}
-	timeIt := func(window int) float64 {
-		emb.Options = encoder.EncodeOptions{BatchSize: *batch, SortWindow: window}
+	type row struct {
+		name    string
+		opts    encoder.EncodeOptions
+		seconds float64
+	}
+	inOrder := encoder.EncodeOptions{BatchSize: *batch, SortWindow: 1}
+	sorted := encoder.EncodeOptions{BatchSize: *batch}
+	budgeted := encoder.EncodeOptions{BatchSize: *batch, TokenBudget: *budget}
+	rows := []row{{name: "Go fp32, input order", opts: inOrder}, {name: "Go fp32, sorted by length", opts: sorted}}
+	if *budget > 0 {
+		rows = append(rows, row{name: fmt.Sprintf("Go fp32, sorted, budget %d tokens", *budget), opts: budgeted})
+	}
+	if *bf16 {
+		for _, r := range rows[:len(rows):len(rows)] {
+			r.name = strings.Replace(r.name, "fp32", "bf16", 1)
+			r.opts.BF16, r.opts.ForceBF16 = true, true
+			rows = append(rows, r)
+		}
+	}
+	timeIt := func(o encoder.EncodeOptions) float64 {
+		emb.Options = o
 		ts := make([]float64, *reps)
 		for r := range ts {
 			t0 := time.Now()
@@ -71,19 +120,16 @@ func main() {
 		sort.Float64s(ts)
 		return ts[len(ts)/2]
 	}
-	timeIt(1) // warm-up
-	unsorted := timeIt(1)
-	sorted := timeIt(0)
+	timeIt(inOrder) // warm-up
+	for i := range rows {
+		rows[i].seconds = timeIt(rows[i].opts)
+	}
 
-	// the same unsorted batches for PyTorch
+	// the same input-order batches for PyTorch
 	var tensors []safetensors.Tensor
 	nb := 0
-	for s := 0; s < len(paras); s += *batch {
-		var encs []tokenizer.Encoding
-		for _, p := range paras[s:min(s+*batch, len(paras))] {
-			encs = append(encs, tok.EncodePassage("", p, *plen))
-		}
-		b := tok.Pad(encs)
+	for s := 0; s < len(encs); s += *batch {
+		b := tok.Pad(encs[s:min(s+*batch, len(encs))])
 		sh := []int64{int64(b.Rows), int64(b.Cols)}
 		tensors = append(tensors, safetensors.I64(fmt.Sprintf("ids_%d", nb), sh, b.IDs),
 			safetensors.I64(fmt.Sprintf("types_%d", nb), sh, b.TypeIDs), safetensors.I64(fmt.Sprintf("mask_%d", nb), sh, b.Mask))
@@ -91,25 +137,50 @@ func main() {
 	}
 	bpath := filepath.Join(dir, "batches.safetensors")
 	check(safetensors.WriteFile(bpath, tensors, nil))
-	out, err := exec.Command("/usr/bin/python3", "encoder/bench/ref_encode.py", filepath.Join(dir, "model"), bpath,
-		fmt.Sprint(*threads), fmt.Sprint(*reps)).Output()
-	check(err)
-	var ref struct {
-		Threads int
-		Seconds float64
+	ref := func(mode string) (sec float64, ptThreads int) {
+		cmd := exec.Command("/usr/bin/python3", "encoder/bench/ref_encode.py", filepath.Join(dir, "model"), bpath,
+			fmt.Sprint(*threads), fmt.Sprint(*reps), mode)
+		cmd.Stderr = os.Stderr
+		out, err := cmd.Output()
+		check(err)
+		var r struct {
+			Threads int
+			Seconds float64
+		}
+		check(json.Unmarshal(out, &r))
+		return r.Seconds, r.Threads
 	}
-	check(json.Unmarshal(out, &ref))
+	pt32, ptThreads := ref("fp32")
+	var pt16 float64
+	if *bf16 {
+		pt16, _ = ref("bf16")
+	}
 
-	tokens := 0
-	for _, p := range paras {
-		tokens += tok.EncodePassage("", p, *plen).Len()
+	fmt.Printf("encoder: hidden %d, %d layers, %d heads; %d passages (mean %d tokens, max %d), batch %d; threads Go %d, PyTorch %d; OPENBLAS_CORETYPE=%q\n",
+		*hidden, *layers, *heads, len(paras), tokens/len(paras), *plen, *batch, torch.NumThreads(), ptThreads, os.Getenv("OPENBLAS_CORETYPE"))
+	fmt.Println(peaks)
+	if _, note := torch.CPUBF16(true, false); note != "" && *bf16 {
+		fmt.Println("bf16 rows are forced (ForceBF16), emulated; without it the library says:", note)
 	}
-	fmt.Printf("encoder: hidden %d, %d layers; %d passages (mean %d tokens, max %d), batch %d; threads Go %d, PyTorch %d; OPENBLAS_CORETYPE=%q\n",
-		*hidden, *layers, len(paras), tokens/len(paras), *plen, *batch, torch.NumThreads(), ref.Threads, os.Getenv("OPENBLAS_CORETYPE"))
-	fmt.Printf("PyTorch eager, input order        %8.1f passages/s\n", float64(len(paras))/ref.Seconds)
-	fmt.Printf("Go, input order                   %8.1f passages/s   %.2fx PyTorch (tokenization included)\n", float64(len(paras))/unsorted, ref.Seconds/unsorted)
-	fmt.Printf("Go, sorted by length (window %d) %8.1f passages/s   %.2fx PyTorch, %.2fx from bucketing\n", 50**batch,
-		float64(len(paras))/sorted, ref.Seconds/sorted, unsorted/sorted)
+	np := float64(len(paras))
+	f32in := flops(inOrder.Batching())
+	fmt.Printf("%-42s %8.2f passages/s  1.00x PyTorch fp32                   %s\n", "PyTorch eager fp32, input order", np/pt32,
+		roofline.Fraction(f32in, pt32, peaks.FP32))
+	if *bf16 {
+		fmt.Printf("%-42s %8.2f passages/s  %.2fx PyTorch fp32                   %s\n", "PyTorch eager bf16 autocast, input order",
+			np/pt16, pt32/pt16, roofline.Fraction(f32in, pt16, peaks.BF16))
+	}
+	for _, r := range rows {
+		peak, vs, vsName := peaks.FP32, rows[0].seconds, "Go fp32 in order"
+		extra := ""
+		if r.opts.BF16 {
+			peak = peaks.BF16
+			extra = fmt.Sprintf(", %.2fx PyTorch bf16", pt16/r.seconds)
+		}
+		fmt.Printf("%-42s %8.2f passages/s  %.2fx PyTorch fp32, %.2fx %s%s  %s\n", r.name, np/r.seconds, pt32/r.seconds,
+			vs/r.seconds, vsName, extra, roofline.Fraction(flops(r.opts.Batching()), r.seconds, peak))
+	}
+	fmt.Println("(tokenization included on the Go side; GFLOP/s count the encoder matmuls and attention of the padded batches)")
 }
 
 func passages(data string, n int) []string {

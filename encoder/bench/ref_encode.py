@@ -3,7 +3,7 @@
 
 Reads batches from a .safetensors file written by encoder/bench/main.go (ids_<i>, types_<i>, mask_<i>), runs the
 reference BERT (encoder/testdata/ref_bert.py) in eval mode under no_grad, and prints the median seconds for all
-batches."""
+batches. A fifth argument "bf16" runs under torch.autocast("cpu", dtype=torch.bfloat16)."""
 import json
 import os
 import sys
@@ -18,6 +18,7 @@ import pysafetensors as st  # noqa: E402
 from ref_bert import from_state_dict  # noqa: E402
 
 model_dir, batches_path, threads, reps = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
+mode = sys.argv[5] if len(sys.argv) > 5 else "fp32"
 torch.set_num_threads(threads)
 with open(os.path.join(model_dir, "config.json")) as f:
     cfg = json.load(f)
@@ -30,9 +31,9 @@ batches = [(b[f"ids_{i}"], b[f"types_{i}"], b[f"mask_{i}"]) for i in range(n)]
 
 
 def run():
-    with torch.no_grad():
+    with torch.no_grad(), torch.autocast("cpu", dtype=torch.bfloat16, enabled=mode == "bf16"):
         for ids, types, mask in batches:
-            m(ids, types, mask)[0][:, 0].contiguous()
+            m(ids, types, mask)[0][:, 0].float().contiguous()
 
 
 run()

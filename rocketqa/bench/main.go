@@ -1,6 +1,7 @@
 // Command bench measures the throughput of one RocketQA v1 dual-encoder training step (two towers, raw [CLS],
 // in-batch cross entropy, backward, clip, AdamW) in Go against the same step in PyTorch eager, same libtorch, same
-// thread count, same shapes, in the same run.
+// thread count, same shapes, in the same run; in float32 and with the forward passes in bfloat16 autocast (forced,
+// i.e. emulated, on a CPU without avx512_bf16/amx_bf16), with the achieved GFLOP/s beside the matmul peak of the run.
 //
 //	scripts/bench-train.sh [-batch 32 -q-len 32 -p-len 128 -hidden 128 -layers 2]
 package main
@@ -17,6 +18,7 @@ import (
 	"time"
 
 	"github.com/rocketqa-go/rocketqa/encoder"
+	"github.com/rocketqa-go/rocketqa/internal/roofline"
 	"github.com/rocketqa-go/rocketqa/torch"
 	"github.com/rocketqa-go/rocketqa/train"
 )
@@ -30,6 +32,7 @@ func main() {
 	layers := flag.Int("layers", 2, "layers")
 	steps := flag.Int("steps", 3, "steps per repeat")
 	reps := flag.Int("reps", 5, "repeats (median)")
+	bf16 := flag.Bool("bf16", true, "also time the step with bfloat16 autocast forward passes")
 	flag.Parse()
 	runtime.LockOSThread() // libtorch's OpenMP state is per OS thread (as in train.Run)
 	torch.SetNumThreads(*threads)
@@ -75,13 +78,21 @@ func main() {
 		}
 		return v
 	}
+	autocast := false
 	step := func() {
 		check(torch.With(func(s *torch.Scope) error {
 			qi, pi := s.FromInt64(ids(B*Q), B, Q), s.FromInt64(ids(2*B*P), 2*B, P)
 			qt, pt := s.Zeros([]int64{B, Q}, torch.Int64, torch.CPU), s.Zeros([]int64{2 * B, P}, torch.Int64, torch.CPU)
 			qm, pm := s.FromInt64(ones(B*Q), B, Q), s.FromInt64(ones(2*B*P), 2*B, P)
-			qv := encoder.CLS(q.Forward(s, qi, qt, qm, true))
-			pv := encoder.CLS(p.Forward(s, pi, pt, pm, true))
+			var qv, pv *torch.Tensor
+			// as rocketqa.DualTask: the towers under autocast, the loss in float32
+			if err := encoder.WithAutocast(torch.CPUDevice, autocast, func() {
+				qv = encoder.CLS(q.Forward(s, qi, qt, qm, true))
+				pv = encoder.CLS(p.Forward(s, pi, pt, pm, true))
+			}); err != nil {
+				return err
+			}
+			qv, pv = qv.To(torch.Float32), pv.To(torch.Float32)
 			loss := torch.CrossEntropy(qv.MatMul(pv.T()), s.Arange(0, float64(B), 1, torch.Int64, torch.CPU))
 			if err := loss.Backward(); err != nil {
 				return err
@@ -95,33 +106,65 @@ func main() {
 			return opt.ZeroGrad()
 		}))
 	}
-	step()
-	ts := make([]float64, *reps)
-	for r := range ts {
-		t0 := time.Now()
-		for i := 0; i < *steps; i++ {
-			step()
+	timeSteps := func() float64 {
+		step()
+		ts := make([]float64, *reps)
+		for r := range ts {
+			t0 := time.Now()
+			for i := 0; i < *steps; i++ {
+				step()
+			}
+			ts[r] = time.Since(t0).Seconds() / float64(*steps)
 		}
-		ts[r] = time.Since(t0).Seconds() / float64(*steps)
+		sort.Float64s(ts)
+		return ts[len(ts)/2]
 	}
-	sort.Float64s(ts)
-	goStep := ts[len(ts)/2]
-
-	script := "rocketqa/bench/step.py"
-	out, err := exec.Command("/usr/bin/python3", script, cfgPath, fmt.Sprint(*threads), fmt.Sprint(*batch), fmt.Sprint(*qlen),
-		fmt.Sprint(*plen), fmt.Sprint(*steps), fmt.Sprint(*reps)).Output()
+	goStep := timeSteps()
+	var goStep16 float64
+	if *bf16 {
+		autocast = true
+		goStep16 = timeSteps()
+	}
+	peaks, err := roofline.Measure()
 	check(err)
-	var ref struct {
+
+	type refOut struct {
 		Threads int     `json:"threads"`
 		StepS   float64 `json:"step_s"`
 	}
-	check(json.Unmarshal(out, &ref))
+	runRef := func(mode string) refOut {
+		cmd := exec.Command("/usr/bin/python3", "rocketqa/bench/step.py", cfgPath, fmt.Sprint(*threads), fmt.Sprint(*batch), fmt.Sprint(*qlen),
+			fmt.Sprint(*plen), fmt.Sprint(*steps), fmt.Sprint(*reps), mode)
+		cmd.Stderr = os.Stderr
+		out, err := cmd.Output()
+		check(err)
+		var r refOut
+		check(json.Unmarshal(out, &r))
+		return r
+	}
+	ref := runRef("fp32")
+	var ref16 refOut
+	if *bf16 {
+		ref16 = runRef("bf16")
+	}
+	flops := roofline.TrainFLOPs(roofline.EncoderFLOPs(*hidden, 4**hidden, *layers, int(B), int(Q)) +
+		roofline.EncoderFLOPs(*hidden, 4**hidden, *layers, int(2*B), int(P)))
 	fmt.Printf("dual-encoder training step: %d queries x %d tokens + %d passages x %d tokens, hidden %d, %d layers, two towers\n",
 		B, Q, 2*B, P, *hidden, *layers)
 	fmt.Printf("threads: Go %d, PyTorch %d; OPENBLAS_CORETYPE=%q; median of %d x %d steps\n", torch.NumThreads(), ref.Threads, os.Getenv("OPENBLAS_CORETYPE"), *reps, *steps)
-	fmt.Printf("Go      %8.1f ms/step  %8.1f queries/s\n", goStep*1e3, float64(B)/goStep)
-	fmt.Printf("PyTorch %8.1f ms/step  %8.1f queries/s\n", ref.StepS*1e3, float64(B)/ref.StepS)
+	fmt.Println(peaks)
+	fmt.Printf("Go fp32           %8.1f ms/step  %8.1f queries/s  %s\n", goStep*1e3, float64(B)/goStep, roofline.Fraction(flops, goStep, peaks.FP32))
+	fmt.Printf("PyTorch fp32      %8.1f ms/step  %8.1f queries/s  %s\n", ref.StepS*1e3, float64(B)/ref.StepS, roofline.Fraction(flops, ref.StepS, peaks.FP32))
 	fmt.Printf("Go/PyTorch throughput ratio: %.2fx\n", ref.StepS/goStep)
+	if *bf16 {
+		if _, note := torch.CPUBF16(true, false); note != "" {
+			fmt.Println("bf16 rows are forced (ForceBF16), emulated; without it the library says:", note)
+		}
+		fmt.Printf("Go bf16 autocast  %8.1f ms/step  %8.1f queries/s  %s\n", goStep16*1e3, float64(B)/goStep16, roofline.Fraction(flops, goStep16, peaks.BF16))
+		fmt.Printf("PyTorch bf16      %8.1f ms/step  %8.1f queries/s  %s\n", ref16.StepS*1e3, float64(B)/ref16.StepS, roofline.Fraction(flops, ref16.StepS, peaks.BF16))
+		fmt.Printf("Go bf16 / Go fp32: %.2fx; Go bf16 / PyTorch bf16: %.2fx\n", goStep/goStep16, ref16.StepS/goStep16)
+	}
+	fmt.Println("(GFLOP/s: 3 × the forward matmul and attention FLOPs of both towers)")
 }
 
 func check(err error) {

@@ -3,7 +3,8 @@
 
 Same model (encoder/testdata/ref_bert.py, a plain-PyTorch BERT with HF names), same shapes, same thread count:
 B queries of q_len tokens and 2B passages of p_len tokens, raw [CLS] dot products, in-batch cross entropy,
-backward, global-norm clip 1.0, AdamW. Prints JSON {"threads", "step_s"} (median seconds per step)."""
+backward, global-norm clip 1.0, AdamW; an eighth argument "bf16" runs the towers under
+torch.autocast("cpu", dtype=torch.bfloat16) (the loss in float32). Prints JSON {"threads", "step_s"} (median seconds per step)."""
 import json
 import os
 import sys
@@ -16,6 +17,7 @@ sys.path.insert(0, os.path.join(HERE, "..", "..", "encoder", "testdata"))
 from ref_bert import Config, RefBert  # noqa: E402
 
 cfg_path, threads, B, qlen, plen, steps, reps = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4]), int(sys.argv[5]), int(sys.argv[6]), int(sys.argv[7])
+mode = sys.argv[8] if len(sys.argv) > 8 else "fp32"
 torch.set_num_threads(threads)
 torch.manual_seed(0)
 with open(cfg_path) as f:
@@ -34,8 +36,10 @@ qm, pm = torch.ones(B, qlen), torch.ones(2 * B, plen)
 
 
 def step():
-    q = q_model(qids, qt, qm)[0][:, 0]
-    p = p_model(pids, pt, pm)[0][:, 0]
+    with torch.autocast("cpu", dtype=torch.bfloat16, enabled=mode == "bf16"):
+        q = q_model(qids, qt, qm)[0][:, 0]
+        p = p_model(pids, pt, pm)[0][:, 0]
+    q, p = q.float(), p.float()
     loss = torch.nn.functional.cross_entropy(q @ p.T, torch.arange(B))
     loss.backward()
     torch.nn.utils.clip_grad_norm_(params, 1.0)
