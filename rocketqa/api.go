@@ -446,7 +446,10 @@ type CrossConfig struct {
 	V2Head    bool // raw [CLS] -> Linear(H,1) (RocketQA v2) instead of pooler -> Linear(H,2)
 	Perturb   bool // the official embedding-gradient step
 	Device    torch.Device
-	Train     train.Options
+	// Autocast runs the forward passes in bfloat16 autocast (CUDA, or a CPU with native bfloat16; see
+	// torch.CPUBF16); weights, optimizer state and the loss stay float32.
+	Autocast bool
+	Train    train.Options
 }
 
 // NewCrossTask builds the model and task of a CrossConfig without training.
@@ -482,7 +485,7 @@ func NewCrossTask(ctx context.Context, c CrossConfig) (*CrossTask, error) {
 		model.Close()
 		return nil, err
 	}
-	return &CrossTask{Model: model, Tok: tok, Examples: exs, Info: info, Vocab: vocab, Perturb: c.Perturb, Device: c.Device}, nil
+	return &CrossTask{Model: model, Tok: tok, Examples: exs, Info: info, Vocab: vocab, Perturb: c.Perturb, Device: c.Device, Autocast: c.Autocast}, nil
 }
 
 // TrainCross trains a RocketQA v1 cross-encoder (step 2 of the pipeline).

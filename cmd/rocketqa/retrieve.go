@@ -14,7 +14,35 @@ import (
 	"github.com/rocketqa-go/rocketqa/internal/cli"
 	"github.com/rocketqa-go/rocketqa/retrieval"
 	"github.com/rocketqa-go/rocketqa/rocketqa"
+	"github.com/rocketqa-go/rocketqa/torch"
 )
+
+// speedFlags: bfloat16 autocast and token-budget batches of the inference stages (encode, search, score).
+type speedFlags struct {
+	bf16, force bool
+	tokenBudget int
+}
+
+func addSpeed(c *cmd) *speedFlags {
+	f := &speedFlags{}
+	c.fs.BoolVar(&f.bf16, "bf16", false, "bfloat16 autocast (CUDA; on the CPU where it multiplies bfloat16 natively: avx512_bf16 or\namx_bf16, else float32 with a note); vectors and scores are written as float32")
+	c.fs.BoolVar(&f.force, "force-bf16", false, "bfloat16 autocast on any CPU (emulated where not native: slow; for checks)")
+	c.fs.IntVar(&f.tokenBudget, "token-budget", 0, "batch by padded tokens (after length sorting) instead of --batch sequences (0: off)")
+	return f
+}
+
+// note prints why bf16 was asked for but does not run on this CPU.
+func (f *speedFlags) note(name string, dev torch.Device) {
+	if dev.Type == torch.CPUDevice {
+		if _, msg := torch.CPUBF16(f.bf16, f.force); msg != "" {
+			logf(name, "%s", msg)
+		}
+	}
+}
+
+func (f *speedFlags) check() error {
+	return check(f.tokenBudget >= 0, fmt.Sprintf("--token-budget %d: must not be negative", f.tokenBudget))
+}
 
 // loadModel loads a model directory for inference; dual says which kind the stage needs.
 func loadModel(dir string, rt *runtimeFlags, batch int, dual bool) (*rocketqa.Model, error) {
@@ -38,12 +66,14 @@ func loadModel(dir string, rt *runtimeFlags, batch int, dual bool) (*rocketqa.Mo
 }
 
 // loadEmbedder loads a dual encoder and applies its length flag (--p-len or --q-len) to a copy of its embedder.
-func loadEmbedder(dir string, rt *runtimeFlags, batch int, flagName string, value int) (*rocketqa.Model, *encoder.Embedder, error) {
+func loadEmbedder(dir string, rt *runtimeFlags, sp *speedFlags, batch int, flagName string, value int) (*rocketqa.Model, *encoder.Embedder, error) {
 	m, err := loadModel(dir, rt, batch, true)
 	if err != nil {
 		return nil, nil, err
 	}
 	emb := *m.Embedder()
+	emb.Options.BF16, emb.Options.ForceBF16, emb.Options.TokenBudget = sp.bf16 || sp.force, sp.force, sp.tokenBudget
+	sp.note("encode", emb.Options.Device)
 	if flagName == "--p-len" {
 		err = seqLen(flagName, value, "p_max_seq_len", dir, &emb.PMaxLen, emb.Model.Para)
 	} else {
@@ -90,6 +120,7 @@ func runEncode(ctx context.Context, args []string) error {
 	out := c.fs.String("out", "", "output directory of the embedding shards")
 	batch := c.fs.Int("batch", 64, "passages per forward pass")
 	pLen := c.fs.Int("p-len", 0, "passage length in tokens (default: the model's, from rocketqa.json)")
+	sp := addSpeed(c)
 	rt := addRuntime(c, true)
 	c.req("model", "collection", "out")
 	if err := c.parse(args); err != nil {
@@ -101,7 +132,10 @@ func runEncode(ctx context.Context, args []string) error {
 	if err := firstErr(mustDir("--model", *model), mustDir("--collection", *coll), mustFile("--collection", filepath.Join(*coll, "passage2id.map.json"))); err != nil {
 		return err
 	}
-	m, emb, err := loadEmbedder(*model, rt, *batch, "--p-len", *pLen)
+	if err := sp.check(); err != nil {
+		return err
+	}
+	m, emb, err := loadEmbedder(*model, rt, sp, *batch, "--p-len", *pLen)
 	if err != nil {
 		return err
 	}
@@ -182,6 +216,7 @@ func runSearch(ctx context.Context, args []string) error {
 	batch := c.fs.Int("batch", 64, "queries per forward pass")
 	c.fs.IntVar(&o.Chunk, "chunk", 4096, "queries encoded and searched at a time (memory bound)")
 	qLen := c.fs.Int("q-len", 0, "query length in tokens (default: the model's)")
+	sp := addSpeed(c)
 	params := c.fs.String("param", "", "FAISS search parameters, e.g. nprobe=64 or efSearch=128 (comma-separated)")
 	rt := addRuntime(c, true)
 	c.req("model", "index", "queries", "out")
@@ -206,7 +241,10 @@ func runSearch(ctx context.Context, args []string) error {
 	if f.Indexes, err = expandFiles("--index", *indexFlag, ".index"); err != nil {
 		return err
 	}
-	m, emb, err := loadEmbedder(*model, rt, *batch, "--q-len", *qLen)
+	if err := sp.check(); err != nil {
+		return err
+	}
+	m, emb, err := loadEmbedder(*model, rt, sp, *batch, "--q-len", *qLen)
 	if err != nil {
 		return err
 	}
@@ -237,6 +275,7 @@ func runScore(ctx context.Context, args []string) error {
 	c.fs.IntVar(&o.TopK, "top-k", 50, "passages of each query to score (the official: 50)")
 	batch := c.fs.Int("batch", 32, "pairs per forward pass")
 	maxLen := c.fs.Int("max-len", 0, "pair length in tokens (default: the model's)")
+	sp := addSpeed(c)
 	rt := addRuntime(c, true)
 	c.req("model", "run", "queries", "collection", "out")
 	if err := c.parse(args); err != nil {
@@ -257,6 +296,11 @@ func runScore(ctx context.Context, args []string) error {
 	}
 	defer m.Close()
 	rr := *m.Reranker()
+	rr.BF16, rr.ForceBF16, rr.TokenBudget = sp.bf16 || sp.force, sp.force, sp.tokenBudget
+	sp.note("score", rr.Device)
+	if err := sp.check(); err != nil {
+		return err
+	}
 	if *maxLen > 0 {
 		rr.MaxSeqLen = *maxLen
 	}

@@ -104,7 +104,7 @@ func runTrainDE(ctx context.Context, args []string) error {
 	chunk := c.fs.Int("chunk", 0, "encode at most N sequences per forward pass (0: the whole batch at once)")
 	gradCache := c.fs.Bool("grad-cache", false, "gradient caching: a large batch in the memory of one --chunk (same gradients)")
 	noCross := c.fs.Bool("no-cross-batch", false, "under launch, use in-batch negatives of each process only")
-	autocast := c.fs.Bool("autocast", false, "bfloat16 autocast for the forward passes (CUDA only)")
+	autocast := c.fs.Bool("autocast", false, "bfloat16 autocast for the forward passes (CUDA, or a CPU with avx512_bf16/amx_bf16; weights,\noptimizer state and losses stay float32)")
 	evalEvery := c.fs.Int("eval-every", 0, "evaluate on --dev every N steps (0: only at the end)")
 	evalBatch := c.fs.Int("eval-batch", 64, "encoding batch of the --dev evaluation")
 	t.rt = addRuntime(c, true)
@@ -150,6 +150,7 @@ func runTrainCE(ctx context.Context, args []string) error {
 	maxLen := c.fs.Int("max-len", rocketqa.DuReaderCE.PairLen, fmt.Sprintf("pair length in tokens (default %d; %d with --lang en)", rocketqa.DuReaderCE.PairLen, rocketqa.MSMarcoCE.PairLen))
 	v2 := c.fs.Bool("v2-head", false, "raw [CLS] -> Linear(H, 1) head of RocketQA v2 (score = logit) instead of\npooler -> Linear(H, 2) (score = P(relevant))")
 	perturb := c.fs.Bool("perturb", rocketqa.DuReaderCE.Perturb, "the official embedding-gradient (adversarial) step; --perturb=false disables")
+	autocast := c.fs.Bool("autocast", false, "bfloat16 autocast for the forward passes (CUDA, or a CPU with avx512_bf16/amx_bf16)")
 	t.rt = addRuntime(c, true)
 	lens := map[string]*int{"max-len": maxLen}
 	if err := t.checks(args, lens, map[string]int{"max-len": rocketqa.MSMarcoCE.PairLen}); err != nil {
@@ -167,13 +168,13 @@ func runTrainCE(ctx context.Context, args []string) error {
 		logf("train-ce", "%s; %d process(es) x batch %d; device %s; %s", t.train, world, t.o.batch, device, runtimeInfo())
 	}
 	topts, err := t.options(pg, "train-ce", map[string]string{"max_len": strconv.Itoa(*maxLen),
-		"v2_head": strconv.FormatBool(*v2), "perturb": strconv.FormatBool(*perturb)})
+		"v2_head": strconv.FormatBool(*v2), "perturb": strconv.FormatBool(*perturb), "autocast": strconv.FormatBool(*autocast)})
 	if err != nil {
 		return err
 	}
 	res, err := rocketqa.TrainCross(ctx, rocketqa.CrossConfig{InitSpec: t.in.InitSpec, TrainFile: t.train,
 		MaxSeqLen: *maxLen, ForCN: t.lang.forCN, Cased: t.lang.cased, V2Head: *v2, Perturb: *perturb,
-		Device: device, Train: topts})
+		Device: device, Autocast: *autocast, Train: topts})
 	return trainSummary("train-ce", res, err, pg)
 }
 
