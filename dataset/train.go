@@ -156,7 +156,7 @@ func (w *CrossWriter) Write(ex CrossExample) error {
 }
 
 // JointList is one list of a RocketQA v2 joint-training file: m lines that
-// share one query, the first of which is the positive (spec 5.3).
+// share one query, the first of which is the positive (docs/method.md §5.3).
 type JointList struct {
 	Query string
 	// Items are the m lines in file order; Items[0] is the positive. Each

@@ -17,7 +17,7 @@ import (
 	"github.com/rocketqa-go/rocketqa/train"
 )
 
-// OfficialModels are the names the official Python package downloads (spec 8). They are PaddlePaddle checkpoints;
+// OfficialModels are the names the official Python package downloads (docs/method.md §8). They are PaddlePaddle checkpoints;
 // this library loads HuggingFace-layout directories only.
 var OfficialModels = []string{
 	"v1_marco_de", "v1_marco_ce", "v1_nq_de", "v1_nq_ce", "pair_marco_de", "pair_nq_de",

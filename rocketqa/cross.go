@@ -13,7 +13,7 @@ import (
 )
 
 // CrossTask trains a RocketQA v1 cross-encoder: pointwise 2-class softmax cross-entropy on (query, title, para,
-// label) lines of cross.train.tsv (spec 3.2). It implements train.Task.
+// label) lines of cross.train.tsv (docs/method.md §3.2). It implements train.Task.
 type CrossTask struct {
 	Model    *encoder.CrossEncoder
 	Tok      *tokenizer.Tokenizer

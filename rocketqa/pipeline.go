@@ -10,7 +10,7 @@ import (
 	"github.com/rocketqa-go/rocketqa/retrieval"
 )
 
-// Building blocks of the 4-step pipeline (spec 3.4) that sit between the stages: labelled training queries,
+// Building blocks of the 4-step pipeline (docs/method.md §3.4) that sit between the stages: labelled training queries,
 // cross-encoder training data from a retrieval run, and cross-encoder scoring of a run.
 
 // LabelledQueries are training queries with ids and their positive passages.

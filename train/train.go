@@ -78,7 +78,7 @@ const (
 	// Linear: linear warmup over the first WarmupProportion of the steps, then linear decay to 0 (HF
 	// get_linear_schedule_with_warmup; Tevatron's and sentence-transformers' default).
 	Linear Schedule = "linear"
-	// Paddle: the official RocketQA schedule (spec 2.5): lr·t/warmup during warmup, then lr·(1 − t/T) with the
+	// Paddle: the official RocketQA schedule (docs/method.md §2.5): lr·t/warmup during warmup, then lr·(1 − t/T) with the
 	// unshifted step t; a constant LR when WarmupProportion is 0.
 	Paddle Schedule = "paddle"
 	// Constant keeps the LR fixed (v1 cross-encoder, v2 joint training).

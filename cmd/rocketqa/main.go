@@ -1,5 +1,5 @@
 // Command rocketqa runs the stages of the RocketQA pipelines, one subcommand per stage, joined by files
-// (docs/design.md section 4):
+// (each stage is a library call; the files are those of docs/method.md §3.3 and §6.1):
 //
 //	train-de  -> model dir -> encode -> embedding shards -> index -> FAISS files -> search -> run file -> eval
 //	train-ce  -> model dir -> score (re-rank a run) -> mine / augment -> merge -> train-de again

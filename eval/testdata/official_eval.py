@@ -1,18 +1,18 @@
 #!/usr/bin/python3
 """Reference for the Go eval package: a re-statement, in our own code, of the
-logic of the official evaluation scripts as described in rocketqa-spec.md:
+logic of the official evaluation scripts as described in docs/method.md §6.3 and §7:
 
   * DuReader-retrieval  research/DuReader-Retrieval-Baseline/metric/evaluation.py
-    (spec 6.3): reference = dev.json JSON lines, question_id -> list of
+    (docs/method.md §6.3): reference = dev.json JSON lines, question_id -> list of
     answer_paragraphs[*].paragraph_id (repeated ids append); candidate = one JSON
     object {qid: [pid, ...]}, the first 50 pids copied into 50 slots padded with
     the int 0; a pid ranked twice (0 excepted) is flagged, not fatal; metrics over
     candidate qids that are in the reference; every metric divided by the number
     of reference queries; QueriesRanked = number of candidate queries.
-  * MS MARCO  research/*/metric/msmarco_eval.py (spec 7): reference "qid\\tpid"
+  * MS MARCO  research/*/metric/msmarco_eval.py (docs/method.md §7): reference "qid\\tpid"
     lines (ints); candidate "qid\\tpid\\trank" lines stored at slot rank-1 of 1000
     int-0 slots; same metrics plus recall@all over the 1000 slots.
-  * the seed's evaluation.py (spec 1.5): DuReader metrics divided by the number
+  * the seed's evaluation.py (docs/method.md §1.5): DuReader metrics divided by the number
     of candidate queries (a candidate query missing from the reference, on which
     the seed would crash, counts as a miss).
 

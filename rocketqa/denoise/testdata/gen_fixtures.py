@@ -2,7 +2,7 @@
 """Generates the fixtures of rocketqa/denoise's tests: a tiny MS MARCO-like corpus, labelled and unlabelled
 queries, dual-encoder runs, cross-encoder scores of their top 50, and the outputs expected from the rules of the
 official RocketQA scripts construct_marco_train_de.py (step 3) and construct_unlabel_train_de.py (step 4), as
-docs/rocketqa-spec.md sections 3.3-3.5 state them. This is an independent re-statement of those rules in Python,
+docs/method.md §3.3-3.4 states them. This is an independent re-statement of those rules in Python,
 used as the reference the Go code is compared with.
 
 The random fill of step 3 cannot be matched draw for draw (Python's Mersenne Twister against Go's PCG), so for
