@@ -1,8 +1,8 @@
 // Package denoise builds the training files of steps 3 and 4 of the RocketQA v1 pipeline (Qu et al., NAACL 2021):
 // denoised hard negatives mined from a dual-encoder run with a cross-encoder's scores, and pseudo-labelled lines for
 // unlabelled queries. It follows the official scripts construct_marco_train_de.py and
-// construct_unlabel_train_de.py (research/RocketQA_NAACL2021/data_process); see docs/method.md §3.3-3.4 (file
-// formats), §3.4 (the 4-step pipeline) and §3.5 (thresholds and counts). The package is plain Go and depends only
+// construct_unlabel_train_de.py (research/RocketQA_NAACL2021/data_process); see docs/method.md §3.3 (file
+// formats) and §3.4 (the 4-step pipeline, its thresholds and counts). The package is plain Go and depends only
 // on dataset.
 //
 // # Inputs
