@@ -14,7 +14,6 @@ import (
 
 	"github.com/rocketqa-go/rocketqa/dataset"
 	"github.com/rocketqa-go/rocketqa/eval"
-	"github.com/rocketqa-go/rocketqa/retrieval"
 	"github.com/rocketqa-go/rocketqa/rocketqa"
 	"github.com/rocketqa-go/rocketqa/train"
 )
@@ -80,7 +79,7 @@ func main() {
 	if *devRun == "" {
 		return
 	}
-	qids, hits, err := retrieval.ReadRunTSV(*devRun)
+	qids, hits, err := dataset.ReadRun(*devRun, 0)
 	if err != nil {
 		log.Fatal(err)
 	}
@@ -105,7 +104,7 @@ func main() {
 		log.Fatal(err)
 	}
 	if *dump != "" {
-		if err := retrieval.WriteRunTSV(*dump, qids, scored); err != nil {
+		if err := dataset.WriteRun(*dump, "", qids, scored); err != nil {
 			log.Fatal(err)
 		}
 	}
@@ -113,7 +112,7 @@ func main() {
 	if err != nil {
 		log.Fatal(err)
 	}
-	top50 := make([][]retrieval.Hit, len(hits))
+	top50 := make([][]dataset.Hit, len(hits))
 	for i := range hits {
 		top50[i] = hits[i][:min(50, len(hits[i]))]
 	}
