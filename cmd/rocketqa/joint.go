@@ -33,28 +33,7 @@ func jointPreset(name string) (jointtrain.Config, error) {
 }
 
 func runTrainJoint(ctx context.Context, args []string) error {
-	c := newCmd("train-joint",
-		"rocketqa train-joint --de DE_DIR --ce CE_DIR --train LISTS.tsv --out DIR [--preset marco|nq] [flags]",
-		`RocketQA v2 joint training (dynamic listwise distillation) of a dual encoder and a cross-encoder on lists of m
-passages per query. de[b,j] = <q_b, p_bj>, ce[b,j] = the cross-encoder's score; L = mean_b CE(ce_b, 0) + L_KL with
-L_KL = kl_div(log_softmax(de), softmax(ce), 'mean') and the cross-encoder's distribution detached (--variant
-official, the RocketQAv2 code), or --variant seed (batchmean, not detached), paper (KL(DE||CE), batchmean) or static
-(the cross-encoder frozen: the paper's static-distillation ablation).
-
-Inputs: --de, a dual-encoder directory (train-de's final/: M_D(0) in the paper); --ce, a cross-encoder directory
-(train-ce's final/, v1 or v2 head: a v1 head is kept and scored z1 - z0 by default, --ce-head v2 puts a new raw-[CLS]
-1-logit head on it); --train, a list file (query, title, passage, label; consecutive blocks of --list-size lines, the
-positive first: 'rocketqa lists' builds one).
-
-Memory: --chunk N runs every tower N rows at a time; with --cached (on by default when --chunk is set) the step runs
-in two passes (vectors and scores without a graph, then chunk by chunk with the same dropout masks), so only one
-chunk's graph is alive; gradients equal the full step's. See 'rocketqa memory'.
-
-Output in --out: final/de and final/ce (model directories for search/score/rerank; the v2 cross-encoder's score is
-its logit), checkpoints/step-N (resumable), metrics.jsonl. Presets are the official scripts' (lr 1e-5 constant, wd
-0.01, 96 lists per step over all processes, q 32 / p 128 / pair 160; marco: m=128, 2 epochs; nq: m=32, 3 epochs).`,
-		`rocketqa train-joint --preset marco --de de0/final --ce ce/final --train marco_joint.rand128+aug128 \
-    --batch 3 --chunk 32 --device cuda --out joint`)
+	c := helpCmd("train-joint")
 	preset := c.fs.String("preset", "marco", "official settings: marco (m=128) or nq (m=32)")
 	de := c.fs.String("de", "", "dual-encoder directory to start from")
 	ce := c.fs.String("ce", "", "cross-encoder directory to start from")
@@ -149,18 +128,7 @@ its logit), checkpoints/step-N (resumable), metrics.jsonl. Presets are the offic
 }
 
 func runLists(ctx context.Context, args []string) error {
-	c := newCmd("lists",
-		"rocketqa lists --de-run RUN.tsv --ce-run SCORED.tsv --queries FILE --qrels FILE --collection DIR|para.txt --list-size M --out LISTS.tsv [flags]",
-		`RocketQA v2 training lists (paper section 3.3) from the RocketQA v1 artefacts, laid out as the official
-"rand + aug" files: first the undenoised lists (every query with a positive: the positive, then M-1 negatives drawn
-at random from the dual encoder's top --top-n), then the denoised lists (negatives only among the top --top-n with a
-cross-encoder score below --neg-threshold; a query without a positive takes its best candidate scored above
---pos-threshold as the positive). Positives (--qrels) and additional positives (--additional) are never negatives.
-
-Inputs as for 'rocketqa mine': --de-run (from 'search' over the training queries), --ce-run (its CE scores from
-'score'), --queries, --qrels, --collection (--titles). Output: --out, a list file for 'rocketqa train-joint'.`,
-		`rocketqa lists --de-run train.top50.tsv --ce-run train.ce50.tsv --queries dureader/train/q2qid.train.json \
-    --qrels train.qrels.tsv --collection dureader/passage-collection --list-size 16 --out joint.rand16+aug16`)
+	c := helpCmd("lists")
 	deRun := c.fs.String("de-run", "", "dual-encoder run of the training queries (TSV)")
 	ceRun := c.fs.String("ce-run", "", "cross-encoder scores of its top ranks (TSV from 'score')")
 	queries := c.fs.String("queries", "", "query texts")
@@ -245,14 +213,7 @@ func runRerank(ctx context.Context, args []string) error {
 }
 
 func runMemory(_ context.Context, args []string) error {
-	c := newCmd("memory",
-		"rocketqa memory [--table] [--b B --m M --q-len --p-len --ce-len --chunk N --cached --dtype fp32|bf16 ...]",
-		`Estimates the peak memory of one RocketQA v2 joint-training step on one device (jointtrain.EstimateMemory): the
-three towers' float32 weights, gradients, optimizer state (two moments), and activations (every forward pass's graph
-at once, or with --cached one chunk's). The activation model is libtorch eager on the CPU as this repository runs it
-(checked against measured peaks within 25%); CUDA's fused dropout keeps byte masks, so there it is an upper bound.
---table prints the official MS MARCO, NQ and DuReader settings and the seed's 24 GB case.`,
-		`rocketqa memory --b 3 --m 128 --chunk 32 --cached`)
+	c := helpCmd("memory")
 	table := c.fs.Bool("table", false, "print the table of official settings")
 	budget := c.fs.Float64("budget-gib", 24, "device memory to compare with (GiB)")
 	cfg := jointtrain.BERTBase()

@@ -17,18 +17,7 @@ import (
 )
 
 func runLaunch(_ context.Context, args []string) error {
-	c := newCmd("launch",
-		"rocketqa launch --nproc N [--master-port P] -- <command> [flags]",
-		`Runs N copies of this binary with <command> and its flags, on this machine, with torchrun's environment:
-RANK and LOCAL_RANK (0..N-1), WORLD_SIZE and LOCAL_WORLD_SIZE (N), MASTER_ADDR and MASTER_PORT. train-de and
-train-ce join one c10d process group with it (Gloo on CPU, NCCL on CUDA: --device cuda gives each process the GPU
-of its LOCAL_RANK) and train with cross-batch negatives / averaged gradients; rank 0 logs and writes the model.
-
-Every line the processes print is prefixed with "[rank N] ". If one exits with an error, the others are stopped
-(SIGTERM, then SIGKILL after --grace) and launch exits with that status (fail fast). SIGINT and SIGTERM are passed
-on to every process; a second one kills them. The CPU threads are divided among the processes unless the command
-sets --threads.`,
-		`rocketqa launch --nproc 4 -- train-de --device cuda --train dual.train.tsv --init ernie-1.0-base-zh --out de0`)
+	c := helpCmd("launch")
 	c.posArgs = "command [flags]"
 	nproc := c.fs.Int("nproc", 1, "number of processes")
 	addr := c.fs.String("master-addr", "127.0.0.1", "address of rank 0's rendezvous store")

@@ -13,26 +13,7 @@ var pretrainDefaults = rocketqa.Preset{Batch: 64, Epochs: 10, LR: 1e-4, Warmup: 
 	Schedule: train.Linear, Optimizer: train.AdamW}
 
 func runPretrain(ctx context.Context, args []string) error {
-	c := newCmd("pretrain",
-		"rocketqa pretrain --collection DIR (--init DIR | --config config.json --vocab vocab.txt) --out DIR [flags]",
-		`Masked-language-model pre-training of a BERT/ERNIE encoder on a passage collection, from random weights
-(--config, --vocab) or continued from a checkpoint (--init), so that the dual encoder and the cross-encoder can
-start from a pretrained encoder (--init of train-de and train-ce) when no pretrained model fits the domain or
-language.
-
-Input: --collection, a DuReader-layout passage-collection directory (part files of pid \t title \t passage lines).
-Every passage is cut into sequences [CLS] title [SEP] passage window [SEP] of at most --max-len tokens. Each step
-masks 15% (--mask-prob) of every sequence's tokens, whole words (--masking wwm: a word with its ## pieces; every
-Chinese character is a word of its own for BERT's tokenizer) or single tokens (--masking char): 80% become [MASK],
-10% a random token, 10% stay; an MLM head tied to the word embeddings predicts them (BERT's objective, without
-next-sentence prediction; masks drawn afresh every step).
-
-Output in --out: final/ (a HuggingFace BertForMaskedLM directory: config.json, model.safetensors with bert.* and
-cls.predictions.*, vocab.txt, tokenizer_config.json; give it to --init), checkpoints/step-N (resumable: a run
-started again with the same --out continues where it stopped), metrics.jsonl (loss, lr, grad norm per step).`,
-		`rocketqa pretrain --collection data/demo/passage-collection --config config.json --vocab vocab.txt \
-    --max-steps 2000 --batch 64 --lr 5e-4 --out mlm
-rocketqa train-de --init mlm/final --train data/demo/train/dual.train.tsv --out de0`)
+	c := helpCmd("pretrain")
 	collection := c.fs.String("collection", "", "passage-collection directory (DuReader layout)")
 	in := addInit(c)
 	out := c.fs.String("out", "", "output directory (model, checkpoints, metrics)")
