@@ -32,86 +32,117 @@ func jointPreset(name string) (jointtrain.Config, error) {
 	return jointtrain.Config{}, usagef("--preset %q: want marco or nq", name)
 }
 
-func runTrainJoint(ctx context.Context, args []string) error {
-	c := helpCmd("train-joint")
-	preset := c.fs.String("preset", "marco", "official settings: marco (m=128) or nq (m=32)")
-	de := c.fs.String("de", "", "dual-encoder directory to start from")
-	ce := c.fs.String("ce", "", "cross-encoder directory to start from")
-	trainFile := c.fs.String("train", "", "list file")
-	out := c.fs.String("out", "", "output directory")
-	m := c.fs.Int("list-size", 0, "m, the lines of one list (default: the preset's)")
-	variant := c.fs.String("variant", "official", "loss: official, seed, paper or static")
-	ceHead := c.fs.String("ce-head", string(jointtrain.DefaultCEHead), "for a v1 cross-encoder: keep (its head, score z1 - z0) or v2 (a new raw-[CLS] head)")
-	once := c.fs.Bool("query-once", false, "encode every query once instead of once per list line (the official data repeats it)")
-	chunk := c.fs.Int("chunk", 0, "rows per forward pass (0: all rows of a tower at once)")
-	cached := c.fs.Bool("cached", true, "with --chunk: the two-pass step (one chunk's graph in memory)")
-	qLen := c.fs.Int("q-len", 0, "query length (default: the preset's)")
-	pLen := c.fs.Int("p-len", 0, "passage length (default: the preset's)")
-	ceLen := c.fs.Int("ce-len", 0, "pair length (default: the preset's)")
-	autocast := c.fs.Bool("bf16", false, "bfloat16 autocast on CUDA")
-	o := addOpt(c, jointDefaults, "lists; official: 3 of 128 per GPU x 32 GPUs (marco), 12 of 32 x 8 (nq)")
-	rt := addRuntime(c, true)
+// jointFlags are train-joint's flags.
+type jointFlags struct {
+	c                           *cmd
+	preset, de, ce, train, out  string
+	variant, ceHead             string
+	m, chunk, qLen, pLen, ceLen int
+	once, cached, autocast      bool
+	o                           *optFlags
+	rt                          *runtimeFlags
+}
+
+func addJoint(c *cmd) *jointFlags {
+	j, fs := &jointFlags{c: c}, c.fs
+	fs.StringVar(&j.preset, "preset", "marco", "official settings: marco (m=128) or nq (m=32)")
+	fs.StringVar(&j.de, "de", "", "dual-encoder directory to start from")
+	fs.StringVar(&j.ce, "ce", "", "cross-encoder directory to start from")
+	fs.StringVar(&j.train, "train", "", "list file")
+	fs.StringVar(&j.out, "out", "", "output directory")
+	fs.IntVar(&j.m, "list-size", 0, "m, the lines of one list (default: the preset's)")
+	fs.StringVar(&j.variant, "variant", "official", "loss: official, seed, paper or static")
+	fs.StringVar(&j.ceHead, "ce-head", string(jointtrain.DefaultCEHead), "for a v1 cross-encoder: keep (its head, score z1 - z0) or v2 (a new raw-[CLS] head)")
+	fs.BoolVar(&j.once, "query-once", false, "encode every query once instead of once per list line (the official data repeats it)")
+	fs.IntVar(&j.chunk, "chunk", 0, "rows per forward pass (0: all rows of a tower at once)")
+	fs.BoolVar(&j.cached, "cached", true, "with --chunk: the two-pass step (one chunk's graph in memory)")
+	fs.IntVar(&j.qLen, "q-len", 0, "query length (default: the preset's)")
+	fs.IntVar(&j.pLen, "p-len", 0, "passage length (default: the preset's)")
+	fs.IntVar(&j.ceLen, "ce-len", 0, "pair length (default: the preset's)")
+	fs.BoolVar(&j.autocast, "bf16", false, "bfloat16 autocast on CUDA")
+	j.o = addOpt(c, jointDefaults, "lists; official: 3 of 128 per GPU x 32 GPUs (marco), 12 of 32 x 8 (nq)")
+	j.rt = addRuntime(c, true)
 	c.req("de", "ce", "train", "out")
+	return j
+}
+
+// config parses and checks the flags and returns the joint-training configuration (without device and loop).
+func (j *jointFlags) config(args []string) (jointtrain.Config, error) {
+	c := j.c
 	if err := c.parse(args); err != nil {
-		return err
+		return jointtrain.Config{}, err
 	}
-	cfg, err := jointPreset(*preset)
+	cfg, err := jointPreset(j.preset)
 	if err != nil {
-		return err
+		return cfg, err
 	}
 	if !c.set("epochs") {
-		o.epochs = cfg.Train.Epochs
+		j.o.epochs = cfg.Train.Epochs
 	}
-	if err := o.check(); err != nil {
-		return err
+	if err := j.o.check(); err != nil {
+		return cfg, err
 	}
-	v, err := jointtrain.ParseVariant(*variant)
+	v, err := jointtrain.ParseVariant(j.variant)
 	if err != nil {
-		return usagef("--variant %q: want official, seed, paper or static", *variant)
+		return cfg, usagef("--variant %q: want official, seed, paper or static", j.variant)
 	}
-	if *ceHead != string(jointtrain.KeepV1Head) && *ceHead != string(jointtrain.NewV2Head) {
-		return usagef("--ce-head %q: want keep or v2", *ceHead)
+	if err := j.check(); err != nil {
+		return cfg, err
 	}
-	for _, f := range []struct {
-		name string
-		v    int
-	}{{"--list-size", *m}, {"--chunk", *chunk}, {"--q-len", *qLen}, {"--p-len", *pLen}, {"--ce-len", *ceLen}} {
-		if f.v < 0 {
-			return usagef("%s %d: must not be negative", f.name, f.v)
-		}
-	}
-	if c.set("list-size") && *m < 2 {
-		return usagef("--list-size %d: want at least 2", *m)
-	}
-	for _, d := range [][2]string{{"--de", *de}, {"--ce", *ce}} {
-		if err := mustDir(d[0], d[1]); err != nil {
-			return err
-		}
-	}
-	if err := mustFile("--train", *trainFile); err != nil {
-		return err
-	}
-	if *m > 0 {
-		cfg.ListSize = *m
+	if j.m > 0 {
+		cfg.ListSize = j.m
 	}
 	for _, l := range []struct {
 		dst *int
 		v   int
-	}{{&cfg.QMaxSeqLen, *qLen}, {&cfg.PMaxSeqLen, *pLen}, {&cfg.CEMaxSeqLen, *ceLen}} {
+	}{{&cfg.QMaxSeqLen, j.qLen}, {&cfg.PMaxSeqLen, j.pLen}, {&cfg.CEMaxSeqLen, j.ceLen}} {
 		if l.v > 0 {
 			*l.dst = l.v
 		}
 	}
-	cfg.DE, cfg.CE, cfg.TrainFile = *de, *ce, *trainFile
-	cfg.Variant, cfg.CEHead, cfg.QueryOnce, cfg.ChunkSize, cfg.Cached = v, jointtrain.CEHead(*ceHead), *once, *chunk, *cached && *chunk > 0
-	cfg.Autocast = *autocast
+	cfg.DE, cfg.CE, cfg.TrainFile = j.de, j.ce, j.train
+	cfg.Variant, cfg.CEHead, cfg.QueryOnce, cfg.ChunkSize, cfg.Cached = v, jointtrain.CEHead(j.ceHead), j.once, j.chunk, j.cached && j.chunk > 0
+	cfg.Autocast = j.autocast
+	return cfg, nil
+}
+
+// check checks --ce-head, the sizes and the input paths.
+func (j *jointFlags) check() error {
+	if j.ceHead != string(jointtrain.KeepV1Head) && j.ceHead != string(jointtrain.NewV2Head) {
+		return usagef("--ce-head %q: want keep or v2", j.ceHead)
+	}
+	for _, f := range []struct {
+		name string
+		v    int
+	}{{"--list-size", j.m}, {"--chunk", j.chunk}, {"--q-len", j.qLen}, {"--p-len", j.pLen}, {"--ce-len", j.ceLen}} {
+		if f.v < 0 {
+			return usagef("%s %d: must not be negative", f.name, f.v)
+		}
+	}
+	if j.c.set("list-size") && j.m < 2 {
+		return usagef("--list-size %d: want at least 2", j.m)
+	}
+	for _, d := range [][2]string{{"--de", j.de}, {"--ce", j.ce}} {
+		if err := mustDir(d[0], d[1]); err != nil {
+			return err
+		}
+	}
+	return mustFile("--train", j.train)
+}
+
+func runTrainJoint(ctx context.Context, args []string) error {
+	j := addJoint(helpCmd("train-joint"))
+	cfg, err := j.config(args)
+	if err != nil {
+		return err
+	}
 	ensureBLAS()
-	device, err := rt.resolve()
+	device, err := j.rt.resolve()
 	if err != nil {
 		return err
 	}
 	cfg.Device = device
-	pg, err := rocketqa.JoinProcessGroup(o.backend, device, o.distTimeout)
+	pg, err := rocketqa.JoinProcessGroup(j.o.backend, device, j.o.distTimeout)
 	if err != nil {
 		return err
 	}
@@ -119,10 +150,10 @@ func runTrainJoint(ctx context.Context, args []string) error {
 	rank, world := rocketqa.RankWorld(pg)
 	if rank == 0 {
 		logf("train-joint", "%s: lists of %d, %d process(es) x %d lists; variant %s; chunk %d (cached %v); device %s; %s",
-			*trainFile, cfg.ListSize, world, o.batch, v, cfg.ChunkSize, cfg.Cached, device, runtimeInfo())
+			j.train, cfg.ListSize, world, j.o.batch, cfg.Variant, cfg.ChunkSize, cfg.Cached, device, runtimeInfo())
 	}
-	cfg.Train = o.trainOptions(*out, pg)
-	cfg.Train.Identity = map[string]string{"command": "train-joint", "preset": *preset}
+	cfg.Train = j.o.trainOptions(j.out, pg)
+	cfg.Train.Identity = map[string]string{"command": "train-joint", "preset": j.preset}
 	res, err := jointtrain.Train(ctx, cfg)
 	return trainSummary("train-joint", res, err, pg)
 }
