@@ -82,15 +82,48 @@ type exitInfo struct {
 
 // launch starts the processes and supervises them until all have exited.
 func launch(exe string, args []string, n int, addr string, port int, grace time.Duration) error {
-	var mu sync.Mutex // serialises the prefixed writes of all processes
-	children := make([]*child, n)
-	exits := make(chan exitInfo, n)
 	sigs := make(chan os.Signal, 2)
 	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
 	defer signal.Stop(sigs)
+	s := &supervisor{children: make([]*child, n), exits: make(chan exitInfo, n), exited: make([]bool, n), grace: grace}
+	startErr := s.start(exe, args, addr, port)
+	if startErr != nil {
+		s.stop()
+	}
+	s.wait(sigs)
+	switch {
+	case startErr != nil:
+		return startErr
+	case s.interrupts > 0:
+		return &exitError{code: 130, err: errors.New("interrupted")}
+	case s.first != nil:
+		code := 1
+		var ee *exec.ExitError
+		if errors.As(s.first.err, &ee) && ee.ExitCode() > 0 {
+			code = ee.ExitCode()
+		}
+		return &exitError{code: code, err: fmt.Errorf("rank %d of %d failed: %v", s.first.rank, n, s.first.err)}
+	}
+	return nil
+}
 
-	running := 0
-	var startErr error
+// supervisor is the state of launch's processes.
+type supervisor struct {
+	children   []*child
+	exits      chan exitInfo
+	exited     []bool
+	running    int
+	grace      time.Duration
+	first      *exitInfo // the first process that failed
+	stopping   bool
+	killTimer  <-chan time.Time
+	interrupts int
+}
+
+// start starts the processes of ranks 0..n-1; it stops at the first that cannot start.
+func (s *supervisor) start(exe string, args []string, addr string, port int) error {
+	var mu sync.Mutex // serialises the prefixed writes of all processes
+	n := len(s.children)
 	for r := 0; r < n; r++ {
 		cmd := exec.Command(exe, args...)
 		cmd.Env = append(os.Environ(),
@@ -104,90 +137,81 @@ func launch(exe string, args []string, n int, addr string, port int, grace time.
 		// own process group: a terminal's Ctrl-C reaches launch only, which passes it on once; children die with
 		// launch even if it is killed
 		cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
-		cmd.WaitDelay = grace
+		cmd.WaitDelay = s.grace
 		if err := cmd.Start(); err != nil {
-			startErr = fmt.Errorf("start rank %d: %w", r, err)
-			break
+			return fmt.Errorf("start rank %d: %w", r, err)
 		}
-		children[r] = ch
-		running++
+		s.children[r] = ch
+		s.running++
 		go func() {
 			err := cmd.Wait()
 			ch.out.flush()
 			ch.err.flush()
-			exits <- exitInfo{ch.rank, err}
+			s.exits <- exitInfo{ch.rank, err}
 		}()
 	}
-
-	exited := make([]bool, n)
-	signalAll := func(sig syscall.Signal) {
-		for _, ch := range children {
-			if ch != nil && !exited[ch.rank] {
-				syscall.Kill(-ch.cmd.Process.Pid, sig)
-			}
-		}
-	}
-	var first *exitInfo
-	stopping := false
-	var killTimer <-chan time.Time
-	stop := func() {
-		if !stopping {
-			stopping = true
-			signalAll(syscall.SIGTERM)
-			killTimer = time.After(grace)
-		}
-	}
-	if startErr != nil {
-		stop()
-	}
-	interrupts := 0
-	for running > 0 {
-		select {
-		case e := <-exits:
-			running--
-			exited[e.rank] = true
-			if interrupts > 0 {
-				// the others may wait in a collective for the one that left: give them the grace period
-				if running > 0 && killTimer == nil {
-					killTimer = time.After(grace)
-				}
-				continue
-			}
-			if e.err != nil && first == nil {
-				first = &e
-				if running > 0 {
-					logf("launch", "rank %d failed (%v); stopping the other processes", e.rank, e.err)
-				}
-				stop()
-			}
-		case s := <-sigs:
-			interrupts++
-			if interrupts > 1 {
-				signalAll(syscall.SIGKILL)
-				continue
-			}
-			signalAll(s.(syscall.Signal))
-			stopping = true
-			killTimer = nil
-		case <-killTimer:
-			signalAll(syscall.SIGKILL)
-			killTimer = nil
-		}
-	}
-	switch {
-	case startErr != nil:
-		return startErr
-	case interrupts > 0:
-		return &exitError{code: 130, err: errors.New("interrupted")}
-	case first != nil:
-		code := 1
-		var ee *exec.ExitError
-		if errors.As(first.err, &ee) && ee.ExitCode() > 0 {
-			code = ee.ExitCode()
-		}
-		return &exitError{code: code, err: fmt.Errorf("rank %d of %d failed: %v", first.rank, n, first.err)}
-	}
 	return nil
+}
+
+// signalAll sends sig to the process groups of the processes still running.
+func (s *supervisor) signalAll(sig syscall.Signal) {
+	for _, ch := range s.children {
+		if ch != nil && !s.exited[ch.rank] {
+			syscall.Kill(-ch.cmd.Process.Pid, sig)
+		}
+	}
+}
+
+// stop sends SIGTERM once and arms the SIGKILL timer.
+func (s *supervisor) stop() {
+	if !s.stopping {
+		s.stopping = true
+		s.signalAll(syscall.SIGTERM)
+		s.killTimer = time.After(s.grace)
+	}
+}
+
+// wait supervises until every started process has exited: the first failure stops the others; a signal is passed
+// on, a second one kills.
+func (s *supervisor) wait(sigs <-chan os.Signal) {
+	for s.running > 0 {
+		select {
+		case e := <-s.exits:
+			s.exit(e)
+		case sig := <-sigs:
+			s.interrupts++
+			if s.interrupts > 1 {
+				s.signalAll(syscall.SIGKILL)
+				continue
+			}
+			s.signalAll(sig.(syscall.Signal))
+			s.stopping = true
+			s.killTimer = nil
+		case <-s.killTimer:
+			s.signalAll(syscall.SIGKILL)
+			s.killTimer = nil
+		}
+	}
+}
+
+// exit records a process's exit.
+func (s *supervisor) exit(e exitInfo) {
+	s.running--
+	s.exited[e.rank] = true
+	if s.interrupts > 0 {
+		// the others may wait in a collective for the one that left: give them the grace period
+		if s.running > 0 && s.killTimer == nil {
+			s.killTimer = time.After(s.grace)
+		}
+		return
+	}
+	if e.err != nil && s.first == nil {
+		s.first = &e
+		if s.running > 0 {
+			logf("launch", "rank %d failed (%v); stopping the other processes", e.rank, e.err)
+		}
+		s.stop()
+	}
 }
 
 // prefixWriter writes whole lines, each prefixed, to w under a mutex shared by every process's streams.
