@@ -11,19 +11,7 @@ import (
 )
 
 func runConvert(_ context.Context, args []string) error {
-	c := newCmd("convert",
-		"rocketqa convert DIR --out OUT [--q-max-len N] [--p-max-len N] [--max-len N] [--for-cn true|false]",
-		`Converts an official PaddlePaddle RocketQA model folder (as unpacked from the official package's tarballs, e.g.
-~/.rocketqa/zh_dureader_de/: config.json, the ERNIE config, the vocabulary and the save_persistables checkpoint
-directory), or its config.json, or an ERNIE starting point (ernie_config.json, vocab.txt, params/, e.g.
-ernie_base_1.0_twin_CN), into a model directory of this library: rocketqa.json plus HuggingFace-layout towers
-(query_encoder/ and para_encoder/, or one cross-encoder directory). The conversion reads only the local folder; the
-download is yours (docs/paddle.md). It prints the layout found, the variables mapped and every checkpoint variable
-left unused (optimizer state, pre-training heads). OUT must not exist, be empty, or hold an earlier conversion.
-rocketqa.Load also accepts the official folder directly and converts it into DIR.rocketqa-go on first use.
-
-The length flags and --for-cn override the folder's config (needed only for an ERNIE folder, which has none).`,
-		`rocketqa convert ~/.rocketqa/zh_dureader_de --out models/zh_dureader_de`)
+	c := helpCmd("convert")
 	c.posArgs = "DIR"
 	out := c.fs.String("out", "", "model directory to write")
 	qlen := c.fs.Int("q-max-len", 0, "query length (q_max_seq_len) to record")

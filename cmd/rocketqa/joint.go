@@ -32,107 +32,117 @@ func jointPreset(name string) (jointtrain.Config, error) {
 	return jointtrain.Config{}, usagef("--preset %q: want marco or nq", name)
 }
 
-func runTrainJoint(ctx context.Context, args []string) error {
-	c := newCmd("train-joint",
-		"rocketqa train-joint --de DE_DIR --ce CE_DIR --train LISTS.tsv --out DIR [--preset marco|nq] [flags]",
-		`RocketQA v2 joint training (dynamic listwise distillation) of a dual encoder and a cross-encoder on lists of m
-passages per query. de[b,j] = <q_b, p_bj>, ce[b,j] = the cross-encoder's score; L = mean_b CE(ce_b, 0) + L_KL with
-L_KL = kl_div(log_softmax(de), softmax(ce), 'mean') and the cross-encoder's distribution detached (--variant
-official, the RocketQAv2 code), or --variant seed (batchmean, not detached), paper (KL(DE||CE), batchmean) or static
-(the cross-encoder frozen: the paper's static-distillation ablation).
+// jointFlags are train-joint's flags.
+type jointFlags struct {
+	c                           *cmd
+	preset, de, ce, train, out  string
+	variant, ceHead             string
+	m, chunk, qLen, pLen, ceLen int
+	once, cached, autocast      bool
+	o                           *optFlags
+	rt                          *runtimeFlags
+}
 
-Inputs: --de, a dual-encoder directory (train-de's final/: M_D(0) in the paper); --ce, a cross-encoder directory
-(train-ce's final/, v1 or v2 head: a v1 head is kept and scored z1 - z0 by default, --ce-head v2 puts a new raw-[CLS]
-1-logit head on it); --train, a list file (query, title, passage, label; consecutive blocks of --list-size lines, the
-positive first: 'rocketqa lists' builds one).
-
-Memory: --chunk N runs every tower N rows at a time; with --cached (on by default when --chunk is set) the step runs
-in two passes (vectors and scores without a graph, then chunk by chunk with the same dropout masks), so only one
-chunk's graph is alive; gradients equal the full step's. See 'rocketqa memory'.
-
-Output in --out: final/de and final/ce (model directories for search/score/rerank; the v2 cross-encoder's score is
-its logit), checkpoints/step-N (resumable), metrics.jsonl. Presets are the official scripts' (lr 1e-5 constant, wd
-0.01, 96 lists per step over all processes, q 32 / p 128 / pair 160; marco: m=128, 2 epochs; nq: m=32, 3 epochs).`,
-		`rocketqa train-joint --preset marco --de de0/final --ce ce/final --train marco_joint.rand128+aug128 \
-    --batch 3 --chunk 32 --device cuda --out joint`)
-	preset := c.fs.String("preset", "marco", "official settings: marco (m=128) or nq (m=32)")
-	de := c.fs.String("de", "", "dual-encoder directory to start from")
-	ce := c.fs.String("ce", "", "cross-encoder directory to start from")
-	trainFile := c.fs.String("train", "", "list file")
-	out := c.fs.String("out", "", "output directory")
-	m := c.fs.Int("list-size", 0, "m, the lines of one list (default: the preset's)")
-	variant := c.fs.String("variant", "official", "loss: official, seed, paper or static")
-	ceHead := c.fs.String("ce-head", string(jointtrain.DefaultCEHead), "for a v1 cross-encoder: keep (its head, score z1 - z0) or v2 (a new raw-[CLS] head)")
-	once := c.fs.Bool("query-once", false, "encode every query once instead of once per list line (the official data repeats it)")
-	chunk := c.fs.Int("chunk", 0, "rows per forward pass (0: all rows of a tower at once)")
-	cached := c.fs.Bool("cached", true, "with --chunk: the two-pass step (one chunk's graph in memory)")
-	qLen := c.fs.Int("q-len", 0, "query length (default: the preset's)")
-	pLen := c.fs.Int("p-len", 0, "passage length (default: the preset's)")
-	ceLen := c.fs.Int("ce-len", 0, "pair length (default: the preset's)")
-	autocast := c.fs.Bool("bf16", false, "bfloat16 autocast on CUDA")
-	o := addOpt(c, jointDefaults, "lists; official: 3 of 128 per GPU x 32 GPUs (marco), 12 of 32 x 8 (nq)")
-	rt := addRuntime(c, true)
+func addJoint(c *cmd) *jointFlags {
+	j, fs := &jointFlags{c: c}, c.fs
+	fs.StringVar(&j.preset, "preset", "marco", "official settings: marco (m=128) or nq (m=32)")
+	fs.StringVar(&j.de, "de", "", "dual-encoder directory to start from")
+	fs.StringVar(&j.ce, "ce", "", "cross-encoder directory to start from")
+	fs.StringVar(&j.train, "train", "", "list file")
+	fs.StringVar(&j.out, "out", "", "output directory")
+	fs.IntVar(&j.m, "list-size", 0, "m, the lines of one list (default: the preset's)")
+	fs.StringVar(&j.variant, "variant", "official", "loss: official, seed, paper or static")
+	fs.StringVar(&j.ceHead, "ce-head", string(jointtrain.DefaultCEHead), "for a v1 cross-encoder: keep (its head, score z1 - z0) or v2 (a new raw-[CLS] head)")
+	fs.BoolVar(&j.once, "query-once", false, "encode every query once instead of once per list line (the official data repeats it)")
+	fs.IntVar(&j.chunk, "chunk", 0, "rows per forward pass (0: all rows of a tower at once)")
+	fs.BoolVar(&j.cached, "cached", true, "with --chunk: the two-pass step (one chunk's graph in memory)")
+	fs.IntVar(&j.qLen, "q-len", 0, "query length (default: the preset's)")
+	fs.IntVar(&j.pLen, "p-len", 0, "passage length (default: the preset's)")
+	fs.IntVar(&j.ceLen, "ce-len", 0, "pair length (default: the preset's)")
+	fs.BoolVar(&j.autocast, "bf16", false, "bfloat16 autocast on CUDA")
+	j.o = addOpt(c, jointDefaults, "lists; official: 3 of 128 per GPU x 32 GPUs (marco), 12 of 32 x 8 (nq)")
+	j.rt = addRuntime(c, true)
 	c.req("de", "ce", "train", "out")
+	return j
+}
+
+// config parses and checks the flags and returns the joint-training configuration (without device and loop).
+func (j *jointFlags) config(args []string) (jointtrain.Config, error) {
+	c := j.c
 	if err := c.parse(args); err != nil {
-		return err
+		return jointtrain.Config{}, err
 	}
-	cfg, err := jointPreset(*preset)
+	cfg, err := jointPreset(j.preset)
 	if err != nil {
-		return err
+		return cfg, err
 	}
 	if !c.set("epochs") {
-		o.epochs = cfg.Train.Epochs
+		j.o.epochs = cfg.Train.Epochs
 	}
-	if err := o.check(); err != nil {
-		return err
+	if err := j.o.check(); err != nil {
+		return cfg, err
 	}
-	v, err := jointtrain.ParseVariant(*variant)
+	v, err := jointtrain.ParseVariant(j.variant)
 	if err != nil {
-		return usagef("--variant %q: want official, seed, paper or static", *variant)
+		return cfg, usagef("--variant %q: want official, seed, paper or static", j.variant)
 	}
-	if *ceHead != string(jointtrain.KeepV1Head) && *ceHead != string(jointtrain.NewV2Head) {
-		return usagef("--ce-head %q: want keep or v2", *ceHead)
+	if err := j.check(); err != nil {
+		return cfg, err
 	}
-	for _, f := range []struct {
-		name string
-		v    int
-	}{{"--list-size", *m}, {"--chunk", *chunk}, {"--q-len", *qLen}, {"--p-len", *pLen}, {"--ce-len", *ceLen}} {
-		if f.v < 0 {
-			return usagef("%s %d: must not be negative", f.name, f.v)
-		}
-	}
-	if c.set("list-size") && *m < 2 {
-		return usagef("--list-size %d: want at least 2", *m)
-	}
-	for _, d := range [][2]string{{"--de", *de}, {"--ce", *ce}} {
-		if err := mustDir(d[0], d[1]); err != nil {
-			return err
-		}
-	}
-	if err := mustFile("--train", *trainFile); err != nil {
-		return err
-	}
-	if *m > 0 {
-		cfg.ListSize = *m
+	if j.m > 0 {
+		cfg.ListSize = j.m
 	}
 	for _, l := range []struct {
 		dst *int
 		v   int
-	}{{&cfg.QMaxSeqLen, *qLen}, {&cfg.PMaxSeqLen, *pLen}, {&cfg.CEMaxSeqLen, *ceLen}} {
+	}{{&cfg.QMaxSeqLen, j.qLen}, {&cfg.PMaxSeqLen, j.pLen}, {&cfg.CEMaxSeqLen, j.ceLen}} {
 		if l.v > 0 {
 			*l.dst = l.v
 		}
 	}
-	cfg.DE, cfg.CE, cfg.TrainFile = *de, *ce, *trainFile
-	cfg.Variant, cfg.CEHead, cfg.QueryOnce, cfg.ChunkSize, cfg.Cached = v, jointtrain.CEHead(*ceHead), *once, *chunk, *cached && *chunk > 0
-	cfg.Autocast = *autocast
+	cfg.DE, cfg.CE, cfg.TrainFile = j.de, j.ce, j.train
+	cfg.Variant, cfg.CEHead, cfg.QueryOnce, cfg.ChunkSize, cfg.Cached = v, jointtrain.CEHead(j.ceHead), j.once, j.chunk, j.cached && j.chunk > 0
+	cfg.Autocast = j.autocast
+	return cfg, nil
+}
+
+// check checks --ce-head, the sizes and the input paths.
+func (j *jointFlags) check() error {
+	if j.ceHead != string(jointtrain.KeepV1Head) && j.ceHead != string(jointtrain.NewV2Head) {
+		return usagef("--ce-head %q: want keep or v2", j.ceHead)
+	}
+	for _, f := range []struct {
+		name string
+		v    int
+	}{{"--list-size", j.m}, {"--chunk", j.chunk}, {"--q-len", j.qLen}, {"--p-len", j.pLen}, {"--ce-len", j.ceLen}} {
+		if f.v < 0 {
+			return usagef("%s %d: must not be negative", f.name, f.v)
+		}
+	}
+	if j.c.set("list-size") && j.m < 2 {
+		return usagef("--list-size %d: want at least 2", j.m)
+	}
+	for _, d := range [][2]string{{"--de", j.de}, {"--ce", j.ce}} {
+		if err := mustDir(d[0], d[1]); err != nil {
+			return err
+		}
+	}
+	return mustFile("--train", j.train)
+}
+
+func runTrainJoint(ctx context.Context, args []string) error {
+	j := addJoint(helpCmd("train-joint"))
+	cfg, err := j.config(args)
+	if err != nil {
+		return err
+	}
 	ensureBLAS()
-	device, err := rt.resolve()
+	device, err := j.rt.resolve()
 	if err != nil {
 		return err
 	}
 	cfg.Device = device
-	pg, err := rocketqa.JoinProcessGroup(o.backend, device, o.distTimeout)
+	pg, err := rocketqa.JoinProcessGroup(j.o.backend, device, j.o.distTimeout)
 	if err != nil {
 		return err
 	}
@@ -140,27 +150,16 @@ its logit), checkpoints/step-N (resumable), metrics.jsonl. Presets are the offic
 	rank, world := rocketqa.RankWorld(pg)
 	if rank == 0 {
 		logf("train-joint", "%s: lists of %d, %d process(es) x %d lists; variant %s; chunk %d (cached %v); device %s; %s",
-			*trainFile, cfg.ListSize, world, o.batch, v, cfg.ChunkSize, cfg.Cached, device, runtimeInfo())
+			j.train, cfg.ListSize, world, j.o.batch, cfg.Variant, cfg.ChunkSize, cfg.Cached, device, runtimeInfo())
 	}
-	cfg.Train = o.trainOptions(*out, pg)
-	cfg.Train.Identity = map[string]string{"command": "train-joint", "preset": *preset}
+	cfg.Train = j.o.trainOptions(j.out, pg)
+	cfg.Train.Identity = map[string]string{"command": "train-joint", "preset": j.preset}
 	res, err := jointtrain.Train(ctx, cfg)
 	return trainSummary("train-joint", res, err, pg)
 }
 
 func runLists(ctx context.Context, args []string) error {
-	c := newCmd("lists",
-		"rocketqa lists --de-run RUN.tsv --ce-run SCORED.tsv --queries FILE --qrels FILE --collection DIR|para.txt --list-size M --out LISTS.tsv [flags]",
-		`RocketQA v2 training lists (paper section 3.3) from the RocketQA v1 artefacts, laid out as the official
-"rand + aug" files: first the undenoised lists (every query with a positive: the positive, then M-1 negatives drawn
-at random from the dual encoder's top --top-n), then the denoised lists (negatives only among the top --top-n with a
-cross-encoder score below --neg-threshold; a query without a positive takes its best candidate scored above
---pos-threshold as the positive). Positives (--qrels) and additional positives (--additional) are never negatives.
-
-Inputs as for 'rocketqa mine': --de-run (from 'search' over the training queries), --ce-run (its CE scores from
-'score'), --queries, --qrels, --collection (--titles). Output: --out, a list file for 'rocketqa train-joint'.`,
-		`rocketqa lists --de-run train.top50.tsv --ce-run train.ce50.tsv --queries dureader/train/q2qid.train.json \
-    --qrels train.qrels.tsv --collection dureader/passage-collection --list-size 16 --out joint.rand16+aug16`)
+	c := helpCmd("lists")
 	deRun := c.fs.String("de-run", "", "dual-encoder run of the training queries (TSV)")
 	ceRun := c.fs.String("ce-run", "", "cross-encoder scores of its top ranks (TSV from 'score')")
 	queries := c.fs.String("queries", "", "query texts")
@@ -245,14 +244,7 @@ func runRerank(ctx context.Context, args []string) error {
 }
 
 func runMemory(_ context.Context, args []string) error {
-	c := newCmd("memory",
-		"rocketqa memory [--table] [--b B --m M --q-len --p-len --ce-len --chunk N --cached --dtype fp32|bf16 ...]",
-		`Estimates the peak memory of one RocketQA v2 joint-training step on one device (jointtrain.EstimateMemory): the
-three towers' float32 weights, gradients, optimizer state (two moments), and activations (every forward pass's graph
-at once, or with --cached one chunk's). The activation model is libtorch eager on the CPU as this repository runs it
-(checked against measured peaks within 25%); CUDA's fused dropout keeps byte masks, so there it is an upper bound.
---table prints the official MS MARCO, NQ and DuReader settings and the seed's 24 GB case.`,
-		`rocketqa memory --b 3 --m 128 --chunk 32 --cached`)
+	c := helpCmd("memory")
 	table := c.fs.Bool("table", false, "print the table of official settings")
 	budget := c.fs.Float64("budget-gib", 24, "device memory to compare with (GiB)")
 	cfg := jointtrain.BERTBase()

@@ -17,18 +17,7 @@ import (
 )
 
 func runLaunch(_ context.Context, args []string) error {
-	c := newCmd("launch",
-		"rocketqa launch --nproc N [--master-port P] -- <command> [flags]",
-		`Runs N copies of this binary with <command> and its flags, on this machine, with torchrun's environment:
-RANK and LOCAL_RANK (0..N-1), WORLD_SIZE and LOCAL_WORLD_SIZE (N), MASTER_ADDR and MASTER_PORT. train-de and
-train-ce join one c10d process group with it (Gloo on CPU, NCCL on CUDA: --device cuda gives each process the GPU
-of its LOCAL_RANK) and train with cross-batch negatives / averaged gradients; rank 0 logs and writes the model.
-
-Every line the processes print is prefixed with "[rank N] ". If one exits with an error, the others are stopped
-(SIGTERM, then SIGKILL after --grace) and launch exits with that status (fail fast). SIGINT and SIGTERM are passed
-on to every process; a second one kills them. The CPU threads are divided among the processes unless the command
-sets --threads.`,
-		`rocketqa launch --nproc 4 -- train-de --device cuda --train dual.train.tsv --init ernie-1.0-base-zh --out de0`)
+	c := helpCmd("launch")
 	c.posArgs = "command [flags]"
 	nproc := c.fs.Int("nproc", 1, "number of processes")
 	addr := c.fs.String("master-addr", "127.0.0.1", "address of rank 0's rendezvous store")
@@ -93,15 +82,48 @@ type exitInfo struct {
 
 // launch starts the processes and supervises them until all have exited.
 func launch(exe string, args []string, n int, addr string, port int, grace time.Duration) error {
-	var mu sync.Mutex // serialises the prefixed writes of all processes
-	children := make([]*child, n)
-	exits := make(chan exitInfo, n)
 	sigs := make(chan os.Signal, 2)
 	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
 	defer signal.Stop(sigs)
+	s := &supervisor{children: make([]*child, n), exits: make(chan exitInfo, n), exited: make([]bool, n), grace: grace}
+	startErr := s.start(exe, args, addr, port)
+	if startErr != nil {
+		s.stop()
+	}
+	s.wait(sigs)
+	switch {
+	case startErr != nil:
+		return startErr
+	case s.interrupts > 0:
+		return &exitError{code: 130, err: errors.New("interrupted")}
+	case s.first != nil:
+		code := 1
+		var ee *exec.ExitError
+		if errors.As(s.first.err, &ee) && ee.ExitCode() > 0 {
+			code = ee.ExitCode()
+		}
+		return &exitError{code: code, err: fmt.Errorf("rank %d of %d failed: %v", s.first.rank, n, s.first.err)}
+	}
+	return nil
+}
 
-	running := 0
-	var startErr error
+// supervisor is the state of launch's processes.
+type supervisor struct {
+	children   []*child
+	exits      chan exitInfo
+	exited     []bool
+	running    int
+	grace      time.Duration
+	first      *exitInfo // the first process that failed
+	stopping   bool
+	killTimer  <-chan time.Time
+	interrupts int
+}
+
+// start starts the processes of ranks 0..n-1; it stops at the first that cannot start.
+func (s *supervisor) start(exe string, args []string, addr string, port int) error {
+	var mu sync.Mutex // serialises the prefixed writes of all processes
+	n := len(s.children)
 	for r := 0; r < n; r++ {
 		cmd := exec.Command(exe, args...)
 		cmd.Env = append(os.Environ(),
@@ -115,90 +137,81 @@ func launch(exe string, args []string, n int, addr string, port int, grace time.
 		// own process group: a terminal's Ctrl-C reaches launch only, which passes it on once; children die with
 		// launch even if it is killed
 		cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
-		cmd.WaitDelay = grace
+		cmd.WaitDelay = s.grace
 		if err := cmd.Start(); err != nil {
-			startErr = fmt.Errorf("start rank %d: %w", r, err)
-			break
+			return fmt.Errorf("start rank %d: %w", r, err)
 		}
-		children[r] = ch
-		running++
+		s.children[r] = ch
+		s.running++
 		go func() {
 			err := cmd.Wait()
 			ch.out.flush()
 			ch.err.flush()
-			exits <- exitInfo{ch.rank, err}
+			s.exits <- exitInfo{ch.rank, err}
 		}()
 	}
-
-	exited := make([]bool, n)
-	signalAll := func(sig syscall.Signal) {
-		for _, ch := range children {
-			if ch != nil && !exited[ch.rank] {
-				syscall.Kill(-ch.cmd.Process.Pid, sig)
-			}
-		}
-	}
-	var first *exitInfo
-	stopping := false
-	var killTimer <-chan time.Time
-	stop := func() {
-		if !stopping {
-			stopping = true
-			signalAll(syscall.SIGTERM)
-			killTimer = time.After(grace)
-		}
-	}
-	if startErr != nil {
-		stop()
-	}
-	interrupts := 0
-	for running > 0 {
-		select {
-		case e := <-exits:
-			running--
-			exited[e.rank] = true
-			if interrupts > 0 {
-				// the others may wait in a collective for the one that left: give them the grace period
-				if running > 0 && killTimer == nil {
-					killTimer = time.After(grace)
-				}
-				continue
-			}
-			if e.err != nil && first == nil {
-				first = &e
-				if running > 0 {
-					logf("launch", "rank %d failed (%v); stopping the other processes", e.rank, e.err)
-				}
-				stop()
-			}
-		case s := <-sigs:
-			interrupts++
-			if interrupts > 1 {
-				signalAll(syscall.SIGKILL)
-				continue
-			}
-			signalAll(s.(syscall.Signal))
-			stopping = true
-			killTimer = nil
-		case <-killTimer:
-			signalAll(syscall.SIGKILL)
-			killTimer = nil
-		}
-	}
-	switch {
-	case startErr != nil:
-		return startErr
-	case interrupts > 0:
-		return &exitError{code: 130, err: errors.New("interrupted")}
-	case first != nil:
-		code := 1
-		var ee *exec.ExitError
-		if errors.As(first.err, &ee) && ee.ExitCode() > 0 {
-			code = ee.ExitCode()
-		}
-		return &exitError{code: code, err: fmt.Errorf("rank %d of %d failed: %v", first.rank, n, first.err)}
-	}
 	return nil
+}
+
+// signalAll sends sig to the process groups of the processes still running.
+func (s *supervisor) signalAll(sig syscall.Signal) {
+	for _, ch := range s.children {
+		if ch != nil && !s.exited[ch.rank] {
+			syscall.Kill(-ch.cmd.Process.Pid, sig)
+		}
+	}
+}
+
+// stop sends SIGTERM once and arms the SIGKILL timer.
+func (s *supervisor) stop() {
+	if !s.stopping {
+		s.stopping = true
+		s.signalAll(syscall.SIGTERM)
+		s.killTimer = time.After(s.grace)
+	}
+}
+
+// wait supervises until every started process has exited: the first failure stops the others; a signal is passed
+// on, a second one kills.
+func (s *supervisor) wait(sigs <-chan os.Signal) {
+	for s.running > 0 {
+		select {
+		case e := <-s.exits:
+			s.exit(e)
+		case sig := <-sigs:
+			s.interrupts++
+			if s.interrupts > 1 {
+				s.signalAll(syscall.SIGKILL)
+				continue
+			}
+			s.signalAll(sig.(syscall.Signal))
+			s.stopping = true
+			s.killTimer = nil
+		case <-s.killTimer:
+			s.signalAll(syscall.SIGKILL)
+			s.killTimer = nil
+		}
+	}
+}
+
+// exit records a process's exit.
+func (s *supervisor) exit(e exitInfo) {
+	s.running--
+	s.exited[e.rank] = true
+	if s.interrupts > 0 {
+		// the others may wait in a collective for the one that left: give them the grace period
+		if s.running > 0 && s.killTimer == nil {
+			s.killTimer = time.After(s.grace)
+		}
+		return
+	}
+	if e.err != nil && s.first == nil {
+		s.first = &e
+		if s.running > 0 {
+			logf("launch", "rank %d failed (%v); stopping the other processes", e.rank, e.err)
+		}
+		s.stop()
+	}
 }
 
 // prefixWriter writes whole lines, each prefixed, to w under a mutex shared by every process's streams.

@@ -227,9 +227,7 @@ Exit status: 0 success, 1 failure, 2 usage error, 130 interrupted.
 }
 
 func runVersion(_ context.Context, args []string) error {
-	c := newCmd("version", "rocketqa version",
-		"Prints the CLI version, the Go toolchain, the VCS revision of the build, libtorch's BLAS, the CUDA devices\n"+
-			"visible and OPENBLAS_CORETYPE.", "rocketqa version")
+	c := helpCmd("version")
 	if err := c.parse(args); err != nil {
 		return err
 	}

@@ -12,71 +12,79 @@ import (
 var pretrainDefaults = rocketqa.Preset{Batch: 64, Epochs: 10, LR: 1e-4, Warmup: 0.06, WeightDecay: 0.01,
 	Schedule: train.Linear, Optimizer: train.AdamW}
 
-func runPretrain(ctx context.Context, args []string) error {
-	c := newCmd("pretrain",
-		"rocketqa pretrain --collection DIR (--init DIR | --config config.json --vocab vocab.txt) --out DIR [flags]",
-		`Masked-language-model pre-training of a BERT/ERNIE encoder on a passage collection, from random weights
-(--config, --vocab) or continued from a checkpoint (--init), so that the dual encoder and the cross-encoder can
-start from a pretrained encoder (--init of train-de and train-ce) when no pretrained model fits the domain or
-language.
+// pretrainFlags are pretrain's flags.
+type pretrainFlags struct {
+	c               *cmd
+	collection, out string
+	masking         string
+	maxLen          int
+	maskProb        float64
+	in              *initFlags
+	lang            *langFlags
+	o               *optFlags
+	rt              *runtimeFlags
+}
 
-Input: --collection, a DuReader-layout passage-collection directory (part files of pid \t title \t passage lines).
-Every passage is cut into sequences [CLS] title [SEP] passage window [SEP] of at most --max-len tokens. Each step
-masks 15% (--mask-prob) of every sequence's tokens, whole words (--masking wwm: a word with its ## pieces; every
-Chinese character is a word of its own for BERT's tokenizer) or single tokens (--masking char): 80% become [MASK],
-10% a random token, 10% stay; an MLM head tied to the word embeddings predicts them (BERT's objective, without
-next-sentence prediction; masks drawn afresh every step).
-
-Output in --out: final/ (a HuggingFace BertForMaskedLM directory: config.json, model.safetensors with bert.* and
-cls.predictions.*, vocab.txt, tokenizer_config.json; give it to --init), checkpoints/step-N (resumable: a run
-started again with the same --out continues where it stopped), metrics.jsonl (loss, lr, grad norm per step).`,
-		`rocketqa pretrain --collection data/demo/passage-collection --config config.json --vocab vocab.txt \
-    --max-steps 2000 --batch 64 --lr 5e-4 --out mlm
-rocketqa train-de --init mlm/final --train data/demo/train/dual.train.tsv --out de0`)
-	collection := c.fs.String("collection", "", "passage-collection directory (DuReader layout)")
-	in := addInit(c)
-	out := c.fs.String("out", "", "output directory (model, checkpoints, metrics)")
-	lang := addLang(c)
-	maxLen := c.fs.Int("max-len", 256, "sequence length in tokens, [CLS] and [SEP]s included (default 256; 128 with --lang en)")
-	masking := c.fs.String("masking", "wwm", "masking unit: wwm (whole words: a word and its ## pieces) or char (every token)")
-	maskProb := c.fs.Float64("mask-prob", 0.15, "share of the tokens of each sequence that is predicted")
-	o := addOpt(c, pretrainDefaults, "sequences")
-	rt := addRuntime(c, true)
+func addPretrain(c *cmd) *pretrainFlags {
+	p := &pretrainFlags{c: c}
+	c.fs.StringVar(&p.collection, "collection", "", "passage-collection directory (DuReader layout)")
+	p.in = addInit(c)
+	c.fs.StringVar(&p.out, "out", "", "output directory (model, checkpoints, metrics)")
+	p.lang = addLang(c)
+	c.fs.IntVar(&p.maxLen, "max-len", 256, "sequence length in tokens, [CLS] and [SEP]s included (default 256; 128 with --lang en)")
+	c.fs.StringVar(&p.masking, "masking", "wwm", "masking unit: wwm (whole words: a word and its ## pieces) or char (every token)")
+	c.fs.Float64Var(&p.maskProb, "mask-prob", 0.15, "share of the tokens of each sequence that is predicted")
+	p.o = addOpt(c, pretrainDefaults, "sequences")
+	p.rt = addRuntime(c, true)
 	c.req("collection", "out")
+	return p
+}
+
+// checks parses and checks the flags.
+func (p *pretrainFlags) checks(args []string) error {
+	c := p.c
 	if err := c.parse(args); err != nil {
 		return err
 	}
-	if err := lang.apply(c, map[string]*int{"max-len": maxLen}, map[string]int{"max-len": 128}); err != nil {
+	if err := p.lang.apply(c, map[string]*int{"max-len": &p.maxLen}, map[string]int{"max-len": 128}); err != nil {
 		return err
 	}
-	if err := in.check(); err != nil {
+	if err := p.in.check(); err != nil {
 		return err
 	}
-	if err := o.check(); err != nil {
+	if err := p.o.check(); err != nil {
 		return err
 	}
 	switch {
-	case *maxLen < 8:
-		return usagef("--max-len %d: must be at least 8", *maxLen)
-	case *masking != string(pretrain.WholeWord) && *masking != string(pretrain.Char):
-		return usagef("--masking %q: want wwm or char", *masking)
-	case !(*maskProb > 0 && *maskProb < 1):
-		return usagef("--mask-prob %g: must be in (0, 1)", *maskProb)
+	case p.maxLen < 8:
+		return usagef("--max-len %d: must be at least 8", p.maxLen)
+	case p.masking != string(pretrain.WholeWord) && p.masking != string(pretrain.Char):
+		return usagef("--masking %q: want wwm or char", p.masking)
+	case !(p.maskProb > 0 && p.maskProb < 1):
+		return usagef("--mask-prob %g: must be in (0, 1)", p.maskProb)
 	}
-	if err := mustDir("--collection", *collection); err != nil {
+	if err := mustDir("--collection", p.collection); err != nil {
 		return err
 	}
-	if maxPos, cfg, err := in.MaxPositions(); err != nil {
+	if maxPos, cfg, err := p.in.MaxPositions(); err != nil {
 		return err
-	} else if maxPos > 0 && *maxLen > maxPos {
-		return usagef("--max-len %d exceeds max_position_embeddings %d of %s", *maxLen, maxPos, cfg)
+	} else if maxPos > 0 && p.maxLen > maxPos {
+		return usagef("--max-len %d exceeds max_position_embeddings %d of %s", p.maxLen, maxPos, cfg)
+	}
+	return nil
+}
+
+func runPretrain(ctx context.Context, args []string) error {
+	p := addPretrain(helpCmd("pretrain"))
+	if err := p.checks(args); err != nil {
+		return err
 	}
 	ensureBLAS()
-	device, err := rt.resolve()
+	device, err := p.rt.resolve()
 	if err != nil {
 		return err
 	}
-	pg, err := rocketqa.JoinProcessGroup(o.backend, device, o.distTimeout)
+	pg, err := rocketqa.JoinProcessGroup(p.o.backend, device, p.o.distTimeout)
 	if err != nil {
 		return err
 	}
@@ -84,13 +92,13 @@ rocketqa train-de --init mlm/final --train data/demo/train/dual.train.tsv --out 
 	rank, world := rocketqa.RankWorld(pg)
 	if rank == 0 {
 		logf("pretrain", "%s; %d process(es) x batch %d, masking %s %.0f%%; device %s; %s",
-			*collection, world, o.batch, *masking, 100**maskProb, device, runtimeInfo())
+			p.collection, world, p.o.batch, p.masking, 100*p.maskProb, device, runtimeInfo())
 	}
 	res, err := pretrain.Run(ctx, pretrain.Config{
-		Collection: *collection, Init: in.Init, Config: in.Config, Vocab: in.Vocab,
-		MaxLen: *maxLen, ForCN: lang.forCN, Cased: lang.cased,
-		Masking: pretrain.Masking(*masking), MaskProb: *maskProb, Device: device,
-		Train: o.trainOptions(*out, pg),
+		Collection: p.collection, Init: p.in.Init, Config: p.in.Config, Vocab: p.in.Vocab,
+		MaxLen: p.maxLen, ForCN: p.lang.forCN, Cased: p.lang.cased,
+		Masking: pretrain.Masking(p.masking), MaskProb: p.maskProb, Device: device,
+		Train: p.o.trainOptions(p.out, pg),
 	})
 	return trainSummary("pretrain", res, err, pg)
 }
