@@ -110,7 +110,10 @@ func TestTrainV1CrossEncoderHeads(t *testing.T) {
 	cfg := writeInit(t, encoder.HeadV2, 6, 3)
 	b, err := os.ReadFile(filepath.Join(cfg.CE, "vocab.txt"))
 	require.NoError(t, err)
-	require.NoError(t, os.WriteFile(filepath.Join(cfg.CE, "vocab.txt"), []byte(strings.Replace(string(b), "[UNK]", "[unk]", 1)), 0o644))
+	// another token on the last line (a valid vocabulary of the same size, but not the dual encoder's)
+	lines := strings.Split(strings.TrimRight(string(b), "\n"), "\n")
+	lines[len(lines)-1] += "zz"
+	require.NoError(t, os.WriteFile(filepath.Join(cfg.CE, "vocab.txt"), []byte(strings.Join(lines, "\n")+"\n"), 0o644))
 	_, err = Train(context.Background(), cfg)
 	require.ErrorContains(t, err, "must share one vocabulary")
 	cfg = writeInit(t, encoder.HeadV2, 6, 3)

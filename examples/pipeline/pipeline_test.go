@@ -14,16 +14,16 @@ import (
 )
 
 // TestPipelineSmall runs the four steps end to end on the Debian demo corpus (scripts/test.sh builds it and sets
-// ROCKETQA_DEMO_DATA; it takes several minutes on 2 cores), starting from a short masked-LM pre-training (the
-// preset's own is longer; the full 3-seed table is run by hand: go run ./examples/pipeline -seeds 1,2,3
-// -compare-scratch). ROCKETQA_PRETRAIN_CACHE names a directory that keeps the pre-trained encoder between runs.
+// ROCKETQA_DEMO_DATA; it takes several minutes on 2 cores), starting from the preset's masked-LM pre-training (a
+// shorter one, 300 steps, left the retriever below the random-init one: MRR@10 3.4%; the full 3-seed table is run
+// by hand: go run ./examples/pipeline -seeds 1,2,3 -compare-scratch). ROCKETQA_PRETRAIN_CACHE names a directory
+// that keeps the pre-trained encoder between runs.
 func TestPipelineSmall(t *testing.T) {
 	data := os.Getenv("ROCKETQA_DEMO_DATA")
 	if data == "" {
 		t.Skip("set ROCKETQA_DEMO_DATA to a demo corpus directory (scripts/test.sh does)")
 	}
 	p := presets["small"]
-	p.pretrainSteps = 300
 	out := t.TempDir()
 	cache := filepath.Join(out, "mlm")
 	if c := os.Getenv("ROCKETQA_PRETRAIN_CACHE"); c != "" {
