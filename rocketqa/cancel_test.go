@@ -137,15 +137,18 @@ func tinyBatchEmbedder(t *testing.T, batch int) *encoder.Embedder {
 func TestEmbedderCancelWhileTokenizing(t *testing.T) {
 	emb := tinyBatchEmbedder(t, 8)
 	text := strings.Repeat(" ", 100000) + tinyExamples(t, 1, 9)[0].PosPara
-	texts := make([]string, 4000)
-	for i := range texts {
-		texts[i] = text
-	}
 	t0 := time.Now()
 	for range 100 {
 		emb.Tok.EncodePassage("", text, emb.PMaxLen)
 	}
-	full := time.Duration(len(texts)/100) * time.Since(t0)
+	per := time.Since(t0) / 100
+	// enough texts that tokenizing them all takes about 8 s on this machine (one shared string: small in memory)
+	n := max(4000, int(8*time.Second/max(per, time.Microsecond)))
+	texts := make([]string, n)
+	for i := range texts {
+		texts[i] = text
+	}
+	full := time.Duration(n) * per
 	t.Logf("tokenizing all %d texts takes about %s", len(texts), full)
 	require.Greater(t, full, 3*time.Second, "the input must be large enough to tell")
 	d := within(t, time.Second, func() {
