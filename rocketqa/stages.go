@@ -34,8 +34,13 @@ func EncodeCollection(ctx context.Context, emb *encoder.Embedder, collectionDir,
 	return EncodeCollectionWith(ctx, emb, collectionDir, outDir, EncodeHooks{PartProgress: progress})
 }
 
-// EncodeHooks report on EncodeCollectionWith.
+// EncodeHooks report on EncodeCollectionWith and choose the value type of its shards.
 type EncodeHooks struct {
+	// DType is the value type of the shards written: retrieval.Float32 (the zero value means it), or
+	// retrieval.Float16 (half the disk and page cache; each value rounded to nearest even, a relative error of at
+	// most 2^-11, and widened back to float32 when an index is built). encode.json records it, and shards of the
+	// other type in outDir are refused.
+	DType retrieval.DType
 	// Start is called once the inputs and outDir are checked, with the passages already encoded by an earlier run
 	// (their shards are kept) and the passages of the collection.
 	Start func(encoded, total int)
@@ -67,6 +72,14 @@ func EncodeCollectionWith(ctx context.Context, emb *encoder.Embedder, collection
 	settings, err := EncodeSettingsOf(emb, len(pids))
 	if err != nil {
 		return nil, err
+	}
+	switch h.DType {
+	case 0, retrieval.Float32:
+		h.DType = retrieval.Float32
+	case retrieval.Float16:
+		settings.DType = "float16"
+	default:
+		return nil, fmt.Errorf("rocketqa: EncodeCollection: shard value type %d: want retrieval.Float32 or retrieval.Float16", h.DType)
 	}
 	if err := checkEncodeDir(outDir, settings, true); err != nil {
 		return nil, err
@@ -153,7 +166,7 @@ func encodePart(ctx context.Context, emb *encoder.Embedder, part string, row int
 	if err != nil {
 		return err
 	}
-	return writeShard(out, ids, vecs)
+	return writeShard(out, ids, vecs, h.DType)
 }
 
 // EncodeSettings identify how embedding shards were made: outDir/encode.json of EncodeCollection.
@@ -167,6 +180,11 @@ type EncodeSettings struct {
 	Normalized bool   `json:"normalized"`
 	Dim        int    `json:"dim"`
 	Passages   int    `json:"passages"`
+	// Precision is "bf16-autocast" when the forward passes ran in bfloat16 autocast, "" for float32 (the vectors
+	// differ slightly: one collection's shards must not mix the two).
+	Precision string `json:"precision,omitempty"`
+	// DType is the shards' value type: "float16", or "" for float32.
+	DType string `json:"dtype,omitempty"`
 }
 
 const encodeSettingsFormat = "rocketqa-encode/1"
@@ -199,8 +217,20 @@ func EncodeSettingsOf(emb *encoder.Embedder, n int) (EncodeSettings, error) {
 		h.Write(buf)
 	}
 	cfg := emb.Model.Para.Cfg
-	return EncodeSettings{Format: encodeSettingsFormat, Model: fmt.Sprintf("crc32c:%08x", h.Sum32()),
-		VocabSize: emb.Tok.VocabSize(), PLen: emb.PMaxLen, Normalized: emb.Normalized, Dim: cfg.HiddenSize, Passages: n}, nil
+	st := EncodeSettings{Format: encodeSettingsFormat, Model: fmt.Sprintf("crc32c:%08x", h.Sum32()),
+		VocabSize: emb.Tok.VocabSize(), PLen: emb.PMaxLen, Normalized: emb.Normalized, Dim: cfg.HiddenSize, Passages: n}
+	if _, bf16 := emb.Options.Autocast(); bf16 {
+		st.Precision = "bf16-autocast"
+	}
+	return st, nil
+}
+
+// orFloat32 names an empty precision or value type.
+func orFloat32(s string) string {
+	if s == "" {
+		return "float32"
+	}
+	return s
 }
 
 // CheckEncodeDir reports whether the shards already in outDir were made with settings (as EncodeCollection
@@ -248,6 +278,12 @@ func checkEncodeDir(outDir string, want EncodeSettings, write bool) error {
 	if got.Passages != want.Passages {
 		diff = append(diff, fmt.Sprintf("a collection of %d passages (this one: %d)", got.Passages, want.Passages))
 	}
+	if got.Precision != want.Precision {
+		diff = append(diff, fmt.Sprintf("precision %s (this run: %s)", orFloat32(got.Precision), orFloat32(want.Precision)))
+	}
+	if got.DType != want.DType {
+		diff = append(diff, fmt.Sprintf("%s shards (this run: %s)", orFloat32(got.DType), orFloat32(want.DType)))
+	}
 	if len(diff) > 0 {
 		return fmt.Errorf("rocketqa: the shards in %s were encoded with %s; use another output directory, or delete its *.emb files and %s to encode again", outDir, strings.Join(diff, ", "), EncodeSettingsFile)
 	}
@@ -265,12 +301,12 @@ func checkSeqLen(what string, n int, m *encoder.BERT) error {
 	return nil
 }
 
-func writeShard(path string, ids []string, vecs [][]float32) error {
+func writeShard(path string, ids []string, vecs [][]float32, dt retrieval.DType) error {
 	dim := 0
 	if len(vecs) > 0 {
 		dim = len(vecs[0])
 	}
-	w, err := retrieval.NewEmbeddingWriter(path, dim, retrieval.Float32)
+	w, err := retrieval.NewEmbeddingWriter(path, dim, dt)
 	if err != nil {
 		return err
 	}
