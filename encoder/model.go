@@ -290,26 +290,38 @@ func (m *BERT) Forward(s *torch.Scope, ids, typeIDs, mask *torch.Tensor, train b
 
 	b := ids.Size(0)
 	bias := mask.To(torch.Float32).RSubScalar(1).MulScalar(maskBias).Reshape(b, 1, 1, l)
-	heads := int64(c.NumAttentionHeads)
-	hd := int64(c.HiddenSize) / heads
-	h := int64(c.HiddenSize)
-	sqrtD := math.Sqrt(float64(hd))
-	split := func(t *torch.Tensor) *torch.Tensor { return t.View(b, l, heads, hd).Transpose(1, 2) }
-	for _, ly := range m.layers {
-		q, k, v := split(ly.q.apply(x)), split(ly.k.apply(x)), split(ly.v.apply(x))
-		scores := q.MatMul(k.Transpose(-1, -2)).DivScalar(sqrtD).Add(bias)
-		probs := scores.Softmax(-1).Dropout(c.AttentionDropoutProb, train)
-		ctx := probs.MatMul(v).Transpose(1, 2).Reshape(b, l, h)
-		x = ly.attnLN.apply(x.Add(ly.attnOut.apply(ctx).Dropout(c.HiddenDropoutProb, train)))
-		f := ly.inter.apply(x)
-		if c.HiddenAct == "relu" {
-			f = f.Relu()
-		} else {
-			f = f.Gelu()
-		}
-		x = ly.outLN.apply(x.Add(ly.out.apply(f).Dropout(c.HiddenDropoutProb, train)))
+	for i := range m.layers {
+		x = m.layer(s, i, x, bias, b, l, train)
 	}
 	return x
+}
+
+// layer runs encoder layer i on x [b, l, H] (in s) and returns its output in s. The layer's intermediates live in
+// a scope of their own, freed when it ends: autograd keeps what backward needs (freeing a handle only drops a
+// reference), so a forward pass holds one layer's temporaries at a time, as PyTorch eager does, instead of every
+// layer's until the caller's scope closes.
+func (m *BERT) layer(s *torch.Scope, i int, x, bias *torch.Tensor, b, l int64, train bool) *torch.Tensor {
+	c, ly := m.Cfg, m.layers[i]
+	ls := torch.NewScope()
+	defer ls.Close()
+	x = ls.Use(x)
+	heads := int64(c.NumAttentionHeads)
+	h := int64(c.HiddenSize)
+	hd := h / heads
+	split := func(t *torch.Tensor) *torch.Tensor { return t.View(b, l, heads, hd).Transpose(1, 2) }
+	q, k, v := split(ly.q.apply(x)), split(ly.k.apply(x)), split(ly.v.apply(x))
+	scores := q.MatMul(k.Transpose(-1, -2)).DivScalar(math.Sqrt(float64(hd))).Add(bias)
+	probs := scores.Softmax(-1).Dropout(c.AttentionDropoutProb, train)
+	ctx := probs.MatMul(v).Transpose(1, 2).Reshape(b, l, h)
+	x = ly.attnLN.apply(x.Add(ly.attnOut.apply(ctx).Dropout(c.HiddenDropoutProb, train)))
+	f := ly.inter.apply(x)
+	if c.HiddenAct == "relu" {
+		f = f.Relu()
+	} else {
+		f = f.Gelu()
+	}
+	x = ly.outLN.apply(x.Add(ly.out.apply(f).Dropout(c.HiddenDropoutProb, train)))
+	return s.Adopt(ls.Keep(x))
 }
 
 // CLS returns the first token's vector [B, H] of a sequence output.

@@ -56,18 +56,17 @@ func (c MemConfig) BERTParams() int64 {
 }
 
 // seqBytes is the memory a training forward pass holds until its backward pass, per sequence of length l, for the
-// encoder as this repository runs it: libtorch eager on the CPU, post-LN BERT, dropout on, and every tensor the Go
-// forward pass creates alive until the step's scope closes (torch.Scope). Per layer and token: the Q/K/V
-// projections (3H) and the contiguous copies matmul makes of the transposed Q, K and V (3H); the attention scores,
-// their scaled and masked versions, the softmax, the dropout noise and output (6·A·L); the context and its
-// re-laid-out copy (2H); for each of the two sub-layers the projection output, the dropout noise (CPU dropout
-// multiplies by a float noise tensor) and output, the residual sum and the LayerNorm output (10H); the FFN
-// pre-activation and activation (2I): 18H + 6·A·L + 2I elements. The embeddings add 7H (three lookups, two sums,
-// the LayerNorm, the dropout noise and output).
+// encoder as this repository runs it: libtorch eager on the CPU, post-LN BERT, dropout on. Each layer's
+// intermediates are freed as the layer ends (encoder.BERT.Forward), so what stays is what autograd saved, per layer
+// and token: the contiguous copies matmul makes of the transposed Q, K and V (3H); the softmax output, the dropout
+// noise (CPU dropout multiplies by a float noise tensor) and output (3·A·L); the re-laid-out context (H); for each
+// of the two sub-layers the dropout noise, the LayerNorm input and output (6H); the FFN pre-activation and
+// activation (2I): 10H + 3·A·L + 2I elements. The embeddings, in the caller's scope, add 7H (three lookups, two
+// sums, the LayerNorm, the dropout noise and output).
 func (c MemConfig) seqBytes(l int) int64 {
 	h, i, a, L := int64(c.Hidden), int64(c.Intermediate), int64(c.Heads), int64(l)
 	e := int64(c.ActivationBytes)
-	perTok := (18*h + 6*a*L + 2*i) * e
+	perTok := (10*h + 3*a*L + 2*i) * e
 	return L * (int64(c.Layers)*perTok + 7*h*e)
 }
 
