@@ -8,39 +8,15 @@ package rocketqa
 import (
 	"fmt"
 	"math"
-	"os"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/require"
 
 	"github.com/rocketqa-go/rocketqa/internal/closeto"
+	"github.com/rocketqa-go/rocketqa/internal/gpucheck"
 	"github.com/rocketqa-go/rocketqa/torch"
 )
-
-// cudaTestDevice is the device under test: CUDA 0, or the CPU with ROCKETQA_TEST_DEVICE=cpu.
-func cudaTestDevice(t *testing.T) torch.Device {
-	t.Helper()
-	if os.Getenv("ROCKETQA_TEST_DEVICE") == "cpu" {
-		return torch.CPU
-	}
-	if !torch.CUDAAvailable() {
-		t.Skip("no CUDA device (ROCKETQA_TEST_DEVICE=cpu runs these checks on the CPU)")
-	}
-	torch.SetAllowTF32(false)
-	return torch.CUDA(0)
-}
-
-func gpuRow(t *testing.T, row string, err error, format string, args ...any) {
-	t.Helper()
-	status := "PASS"
-	detail := fmt.Sprintf(format, args...)
-	if err != nil {
-		status, detail = "FAIL", detail+"; "+err.Error()
-	}
-	fmt.Printf("GPUCHECK|%s|%s|%s\n", row, status, detail)
-	require.NoError(t, err, row)
-}
 
 // stepTol: a whole training step on another device sums in another order; gradients are compared normwise
 // (|got - want| <= atol + rtol*max|want| per tensor).
@@ -83,7 +59,7 @@ func dualStepOn(t *testing.T, dev torch.Device, gradCache, autocast bool) (float
 
 // TestCUDADualStep: one dual-encoder step (cross-batch loss, dropout off) on the device equals the CPU step.
 func TestCUDADualStep(t *testing.T) {
-	dev := cudaTestDevice(t)
+	dev := gpucheck.Device(t)
 	cpuLoss, cpuGrads := dualStepOn(t, torch.CPU, false, false)
 	devLoss, devGrads := dualStepOn(t, dev, false, false)
 	err := closeto.Number(devLoss, cpuLoss, stepTol)
@@ -91,12 +67,12 @@ func TestCUDADualStep(t *testing.T) {
 	if err == nil {
 		worst, err = compareGrads(cpuGrads, devGrads)
 	}
-	gpuRow(t, "dual step "+dev.String()+" vs cpu", err, "loss %.7f vs %.7f; %d grads, max|diff| %.2g", devLoss, cpuLoss, len(cpuGrads), worst)
+	gpucheck.Row(t, "dual step "+dev.String()+" vs cpu", err, "loss %.7f vs %.7f; %d grads, max|diff| %.2g", devLoss, cpuLoss, len(cpuGrads), worst)
 }
 
 // TestCUDACrossStep: one cross-encoder step (dropout off) on the device equals the CPU step.
 func TestCUDACrossStep(t *testing.T) {
-	dev := cudaTestDevice(t)
+	dev := gpucheck.Device(t)
 	step := func(d torch.Device) (float64, map[string][]float32) {
 		task := tinyCrossTask(t, false)
 		require.NoError(t, task.Model.ToDevice(d))
@@ -123,13 +99,13 @@ func TestCUDACrossStep(t *testing.T) {
 	if err == nil {
 		worst, err = compareGrads(cpuGrads, devGrads)
 	}
-	gpuRow(t, "cross step "+dev.String()+" vs cpu", err, "loss %.7f vs %.7f; %d grads, max|diff| %.2g", devLoss, cpuLoss, len(cpuGrads), worst)
+	gpucheck.Row(t, "cross step "+dev.String()+" vs cpu", err, "loss %.7f vs %.7f; %d grads, max|diff| %.2g", devLoss, cpuLoss, len(cpuGrads), worst)
 }
 
 // TestCUDAGradCache: on the device, the grad-cached step (dropout on, RNG state replayed) gives the loss and the
 // gradients of the full step.
 func TestCUDAGradCache(t *testing.T) {
-	dev := cudaTestDevice(t)
+	dev := gpucheck.Device(t)
 	run := func(gc bool) (float64, map[string][]float32) {
 		task := tinyTask(t, 10, true)
 		require.NoError(t, task.Model.ToDevice(dev))
@@ -148,13 +124,13 @@ func TestCUDAGradCache(t *testing.T) {
 	if err == nil {
 		worst, err = compareGrads(full, cached)
 	}
-	gpuRow(t, "grad cache "+dev.String()+" (exact vs full step)", err, "loss %.7f vs %.7f, max|grad diff| %.2g", gcLoss, fullLoss, worst)
+	gpucheck.Row(t, "grad cache "+dev.String()+" (exact vs full step)", err, "loss %.7f vs %.7f, max|grad diff| %.2g", gcLoss, fullLoss, worst)
 }
 
 // TestCUDAAutocastBF16: the dual step under bfloat16 autocast on the device stays within 1e-2 of the fp32 loss;
 // reports the speed ratio of the two (tiny model: the ratio says little about BERT-base, see the throughput rows).
 func TestCUDAAutocastBF16(t *testing.T) {
-	dev := cudaTestDevice(t)
+	dev := gpucheck.Device(t)
 	timed := func(ac bool) (float64, time.Duration) {
 		loss, _ := dualStepOn(t, dev, false, ac) // warm-up and the loss
 		t0 := time.Now()
@@ -170,6 +146,6 @@ func TestCUDAAutocastBF16(t *testing.T) {
 	if d := math.Abs(bf16 - fp32); d > 1e-2 {
 		err = fmt.Errorf("bf16 loss %.6f is %.3g from fp32 %.6f (limit 1e-2)", bf16, d, fp32)
 	}
-	gpuRow(t, "autocast bf16 "+dev.String()+" (tiny dual step)", err, "loss bf16 %.6f fp32 %.6f |diff| %.2g; fp32/bf16 time %.2fx",
+	gpucheck.Row(t, "autocast bf16 "+dev.String()+" (tiny dual step)", err, "loss bf16 %.6f fp32 %.6f |diff| %.2g; fp32/bf16 time %.2fx",
 		bf16, fp32, math.Abs(bf16-fp32), t32.Seconds()/t16.Seconds())
 }
