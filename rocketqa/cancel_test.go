@@ -16,6 +16,7 @@ import (
 	"github.com/rocketqa-go/rocketqa/dataset"
 	"github.com/rocketqa-go/rocketqa/encoder"
 	"github.com/rocketqa-go/rocketqa/internal/canceltest"
+	"github.com/rocketqa-go/rocketqa/internal/tinytest"
 	"github.com/rocketqa-go/rocketqa/retrieval"
 )
 
@@ -69,7 +70,7 @@ func TestTrainDualFIFOCancel(t *testing.T) {
 	p := mkfifo(t)
 	canceltest.Within(t, time.Second, func() {
 		_, err := TrainDual(canceltest.CancelAfter(t, 100*time.Millisecond), DualConfig{
-			InitSpec:  InitSpec{Config: filepath.Join(tinyDir, "config.json"), Vocab: filepath.Join(tinyDir, "vocab.txt")},
+			InitSpec:  InitSpec{Config: filepath.Join(tinytest.ErnieDir(t), "config.json"), Vocab: tinytest.Vocab(t)},
 			TrainFile: p, QMaxLen: 8, PMaxLen: 16})
 		require.ErrorIs(t, err, context.Canceled)
 	})
@@ -87,7 +88,7 @@ func tinyBatchEmbedder(t *testing.T, batch int) *encoder.Embedder {
 // in a few words: slow to tokenize, small in memory.
 func TestEmbedderCancelWhileTokenizing(t *testing.T) {
 	emb := tinyBatchEmbedder(t, 8)
-	text := strings.Repeat(" ", 100000) + tinyExamples(t, 1, 9)[0].PosPara
+	text := strings.Repeat(" ", 100000) + tinytest.DualExamples(t, 1, 9)[0].PosPara
 	t0 := time.Now()
 	for range 100 {
 		emb.Tok.EncodePassage("", text, emb.PMaxLen)
@@ -116,7 +117,7 @@ func TestEmbedderCancelWhileTokenizing(t *testing.T) {
 // A context cancelled between two batches stops the encoding and the scoring: no further batch runs.
 func TestBatchesStopAtCancel(t *testing.T) {
 	texts := make([]string, 64)
-	for i, ex := range tinyExamples(t, len(texts), 5) {
+	for i, ex := range tinytest.DualExamples(t, len(texts), 5) {
 		texts[i] = ex.PosPara
 	}
 	t.Run("embedder", func(t *testing.T) {
@@ -164,7 +165,7 @@ func TestModelCloseWhileEncoding(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "de")
 	require.NoError(t, task.SaveModel(dir))
 	qs, ps := make([]string, 16), make([]string, 16)
-	for i, ex := range tinyExamples(t, 16, 2) {
+	for i, ex := range tinytest.DualExamples(t, 16, 2) {
 		qs[i], ps[i] = ex.Query, ex.PosPara
 	}
 	for round := range 3 {
@@ -225,7 +226,7 @@ func TestCrossModelCloseWhileScoring(t *testing.T) {
 	m, err := Load(dir, LoadOptions{BatchSize: 2})
 	require.NoError(t, err)
 	qs, ps := make([]string, 16), make([]string, 16)
-	for i, ex := range tinyExamples(t, 16, 2) {
+	for i, ex := range tinytest.DualExamples(t, 16, 2) {
 		qs[i], ps[i] = ex.Query, ex.PosPara
 	}
 	var wg sync.WaitGroup

@@ -15,6 +15,7 @@ import (
 
 	"github.com/rocketqa-go/rocketqa/internal/closeto"
 	"github.com/rocketqa-go/rocketqa/internal/gpucheck"
+	"github.com/rocketqa-go/rocketqa/internal/tinytest"
 	"github.com/rocketqa-go/rocketqa/torch"
 )
 
@@ -54,7 +55,7 @@ func dualStepOn(t *testing.T, dev torch.Device, gradCache, autocast bool) (float
 	} else {
 		run()
 	}
-	return loss, grads(t, task)
+	return loss, tinytest.Grads(t, task.Params())
 }
 
 // TestCUDADualStep: one dual-encoder step (cross-batch loss, dropout off) on the device equals the CPU step.
@@ -77,20 +78,7 @@ func TestCUDACrossStep(t *testing.T) {
 		task := tinyCrossTask(t, false)
 		require.NoError(t, task.Model.ToDevice(d))
 		task.Device = d
-		s := torch.NewScope()
-		defer s.Close()
-		loss, err := task.Step(s, []int{0, 1, 2, 3, 4, 5})
-		require.NoError(t, err)
-		out := map[string][]float32{}
-		for _, p := range task.Params() {
-			g := p.Tensor.Grad()
-			require.NotNil(t, g, p.Name)
-			v, err := g.Float32s()
-			require.NoError(t, err)
-			g.Close()
-			out[p.Name] = v
-		}
-		return loss, out
+		return tinytest.Step(t, task, []int{0, 1, 2, 3, 4, 5})
 	}
 	cpuLoss, cpuGrads := step(torch.CPU)
 	devLoss, devGrads := step(dev)
@@ -111,11 +99,7 @@ func TestCUDAGradCache(t *testing.T) {
 		require.NoError(t, task.Model.ToDevice(dev))
 		task.Device, task.GradCache, task.ChunkSize = dev, gc, 3
 		torch.ManualSeed(9)
-		s := torch.NewScope()
-		defer s.Close()
-		loss, err := task.Step(s, []int{0, 1, 2, 3, 4, 5, 6, 7})
-		require.NoError(t, err)
-		return loss, grads(t, task)
+		return tinytest.Step(t, task, []int{0, 1, 2, 3, 4, 5, 6, 7})
 	}
 	fullLoss, full := run(false)
 	gcLoss, cached := run(true)
