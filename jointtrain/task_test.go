@@ -1,7 +1,6 @@
 package jointtrain
 
 import (
-	"context"
 	"fmt"
 	"io"
 	"os"
@@ -32,17 +31,7 @@ func TestChunkedStepEqualsFullStep(t *testing.T) {
 		t.Run(fmt.Sprintf("%s/once=%v/chunk=%d", c.v, c.once, c.chunk), func(t *testing.T) {
 			task := tinyTask(t, lists, m, true)
 			task.Variant, task.QueryOnce, task.ChunkSize = c.v, c.once, c.chunk
-			run := func(cached bool) (float64, map[string][]float32) {
-				task.Cached = cached
-				torch.ManualSeed(9)
-				return tinytest.Step(t, task, idx)
-			}
-			full, fg := run(false)
-			cl, cg := run(true)
-			tinytest.RequireClose(t, []float64{full}, []float64{cl}, "loss")
-			tinytest.RequireGradsClose(t, fg, cg, "grad")
-			other, _ := tinytest.Step(t, task, idx) // no reseed: other masks
-			require.NotEqual(t, full, other)
+			tinytest.RequireCachedStepExact(t, task, idx, func(on bool) { task.Cached = on })
 		})
 	}
 	t.Run("no-dropout/chunk=3-vs-whole", func(t *testing.T) {
@@ -59,29 +48,11 @@ func TestChunkedStepEqualsFullStep(t *testing.T) {
 // uninterrupted 6-step run, bit for bit (CPU), with the chunked step and dropout on.
 func TestResumeIsExact(t *testing.T) {
 	lists := tinytest.JointLists(t, 16, 3, 5)
-	run := func(dir string, stopAfter int) []float32 {
-		mk := func() *Task {
-			task := tinyTask(t, lists, 3, true)
-			task.Cached, task.ChunkSize = true, 4
-			return task
-		}
-		task := mk()
-		o := train.Options{OutDir: dir, BatchSize: 2, MaxSteps: 6, LR: 1e-3, Schedule: train.Constant, SaveEvery: 3,
-			Seed: 5, StopAfter: stopAfter, Log: io.Discard}
-		_, err := train.Run(context.Background(), task, o)
-		require.NoError(t, err)
-		if stopAfter > 0 {
-			task = mk()
-			o.StopAfter = 0
-			res, err := train.Run(context.Background(), task, o)
-			require.NoError(t, err)
-			require.Equal(t, 3, res.Resumed)
-		}
-		return tinytest.Weights(t, task.Params())
-	}
-	full := run(t.TempDir(), 0)
-	resumed := run(t.TempDir(), 3)
-	require.Equal(t, full, resumed, "bit-identical weights after kill and resume")
+	tinytest.RequireResumeExact(t, func() train.Task {
+		task := tinyTask(t, lists, 3, true)
+		task.Cached, task.ChunkSize = true, 4
+		return task
+	}, train.Options{BatchSize: 2, MaxSteps: 6, LR: 1e-3, Schedule: train.Constant, SaveEvery: 3, Seed: 5, Log: io.Discard}, 3)
 }
 
 // ---- two processes, lists sharded, equal one process with all lists ----

@@ -23,7 +23,12 @@ import (
 // (|got - want| <= atol + rtol*max|want| per tensor).
 var stepTol = closeto.Tol{RTol: 1e-5, ATol: 1e-5}
 
-func compareGrads(want, got map[string][]float32) (float64, error) {
+// compareSteps compares the loss (elementwise) and then the gradients (normwise) of a step with a reference step,
+// by stepTol; it returns the largest |diff| of the gradients compared and the first mismatch.
+func compareSteps(wantLoss, gotLoss float64, want, got map[string][]float32) (float64, error) {
+	if err := closeto.Number(gotLoss, wantLoss, stepTol); err != nil {
+		return 0, err
+	}
 	worst := 0.0
 	for name, w := range want {
 		g, ok := got[name]
@@ -63,11 +68,7 @@ func TestCUDADualStep(t *testing.T) {
 	dev := gpucheck.Device(t)
 	cpuLoss, cpuGrads := dualStepOn(t, torch.CPU, false, false)
 	devLoss, devGrads := dualStepOn(t, dev, false, false)
-	err := closeto.Number(devLoss, cpuLoss, stepTol)
-	worst := 0.0
-	if err == nil {
-		worst, err = compareGrads(cpuGrads, devGrads)
-	}
+	worst, err := compareSteps(cpuLoss, devLoss, cpuGrads, devGrads)
 	gpucheck.Row(t, "dual step "+dev.String()+" vs cpu", err, "loss %.7f vs %.7f; %d grads, max|diff| %.2g", devLoss, cpuLoss, len(cpuGrads), worst)
 }
 
@@ -82,11 +83,7 @@ func TestCUDACrossStep(t *testing.T) {
 	}
 	cpuLoss, cpuGrads := step(torch.CPU)
 	devLoss, devGrads := step(dev)
-	err := closeto.Number(devLoss, cpuLoss, stepTol)
-	worst := 0.0
-	if err == nil {
-		worst, err = compareGrads(cpuGrads, devGrads)
-	}
+	worst, err := compareSteps(cpuLoss, devLoss, cpuGrads, devGrads)
 	gpucheck.Row(t, "cross step "+dev.String()+" vs cpu", err, "loss %.7f vs %.7f; %d grads, max|diff| %.2g", devLoss, cpuLoss, len(cpuGrads), worst)
 }
 
@@ -103,11 +100,7 @@ func TestCUDAGradCache(t *testing.T) {
 	}
 	fullLoss, full := run(false)
 	gcLoss, cached := run(true)
-	err := closeto.Number(gcLoss, fullLoss, stepTol)
-	worst := 0.0
-	if err == nil {
-		worst, err = compareGrads(full, cached)
-	}
+	worst, err := compareSteps(fullLoss, gcLoss, full, cached)
 	gpucheck.Row(t, "grad cache "+dev.String()+" (exact vs full step)", err, "loss %.7f vs %.7f, max|grad diff| %.2g", gcLoss, fullLoss, worst)
 }
 

@@ -1,7 +1,6 @@
 package rocketqa
 
 import (
-	"context"
 	"fmt"
 	"io"
 	"testing"
@@ -32,43 +31,13 @@ func tinyTask(t *testing.T, n int, dropout bool) *DualTask {
 func TestGradCacheEqualsFullBatch(t *testing.T) {
 	task := tinyTask(t, 10, true)
 	task.ChunkSize = 3
-	idx := []int{0, 1, 2, 3, 4, 5, 6, 7}
-	torch.ManualSeed(9)
-	plainLoss, plain := tinytest.Step(t, task, idx)
-	torch.ManualSeed(9)
-	task.GradCache = true
-	gcLoss, cached := tinytest.Step(t, task, idx)
-	tinytest.RequireClose(t, []float64{plainLoss}, []float64{gcLoss}, "loss")
-	tinytest.RequireGradsClose(t, plain, cached, "grad")
-	t.Logf("loss %.6f; %d gradient tensors within the tolerance rule", plainLoss, len(plain))
-
-	// and the dropout masks really differ between two plain steps (so the test would catch a mask mismatch)
-	task.GradCache = false
-	other, _ := tinytest.Step(t, task, idx)
-	require.NotEqual(t, plainLoss, other)
+	tinytest.RequireCachedStepExact(t, task, []int{0, 1, 2, 3, 4, 5, 6, 7}, func(on bool) { task.GradCache = on })
 }
 
 // TestResumeIsExact: a run stopped at step 3 and resumed ends with the weights of an uninterrupted 6-step run.
 func TestResumeIsExact(t *testing.T) {
-	run := func(dir string, stopAfter int) []float32 {
-		task := tinyTask(t, 24, true)
-		o := train.Options{OutDir: dir, BatchSize: 4, MaxSteps: 6, LR: 1e-3, WarmupProportion: 0.2, SaveEvery: 3,
-			Seed: 5, StopAfter: stopAfter, Log: io.Discard}
-		_, err := train.Run(context.Background(), task, o)
-		require.NoError(t, err)
-		if stopAfter > 0 {
-			// a fresh process: new model, new optimizer, resumed from the checkpoint
-			task = tinyTask(t, 24, true)
-			o.StopAfter = 0
-			res, err := train.Run(context.Background(), task, o)
-			require.NoError(t, err)
-			require.Equal(t, 3, res.Resumed)
-		}
-		return tinytest.Weights(t, task.Params())
-	}
-	full := run(t.TempDir(), 0)
-	resumed := run(t.TempDir(), 3)
-	require.Equal(t, full, resumed, "bit-identical weights after kill and resume")
+	tinytest.RequireResumeExact(t, func() train.Task { return tinyTask(t, 24, true) }, train.Options{BatchSize: 4, MaxSteps: 6,
+		LR: 1e-3, WarmupProportion: 0.2, SaveEvery: 3, Seed: 5, Log: io.Discard}, 3)
 }
 
 // ---- two processes: cross-batch negatives across processes equal one process on the concatenated batch ----

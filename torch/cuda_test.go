@@ -5,12 +5,8 @@ package torch_test
 // it proves the plumbing, not CUDA). Each prints one "GPUCHECK|row|status|detail" line for the script's table.
 
 import (
-	"encoding/json"
 	"fmt"
 	"os"
-	"os/exec"
-	"path/filepath"
-	"strconv"
 	"testing"
 	"time"
 
@@ -18,6 +14,7 @@ import (
 
 	"github.com/rocketqa-go/rocketqa/internal/closeto"
 	"github.com/rocketqa-go/rocketqa/internal/gpucheck"
+	"github.com/rocketqa-go/rocketqa/internal/proctest"
 	"github.com/rocketqa-go/rocketqa/torch"
 )
 
@@ -122,18 +119,8 @@ func TestCUDAAllGather(t *testing.T) {
 	if backend == "nccl" && torch.CUDADeviceCount() < 2 {
 		t.Skip("nccl needs two GPUs")
 	}
-	dir := t.TempDir()
-	port := freePort(t)
-	cmds := spawnCUDA(t, backend, dev, port, dir)
-	for _, c := range cmds {
-		require.NoError(t, c.Wait())
-	}
 	var err error
-	for r := range cmds {
-		b, e := os.ReadFile(filepath.Join(dir, fmt.Sprintf("res%d.json", r)))
-		require.NoError(t, e)
-		var res struct{ Error string }
-		require.NoError(t, json.Unmarshal(b, &res))
+	for r, res := range proctest.Run[struct{ Error string }](t, "TestCUDAGatherWorker", 2, "TORCH_CUDA_WORKER="+backend, "TORCH_TEST_DEV="+dev.String()) {
 		if res.Error != "" && err == nil {
 			err = fmt.Errorf("rank %d: %s", r, res.Error)
 		}
@@ -143,21 +130,6 @@ func TestCUDAAllGather(t *testing.T) {
 		how = "gloo, device->host->device"
 	}
 	gpucheck.Row(t, "all_gather 2 ranks "+dev.String()+" ("+how+")", err, "gathered values and gradients (sum over ranks of each slice) exact on both ranks")
-}
-
-func spawnCUDA(t *testing.T, backend string, dev torch.Device, port int, dir string) []*exec.Cmd {
-	var cmds []*exec.Cmd
-	for r := 0; r < 2; r++ {
-		c := exec.Command(os.Args[0], "-test.run=^TestCUDAGatherWorker$", "-test.v")
-		c.Env = append(os.Environ(), "TORCH_CUDA_WORKER="+backend, "RANK="+strconv.Itoa(r), "WORLD_SIZE=2", "LOCAL_RANK="+strconv.Itoa(r),
-			"MASTER_ADDR=127.0.0.1", "MASTER_PORT="+strconv.Itoa(port), "TORCH_TEST_OUT="+dir, "TORCH_TEST_DEV="+dev.String())
-		out, err := os.Create(filepath.Join(dir, fmt.Sprintf("log%d.txt", r)))
-		require.NoError(t, err)
-		c.Stdout, c.Stderr = out, out
-		require.NoError(t, c.Start())
-		cmds = append(cmds, c)
-	}
-	return cmds
 }
 
 // TestCUDAGatherWorker is one rank of TestCUDAAllGather.
@@ -230,8 +202,7 @@ func TestCUDAGatherWorker(t *testing.T) {
 	if err != nil {
 		res.Error = err.Error()
 	}
-	b, _ := json.Marshal(res)
-	require.NoError(t, os.WriteFile(filepath.Join(os.Getenv("TORCH_TEST_OUT"), "res"+os.Getenv("RANK")+".json"), b, 0o644))
+	proctest.WriteResult(t, res)
 }
 
 // TestCUDAInfo prints what the binary runs on: the shim's build, CUDA, the device count (the first row of the

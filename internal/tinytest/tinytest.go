@@ -5,6 +5,7 @@
 package tinytest
 
 import (
+	"context"
 	"math"
 	"math/rand/v2"
 	"os"
@@ -20,6 +21,7 @@ import (
 	"github.com/rocketqa-go/rocketqa/internal/closeto"
 	"github.com/rocketqa-go/rocketqa/tokenizer"
 	"github.com/rocketqa-go/rocketqa/torch"
+	"github.com/rocketqa-go/rocketqa/train"
 )
 
 var (
@@ -224,4 +226,49 @@ func RequireGradsClose(t testing.TB, want, got map[string][]float32, what string
 		require.Contains(t, got, name, what)
 		RequireClose(t, F64(g), F64(got[name]), what+" "+name)
 	}
+}
+
+// RequireCachedStepExact checks a task's memory-saving step (grad cache, chunked two-pass step) against its plain
+// step with dropout on: cached(on) switches the task between the two. With the generator seeded alike (the same
+// dropout masks), the cached step must give the loss and gradients of the plain one (RequireClose); and two plain
+// steps without reseeding must give different losses, so that the masks are live and a mask mismatch would show.
+func RequireCachedStepExact(t testing.TB, task Task, idx []int, cached func(on bool)) {
+	t.Helper()
+	cached(false)
+	torch.ManualSeed(9)
+	plainLoss, plain := Step(t, task, idx)
+	cached(true)
+	torch.ManualSeed(9)
+	cachedLoss, got := Step(t, task, idx)
+	RequireClose(t, []float64{plainLoss}, []float64{cachedLoss}, "loss")
+	RequireGradsClose(t, plain, got, "grad")
+	t.Logf("loss %.6f; %d gradient tensors within the tolerance rule", plainLoss, len(plain))
+	cached(false)
+	other, _ := Step(t, task, idx) // no reseed: other masks
+	require.NotEqual(t, plainLoss, other, "two plain steps with dropout on give the same loss")
+}
+
+// RequireResumeExact checks that a training run of o (o.MaxSteps steps, a checkpoint every o.SaveEvery) stopped
+// after stopAfter steps and resumed with a fresh task from newTask (as a new process would: new model, new
+// optimizer, the checkpoint's state) ends with the weights of an uninterrupted run, bit for bit.
+func RequireResumeExact(t testing.TB, newTask func() train.Task, o train.Options, stopAfter int) {
+	t.Helper()
+	run := func(stop int) []float32 {
+		o := o
+		o.OutDir, o.StopAfter = t.TempDir(), stop
+		task := newTask()
+		_, err := train.Run(context.Background(), task, o)
+		require.NoError(t, err)
+		if stop > 0 {
+			task = newTask()
+			o.StopAfter = 0
+			res, err := train.Run(context.Background(), task, o)
+			require.NoError(t, err)
+			require.Equal(t, stop, res.Resumed)
+		}
+		return Weights(t, task.Params())
+	}
+	full := run(0)
+	resumed := run(stopAfter)
+	require.Equal(t, full, resumed, "bit-identical weights after kill and resume")
 }
