@@ -10,26 +10,16 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
-)
 
-// within runs f and fails the test if it has not returned after d (the bug being a hang).
-func within(t *testing.T, d time.Duration, f func()) {
-	t.Helper()
-	done := make(chan struct{})
-	go func() { defer close(done); f() }()
-	select {
-	case <-done:
-	case <-time.After(d):
-		t.Fatalf("still running after %v", d)
-	}
-}
+	"github.com/rocketqa-go/rocketqa/internal/canceltest"
+)
 
 // train-de --train /dev/zero hung: an over-long line was consumed to its end, which never comes.
 func TestFileWithoutNewlinesStopsAtMaxLine(t *testing.T) {
 	if _, err := os.Stat("/dev/zero"); err != nil {
 		t.Skip("no /dev/zero")
 	}
-	within(t, 20*time.Second, func() {
+	canceltest.Within(t, 20*time.Second, func() {
 		r, err := OpenDualTrain("/dev/zero", Options{MaxLineBytes: 1 << 20})
 		require.NoError(t, err)
 		defer r.Close()
@@ -44,7 +34,7 @@ func TestSkipBadGivesUpOnEndlessLine(t *testing.T) {
 	if _, err := os.Stat("/dev/zero"); err != nil {
 		t.Skip("no /dev/zero")
 	}
-	within(t, 20*time.Second, func() {
+	canceltest.Within(t, 20*time.Second, func() {
 		r, err := OpenDualTrain("/dev/zero", Options{MaxLineBytes: 64 << 10, SkipBad: true})
 		require.NoError(t, err)
 		defer r.Close()
@@ -70,21 +60,12 @@ func TestSkipBadGivesUpOnEndlessLine(t *testing.T) {
 	assert.Equal(t, 1, r.Skipped())
 }
 
-func mkfifo(t *testing.T) string {
-	t.Helper()
-	p := filepath.Join(t.TempDir(), "fifo.tsv")
-	if err := syscall.Mkfifo(p, 0o644); err != nil {
-		t.Skipf("mkfifo: %v", err)
-	}
-	return p
-}
-
 // Opening a FIFO nobody writes to blocked for ever; with a context it ends when the context is cancelled.
 func TestReaderOpenOfFIFOIsCancellable(t *testing.T) {
-	p := mkfifo(t)
+	p := canceltest.FIFO(t, "fifo.tsv")
 	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
 	defer cancel()
-	within(t, 10*time.Second, func() {
+	canceltest.Within(t, 10*time.Second, func() {
 		_, err := OpenDualTrain(p, Options{Context: ctx})
 		require.ErrorIs(t, err, context.DeadlineExceeded)
 		assert.Contains(t, err.Error(), p)
@@ -94,7 +75,7 @@ func TestReaderOpenOfFIFOIsCancellable(t *testing.T) {
 // A read of a FIFO whose writer stays silent blocked for ever; with a context, Next returns false and Err the
 // context's error.
 func TestReaderBlockedReadIsCancellable(t *testing.T) {
-	p := mkfifo(t)
+	p := canceltest.FIFO(t, "fifo.tsv")
 	go func() {
 		w, err := os.OpenFile(p, os.O_WRONLY, 0)
 		if err != nil {
@@ -105,7 +86,7 @@ func TestReaderBlockedReadIsCancellable(t *testing.T) {
 		w.Close()
 	}()
 	ctx, cancel := context.WithCancel(context.Background())
-	within(t, 10*time.Second, func() {
+	canceltest.Within(t, 10*time.Second, func() {
 		r, err := OpenDualTrain(p, Options{Context: ctx})
 		require.NoError(t, err)
 		defer r.Close()

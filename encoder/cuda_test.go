@@ -17,20 +17,9 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/rocketqa-go/rocketqa/encoder"
+	"github.com/rocketqa-go/rocketqa/internal/gpucheck"
 	"github.com/rocketqa-go/rocketqa/torch"
 )
-
-func cudaTestDevice(t *testing.T) torch.Device {
-	t.Helper()
-	if os.Getenv("ROCKETQA_TEST_DEVICE") == "cpu" {
-		return torch.CPU
-	}
-	if !torch.CUDAAvailable() {
-		t.Skip("no CUDA device (ROCKETQA_TEST_DEVICE=cpu runs these checks on the CPU)")
-	}
-	torch.SetAllowTF32(false)
-	return torch.CUDA(0)
-}
 
 // perfShape is the model and the shapes of the throughput rows; scripts/gpu/ref_perf.py has the same table.
 type perfShape struct {
@@ -82,13 +71,9 @@ func medianSeconds(t *testing.T, dev torch.Device, reps int, fn func()) float64 
 	return ts[len(ts)/2]
 }
 
-func perfRow(key string, seconds float64, format string, args ...any) {
-	fmt.Printf("GPUPERF|%s|%.6g|%s\n", key, seconds, fmt.Sprintf(format, args...))
-}
-
 // TestCUDAThroughputEncode times one batch of BERT-base passage encoding (eval, no grad) in fp32 and in bf16.
 func TestCUDAThroughputEncode(t *testing.T) {
-	dev := cudaTestDevice(t)
+	dev := gpucheck.Device(t)
 	runtime.LockOSThread()
 	defer runtime.UnlockOSThread()
 	p := perfShapeFor(t)
@@ -115,7 +100,7 @@ func TestCUDAThroughputEncode(t *testing.T) {
 			fn = func() { require.NoError(t, torch.Autocast(dev.Type, torch.BFloat16, encode)) }
 		}
 		sec := medianSeconds(t, dev, p.reps, fn)
-		perfRow("encode_"+dt.String(), sec, "%d passages x %d tokens, hidden %d, %d layers: %.0f passages/s",
+		gpucheck.Perf("encode_"+dt.String(), sec, "%d passages x %d tokens, hidden %d, %d layers: %.0f passages/s",
 			p.encBatch, p.encLen, p.hidden, p.layers, float64(p.encBatch)/sec)
 	}
 }
@@ -123,7 +108,7 @@ func TestCUDAThroughputEncode(t *testing.T) {
 // TestCUDAThroughputDualStep times one BERT-base dual-encoder training step under bf16 autocast (two towers, raw
 // [CLS], in-batch cross entropy, backward, clip 1.0, AdamW) and reports the caching allocator's peak over the step.
 func TestCUDAThroughputDualStep(t *testing.T) {
-	dev := cudaTestDevice(t)
+	dev := gpucheck.Device(t)
 	runtime.LockOSThread()
 	defer runtime.UnlockOSThread()
 	p := perfShapeFor(t)
@@ -186,6 +171,6 @@ func TestCUDAThroughputDualStep(t *testing.T) {
 		fmt.Printf("GPUMEM|dual_step_bf16|%d|%d\n", m.PeakAllocated, m.Reserved)
 	}
 	sec := medianSeconds(t, dev, p.reps, step)
-	perfRow("dual_step_bf16", sec, "%d queries x %d + %d passages x %d tokens, hidden %d, %d layers: %.1f queries/s%s",
+	gpucheck.Perf("dual_step_bf16", sec, "%d queries x %d + %d passages x %d tokens, hidden %d, %d layers: %.1f queries/s%s",
 		B, p.qLen, 2*B, p.pLen, p.hidden, p.layers, float64(B)/sec, peak)
 }

@@ -135,7 +135,7 @@ func TestSaveMLMLoadsInPython(t *testing.T) {
 		}
 	})
 	havePythonTorch(t)
-	args := []string{filepath.Join("testdata", "check_mlm.py"), out}
+	args := []string{filepath.Join("testdata", "check_saved.py"), "--mlm", out}
 	for _, q := range seqs {
 		args = append(args, "--ids", joinInts(q))
 	}

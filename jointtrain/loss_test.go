@@ -9,6 +9,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/rocketqa-go/rocketqa/encoder"
+	"github.com/rocketqa-go/rocketqa/internal/tinytest"
 	"github.com/rocketqa-go/rocketqa/safetensors"
 	"github.com/rocketqa-go/rocketqa/tokenizer"
 	"github.com/rocketqa-go/rocketqa/torch"
@@ -18,7 +19,7 @@ import (
 func fixtureTask(t *testing.T, head string) (*Task, *safetensors.File, *Batch) {
 	f, err := safetensors.ReadFile("testdata/joint.safetensors")
 	require.NoError(t, err)
-	q, err := encoder.LoadBERT(tinyErnie, false)
+	q, err := encoder.LoadBERT(tinytest.ErnieDir(t), false)
 	require.NoError(t, err)
 	p, err := encoder.LoadBERT(tinyBert, false)
 	require.NoError(t, err)
@@ -51,7 +52,7 @@ func fixtureTask(t *testing.T, head string) (*Task, *safetensors.File, *Batch) {
 		return out
 	}
 	bt := &Batch{Q: rows("q"), P: rows("p"), C: rows("c"), B: 2, M: 3}
-	return &Task{DE: de, CE: ce, Tok: tinyTok(t), M: 3}, f, bt
+	return &Task{DE: de, CE: ce, Tok: tinytest.Tokenizer(t), M: 3}, f, bt
 }
 
 func perCopy(bt *Batch) *Batch {
@@ -111,17 +112,17 @@ func TestLossVariantsMatchPyTorch(t *testing.T) {
 				loss, err := task.StepBatch(s, bt)
 				s.Close()
 				require.NoError(t, err)
-				requireClose(t, []float64{fixtureScalar(t, f, c.name+".loss")}, []float64{loss}, "loss")
-				requireClose(t, []float64{fixtureScalar(t, f, c.name+".sup")}, []float64{task.Last.Sup}, "sup")
-				requireClose(t, []float64{fixtureScalar(t, f, c.name+".kl")}, []float64{task.Last.KL}, "kl")
-				got := grads(t, task)
+				tinytest.RequireClose(t, []float64{fixtureScalar(t, f, c.name+".loss")}, []float64{loss}, "loss")
+				tinytest.RequireClose(t, []float64{fixtureScalar(t, f, c.name+".sup")}, []float64{task.Last.Sup}, "sup")
+				tinytest.RequireClose(t, []float64{fixtureScalar(t, f, c.name+".kl")}, []float64{task.Last.KL}, "kl")
+				got := tinytest.Grads(t, task.Params())
 				n := 0
 				for name, g := range got {
 					st, ok := f.Get(c.name + ".grad." + fixtureName(name))
 					require.True(t, ok, "fixture gradient for %s", name)
 					want, err := st.Float32s()
 					require.NoError(t, err)
-					requireClose(t, f64(want), f64(g), name)
+					tinytest.RequireClose(t, tinytest.F64(want), tinytest.F64(g), name)
 					n++
 				}
 				wantN := 0
@@ -150,7 +151,7 @@ func TestOfficialCEGradientsAreSupervisedOnly(t *testing.T) {
 	s.Close()
 	require.NoError(t, err)
 	require.Greater(t, task.Last.KL, 1e-3)
-	got := grads(t, task)
+	got := tinytest.Grads(t, task.Params())
 	n := 0
 	for name, g := range got {
 		if !strings.HasPrefix(name, "ce.") {
@@ -160,7 +161,7 @@ func TestOfficialCEGradientsAreSupervisedOnly(t *testing.T) {
 		require.True(t, ok, name)
 		want, err := st.Float32s()
 		require.NoError(t, err)
-		requireClose(t, f64(want), f64(g), name)
+		tinytest.RequireClose(t, tinytest.F64(want), tinytest.F64(g), name)
 		n++
 	}
 	require.Greater(t, n, 10)
@@ -170,7 +171,7 @@ func TestOfficialCEGradientsAreSupervisedOnly(t *testing.T) {
 	_, err = task.StepBatch(s, perCopy(bt))
 	s.Close()
 	require.NoError(t, err)
-	seed := grads(t, task)
+	seed := tinytest.Grads(t, task.Params())
 	st, _ := f.Get("sup_only.grad.ce.classifier.weight")
 	want, _ := st.Float32s()
 	require.NotEqual(t, want, seed["ce.classifier.weight"])

@@ -1,19 +1,16 @@
 package jointtrain
 
 import (
-	"context"
-	"encoding/json"
 	"fmt"
-	"net"
+	"io"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"testing"
-	"time"
 
 	"github.com/stretchr/testify/require"
 
 	"github.com/rocketqa-go/rocketqa/encoder"
+	"github.com/rocketqa-go/rocketqa/internal/tinytest"
 	"github.com/rocketqa-go/rocketqa/torch"
 	"github.com/rocketqa-go/rocketqa/train"
 )
@@ -24,7 +21,7 @@ import (
 // unchunked one; and two plain steps differ (the masks are live, so a mask mismatch would show).
 func TestChunkedStepEqualsFullStep(t *testing.T) {
 	const m = 4
-	lists := tinyLists(t, 6, m, 3)
+	lists := tinytest.JointLists(t, 6, m, 3)
 	idx := []int{0, 1, 2}
 	for _, c := range []struct {
 		v     Variant
@@ -34,192 +31,63 @@ func TestChunkedStepEqualsFullStep(t *testing.T) {
 		t.Run(fmt.Sprintf("%s/once=%v/chunk=%d", c.v, c.once, c.chunk), func(t *testing.T) {
 			task := tinyTask(t, lists, m, true)
 			task.Variant, task.QueryOnce, task.ChunkSize = c.v, c.once, c.chunk
-			run := func(cached bool) (float64, map[string][]float32) {
-				task.Cached = cached
-				torch.ManualSeed(9)
-				s := torch.NewScope()
-				defer s.Close()
-				l, err := task.Step(s, idx)
-				require.NoError(t, err)
-				return l, grads(t, task)
-			}
-			full, fg := run(false)
-			cl, cg := run(true)
-			requireClose(t, []float64{full}, []float64{cl}, "loss")
-			for name, g := range fg {
-				requireClose(t, f64(g), f64(cg[name]), name)
-			}
-			s := torch.NewScope()
-			other, err := task.Step(s, idx) // no reseed: other masks
-			s.Close()
-			require.NoError(t, err)
-			grads(t, task)
-			require.NotEqual(t, full, other)
+			tinytest.RequireCachedStepExact(t, task, idx, func(on bool) { task.Cached = on })
 		})
 	}
 	t.Run("no-dropout/chunk=3-vs-whole", func(t *testing.T) {
 		task := tinyTask(t, lists, m, false)
-		s := torch.NewScope()
-		whole, err := task.Step(s, idx)
-		s.Close()
-		require.NoError(t, err)
-		wg := grads(t, task)
+		whole, wg := tinytest.Step(t, task, idx)
 		task.Cached, task.ChunkSize = true, 3
-		s = torch.NewScope()
-		cl, err := task.Step(s, idx)
-		s.Close()
-		require.NoError(t, err)
-		cg := grads(t, task)
-		requireClose(t, []float64{whole}, []float64{cl}, "loss")
-		for name, g := range wg {
-			requireClose(t, f64(g), f64(cg[name]), name)
-		}
+		cl, cg := tinytest.Step(t, task, idx)
+		tinytest.RequireClose(t, []float64{whole}, []float64{cl}, "loss")
+		tinytest.RequireGradsClose(t, wg, cg, "grad")
 	})
 }
 
 // TestResumeIsExact: a joint run stopped at step 3 and resumed in a fresh task ends with the weights of an
 // uninterrupted 6-step run, bit for bit (CPU), with the chunked step and dropout on.
 func TestResumeIsExact(t *testing.T) {
-	lists := tinyLists(t, 16, 3, 5)
-	run := func(dir string, stopAfter int) []float32 {
-		mk := func() *Task {
-			task := tinyTask(t, lists, 3, true)
-			task.Cached, task.ChunkSize = true, 4
-			return task
-		}
-		task := mk()
-		o := train.Options{OutDir: dir, BatchSize: 2, MaxSteps: 6, LR: 1e-3, Schedule: train.Constant, SaveEvery: 3,
-			Seed: 5, StopAfter: stopAfter, Log: ioDiscard{}}
-		_, err := train.Run(context.Background(), task, o)
-		require.NoError(t, err)
-		if stopAfter > 0 {
-			task = mk()
-			o.StopAfter = 0
-			res, err := train.Run(context.Background(), task, o)
-			require.NoError(t, err)
-			require.Equal(t, 3, res.Resumed)
-		}
-		var all []float32
-		for _, p := range task.Params() {
-			v, err := p.Tensor.Float32s()
-			require.NoError(t, err)
-			all = append(all, v...)
-		}
-		return all
-	}
-	full := run(t.TempDir(), 0)
-	resumed := run(t.TempDir(), 3)
-	require.Equal(t, full, resumed, "bit-identical weights after kill and resume")
+	lists := tinytest.JointLists(t, 16, 3, 5)
+	tinytest.RequireResumeExact(t, func() train.Task {
+		task := tinyTask(t, lists, 3, true)
+		task.Cached, task.ChunkSize = true, 4
+		return task
+	}, train.Options{BatchSize: 2, MaxSteps: 6, LR: 1e-3, Schedule: train.Constant, SaveEvery: 3, Seed: 5, Log: io.Discard}, 3)
 }
 
 // ---- two processes, lists sharded, equal one process with all lists ----
-
-type workerResult struct {
-	Loss  float64
-	Grads map[string][]float32
-	Error string
-}
 
 const twoProcBatch, twoProcSeed = 4, 11
 
 // TestTwoProcessesEqualOne: two processes, each given its shard of a step's lists by train.Batches, with the
 // gradients averaged as the trainer does, give the loss and gradients of one process with all the step's lists.
 func TestTwoProcessesEqualOne(t *testing.T) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	port := l.Addr().(*net.TCPAddr).Port
-	l.Close()
-	dir := t.TempDir()
-	var cmds []*exec.Cmd
-	for r := 0; r < 2; r++ {
-		c := exec.Command(os.Args[0], "-test.run=^TestJointWorker$")
-		c.Env = append(os.Environ(), "ROCKETQA_TEST_WORKER=1", fmt.Sprintf("RANK=%d", r), "WORLD_SIZE=2",
-			"MASTER_ADDR=127.0.0.1", fmt.Sprintf("MASTER_PORT=%d", port), "ROCKETQA_TEST_OUT="+dir)
-		out, err := os.Create(filepath.Join(dir, fmt.Sprintf("log%d", r)))
-		require.NoError(t, err)
-		c.Stdout, c.Stderr = out, out
-		require.NoError(t, c.Start())
-		cmds = append(cmds, c)
-	}
-	for r, c := range cmds {
-		err := c.Wait()
-		log, _ := os.ReadFile(filepath.Join(dir, fmt.Sprintf("log%d", r)))
-		require.NoError(t, err, "rank %d:\n%s", r, log)
-	}
-	task := tinyTask(t, tinyLists(t, 12, 3, 8), 3, false)
+	res := tinytest.TwoProcesses(t, "TestJointWorker")
+	task := tinyTask(t, tinytest.JointLists(t, 12, 3, 8), 3, false)
 	idx, err := train.Batches(task.NumExamples(), twoProcBatch, 0, twoProcSeed, 0, 1)
 	require.NoError(t, err)
-	s := torch.NewScope()
-	loss, err := task.Step(s, idx)
-	s.Close()
-	require.NoError(t, err)
-	want := grads(t, task)
-	for r := 0; r < 2; r++ {
-		b, err := os.ReadFile(filepath.Join(dir, fmt.Sprintf("rank%d.json", r)))
-		require.NoError(t, err)
-		var res workerResult
-		require.NoError(t, json.Unmarshal(b, &res))
-		require.Empty(t, res.Error)
-		requireClose(t, []float64{loss}, []float64{res.Loss}, fmt.Sprintf("rank %d loss", r))
-		for name, g := range want {
-			requireClose(t, f64(g), f64(res.Grads[name]), fmt.Sprintf("rank %d grad %s", r, name))
-		}
+	loss, want := tinytest.Step(t, task, idx)
+	for r := range res {
+		tinytest.RequireClose(t, []float64{loss}, []float64{res[r].Loss}, fmt.Sprintf("rank %d loss", r))
+		tinytest.RequireGradsClose(t, want, res[r].Grads, fmt.Sprintf("rank %d grad", r))
 	}
 }
 
 // TestJointWorker is one process of TestTwoProcessesEqualOne.
 func TestJointWorker(t *testing.T) {
-	if os.Getenv("ROCKETQA_TEST_WORKER") == "" {
-		t.Skip("spawned by TestTwoProcessesEqualOne")
-	}
-	res := workerResult{Grads: map[string][]float32{}}
-	err := func() error {
-		pg, err := torch.InitFromEnv("gloo", 30*time.Second)
-		if err != nil {
-			return err
-		}
-		defer pg.Close()
-		task := tinyTask(t, tinyLists(t, 12, 3, 8), 3, false)
+	tinytest.Worker(t, func(pg *torch.ProcessGroup, s *torch.Scope) (float64, []encoder.Param, error) {
+		task := tinyTask(t, tinytest.JointLists(t, 12, 3, 8), 3, false)
 		task.Cached, task.ChunkSize = true, 2
 		idx, err := train.Batches(task.NumExamples(), twoProcBatch, 0, twoProcSeed, pg.Rank(), 2)
 		if err != nil {
-			return err
+			return 0, nil, err
 		}
 		if len(idx) != twoProcBatch/2 {
-			return fmt.Errorf("rank %d got %d lists", pg.Rank(), len(idx))
+			return 0, nil, fmt.Errorf("rank %d got %d lists", pg.Rank(), len(idx))
 		}
-		s := torch.NewScope()
-		defer s.Close()
 		loss, err := task.Step(s, idx)
-		if err != nil {
-			return err
-		}
-		l := s.FromFloat32([]float32{float32(loss)}, 1)
-		if err := pg.AllReduce(l, torch.ReduceOpSum); err != nil {
-			return err
-		}
-		v, _ := l.Item()
-		res.Loss = v / 2
-		for _, p := range task.Params() {
-			g := s.Adopt(p.Tensor.Grad())
-			if err := pg.AllReduce(g, torch.ReduceOpSum); err != nil {
-				return err
-			}
-			vals, err := g.DivScalar(2).Float32s()
-			if err != nil {
-				return err
-			}
-			res.Grads[p.Name] = vals
-		}
-		return nil
-	}()
-	if err != nil {
-		res.Error = err.Error()
-	}
-	b, _ := json.Marshal(res)
-	path := filepath.Join(os.Getenv("ROCKETQA_TEST_OUT"), "rank"+os.Getenv("RANK")+".json")
-	require.NoError(t, os.WriteFile(path, b, 0o644))
-	require.NoError(t, err)
+		return loss, task.Params(), err
+	})
 }
 
 // TestBadInput: malformed list blocks, a list size that is not the file's, and towers of different hidden sizes
@@ -256,7 +124,7 @@ func TestBadInput(t *testing.T) {
 	require.ErrorContains(t, err, "empty.tsv: no list of 3 lines")
 
 	// a list of the wrong size in memory
-	task := tinyTask(t, tinyLists(t, 2, 3, 1), 4, false)
+	task := tinyTask(t, tinytest.JointLists(t, 2, 3, 1), 4, false)
 	require.ErrorContains(t, task.Check(), "list 0")
 	s := torch.NewScope()
 	_, err = task.Step(s, []int{0})
@@ -264,13 +132,13 @@ func TestBadInput(t *testing.T) {
 	require.ErrorContains(t, err, "has 3 items, want 4")
 
 	// towers of different hidden sizes
-	cfg, err := encoder.ReadConfig(filepath.Join(tinyErnie, "config.json"))
+	cfg, err := encoder.ReadConfig(filepath.Join(tinytest.ErnieDir(t), "config.json"))
 	require.NoError(t, err)
 	wide := *cfg
 	wide.HiddenSize, wide.IntermediateSize = 48, 96
 	pw, err := encoder.NewBERT(&wide, false)
 	require.NoError(t, err)
-	task = tinyTask(t, tinyLists(t, 2, 3, 1), 3, false)
+	task = tinyTask(t, tinytest.JointLists(t, 2, 3, 1), 3, false)
 	task.DE.Para.Close()
 	task.DE.Para = pw
 	require.ErrorContains(t, task.Check(), "query tower has hidden size 32, the passage tower 48")

@@ -2,6 +2,7 @@ package jointtrain
 
 import (
 	"context"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -11,6 +12,7 @@ import (
 
 	"github.com/rocketqa-go/rocketqa/dataset"
 	"github.com/rocketqa-go/rocketqa/encoder"
+	"github.com/rocketqa-go/rocketqa/internal/tinytest"
 	"github.com/rocketqa-go/rocketqa/rocketqa"
 	"github.com/rocketqa-go/rocketqa/tokenizer"
 	"github.com/rocketqa-go/rocketqa/torch"
@@ -21,8 +23,8 @@ import (
 // file of n lists of m, and returns a Config for them.
 func writeInit(t *testing.T, head encoder.HeadVersion, n, m int) Config {
 	dir := t.TempDir()
-	task := tinyTask(t, tinyLists(t, n, m, 21), m, true)
-	vocab := filepath.Join(tinyErnie, "vocab.txt")
+	task := tinyTask(t, tinytest.JointLists(t, n, m, 21), m, true)
+	vocab := tinytest.Vocab(t)
 	info := encoder.ModelInfo{QMaxSeqLen: 8, PMaxSeqLen: 16, ForCN: true, DoLowerCase: true}
 	require.NoError(t, encoder.SaveDual(filepath.Join(dir, "de"), task.DE, info, vocab))
 	ce := task.CE
@@ -44,7 +46,7 @@ func writeInit(t *testing.T, head encoder.HeadVersion, n, m int) Config {
 	return Config{DE: filepath.Join(dir, "de"), CE: filepath.Join(dir, "ce"), TrainFile: filepath.Join(dir, "lists.tsv"),
 		ListSize: m, Cached: true, ChunkSize: 5,
 		Train: train.Options{OutDir: filepath.Join(dir, "out"), BatchSize: 2, MaxSteps: 3, LR: 1e-4, Schedule: train.Constant,
-			Seed: 3, Log: ioDiscard{}}}
+			Seed: 3, Log: io.Discard}}
 }
 
 // TestTrainWritesServableModels: Train writes final/de and final/ce; rocketqa.Load serves both, and the v2
@@ -88,7 +90,7 @@ func TestTrainWritesServableModels(t *testing.T) {
 		want, err = saved.Logits(s, ids, types, mask, false).Select(1, 0).Float32s()
 		return err
 	}))
-	requireClose(t, f64(want), f64(got), "Matching = logit")
+	tinytest.RequireClose(t, tinytest.F64(want), tinytest.F64(got), "Matching = logit")
 }
 
 // TestTrainV1CrossEncoderHeads: from a v1 cross-encoder, the kept head stays a v1 head (saved as v1) and the

@@ -4,64 +4,23 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"github.com/rocketqa-go/rocketqa/train"
 	"io"
 	"math"
-	"math/rand/v2"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strings"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/require"
 
-	"github.com/rocketqa-go/rocketqa/dataset"
 	"github.com/rocketqa-go/rocketqa/encoder"
+	"github.com/rocketqa-go/rocketqa/internal/tinytest"
 	"github.com/rocketqa-go/rocketqa/rocketqa"
 	"github.com/rocketqa-go/rocketqa/tokenizer"
 	"github.com/rocketqa-go/rocketqa/torch"
+	"github.com/rocketqa-go/rocketqa/train"
 )
-
-const tinyDir = "../encoder/testdata/tiny_ernie"
-
-// tinyModelDir copies the tiny ERNIE into a temp directory, with dropout zeroed unless dropout is set.
-func tinyModelDir(t testing.TB, dropout bool) string {
-	dir := t.TempDir()
-	for _, f := range []string{"model.safetensors", "vocab.txt"} {
-		b, err := os.ReadFile(filepath.Join(tinyDir, f))
-		require.NoError(t, err)
-		require.NoError(t, os.WriteFile(filepath.Join(dir, f), b, 0o644))
-	}
-	cfg, err := encoder.ReadConfig(filepath.Join(tinyDir, "config.json"))
-	require.NoError(t, err)
-	if !dropout {
-		cfg.HiddenDropoutProb, cfg.AttentionDropoutProb = 0, 0
-	}
-	require.NoError(t, cfg.WriteFile(filepath.Join(dir, "config.json")))
-	return dir
-}
-
-func tinyExamples(t testing.TB, n int, seed uint64) []dataset.DualExample {
-	b, err := os.ReadFile(filepath.Join(tinyDir, "vocab.txt"))
-	require.NoError(t, err)
-	toks := strings.Fields(string(b))[5:]
-	r := rand.New(rand.NewPCG(seed, 7))
-	text := func(lo, hi int) string {
-		var sb strings.Builder
-		for i := 0; i < lo+r.IntN(hi-lo+1); i++ {
-			sb.WriteString(toks[r.IntN(len(toks))])
-		}
-		return sb.String()
-	}
-	out := make([]dataset.DualExample, n)
-	for i := range out {
-		out[i] = dataset.DualExample{Query: text(2, 6), PosTitle: text(0, 2), PosPara: text(3, 12), NegPara: text(3, 12)}
-	}
-	return out
-}
 
 // tinyTask is a shared-tower task over n random lines with PAIR's loss.
 func tinyTask(t testing.TB, dir string, n int, loss rocketqa.DualLoss) *rocketqa.DualTask {
@@ -71,60 +30,8 @@ func tinyTask(t testing.TB, dir string, n int, loss rocketqa.DualLoss) *rocketqa
 	require.NoError(t, err)
 	d := encoder.NewDualEncoder(m, m)
 	t.Cleanup(d.Close)
-	return &rocketqa.DualTask{Model: d, Tok: tok, Examples: tinyExamples(t, n, 1), Vocab: filepath.Join(dir, "vocab.txt"),
+	return &rocketqa.DualTask{Model: d, Tok: tok, Examples: tinytest.DualExamples(t, n, 1), Vocab: filepath.Join(dir, "vocab.txt"),
 		Info: encoder.ModelInfo{QMaxSeqLen: 8, PMaxSeqLen: 16}, CrossBatch: true, Loss: loss}
-}
-
-func grads(t testing.TB, task *rocketqa.DualTask) map[string][]float64 {
-	out := map[string][]float64{}
-	for _, p := range task.Params() {
-		g := p.Tensor.Grad()
-		require.NotNil(t, g, p.Name)
-		v, err := g.Float32s()
-		require.NoError(t, err)
-		g.Close()
-		out[p.Name] = f64(v)
-		require.NoError(t, p.Tensor.ZeroGrad())
-	}
-	return out
-}
-
-func f64(v []float32) []float64 {
-	out := make([]float64, len(v))
-	for i, x := range v {
-		out[i] = float64(x)
-	}
-	return out
-}
-
-// requireClose is the project's tolerance rule (torch.testing.assert_close's): |got - want| <= atol +
-// rtol*|want|, float32 defaults rtol 1.3e-6, atol 1e-5.
-func requireClose(t testing.TB, want, got []float64, what string) {
-	t.Helper()
-	const rtol, atol = 1.3e-6, 1e-5
-	require.Len(t, got, len(want), what)
-	for i := range want {
-		if d := math.Abs(got[i] - want[i]); d > atol+rtol*math.Abs(want[i]) {
-			require.Failf(t, "not close", "%s[%d]: got %.8g, want %.8g (|diff| %.3g)", what, i, got[i], want[i], d)
-		}
-	}
-}
-
-func requireGradsClose(t testing.TB, want, got map[string][]float64, what string) {
-	t.Helper()
-	require.Len(t, got, len(want), what)
-	for name, g := range want {
-		require.Contains(t, got, name, what)
-		requireClose(t, g, got[name], what+" "+name)
-	}
-}
-
-func step(t testing.TB, task *rocketqa.DualTask, idx []int) (float64, map[string][]float64) {
-	s := torch.NewScope()
-	defer s.Close()
-	l, err := task.Step(s, idx)
-	require.NoError(t, err)
-	return l, grads(t, task)
 }
 
 type batchJSON struct {
@@ -147,7 +54,7 @@ func TestLossMatchesPyTorch(t *testing.T) {
 	if _, err := exec.Command("/usr/bin/python3", "-c", "import torch").CombinedOutput(); err != nil {
 		t.Skip("no /usr/bin/python3 with torch")
 	}
-	dir := tinyModelDir(t, false)
+	dir := tinytest.ModelDir(t, false)
 	task := tinyTask(t, dir, 6, nil)
 	idx := []int{3, 0, 5, 1, 4}
 	var qs, pos, neg []tokenizer.Encoding
@@ -184,13 +91,13 @@ func TestLossMatchesPyTorch(t *testing.T) {
 	losses := map[tcase]float64{}
 	for i, c := range cases {
 		task.Loss = Loss(c.Stage, c.Alpha)
-		loss, got := step(t, task, idx)
+		loss, got := tinytest.Step(t, task, idx)
 		what := fmt.Sprintf("%s α=%v", c.Stage, c.Alpha)
-		requireClose(t, []float64{want[i].Loss}, []float64{loss}, what+" loss")
+		tinytest.RequireClose(t, []float64{want[i].Loss}, []float64{loss}, what+" loss")
 		// the reference has the pooler too (unused: no gradient); every Go parameter must be there
 		for name, g := range got {
 			require.Contains(t, want[i].Grads, name, what)
-			requireClose(t, want[i].Grads[name], g, what+" grad "+name)
+			tinytest.RequireClose(t, want[i].Grads[name], tinytest.F64(g), what+" grad "+name)
 		}
 		losses[c] = loss
 	}
@@ -202,142 +109,53 @@ func TestLossMatchesPyTorch(t *testing.T) {
 
 // TestAlphaZeroIsV1: with α = 0 (and in fine-tuning) PAIR's loss is the RocketQA v1 loss on the shared tower.
 func TestAlphaZeroIsV1(t *testing.T) {
-	dir := tinyModelDir(t, false)
+	dir := tinytest.ModelDir(t, false)
 	task := tinyTask(t, dir, 8, nil)
 	idx := []int{0, 1, 2, 3, 4, 5}
-	v1Loss, v1 := step(t, task, idx)
+	v1Loss, v1 := tinytest.Step(t, task, idx)
 	for _, l := range []rocketqa.DualLoss{Loss(Pretrain, 0), Loss(Finetune, 0.1)} {
 		task.Loss = l
-		loss, g := step(t, task, idx)
-		requireClose(t, []float64{v1Loss}, []float64{loss}, "loss")
-		requireGradsClose(t, v1, g, "grad")
+		loss, g := tinytest.Step(t, task, idx)
+		tinytest.RequireClose(t, []float64{v1Loss}, []float64{loss}, "loss")
+		tinytest.RequireGradsClose(t, v1, g, "grad")
 	}
 }
 
 // TestGradCacheEqualsPlain: with dropout on, the grad-cached pre-training step (chunks of 3, restored generator
 // state) gives the loss and gradients of the plain step with the same chunks and masks.
 func TestGradCacheEqualsPlain(t *testing.T) {
-	dir := tinyModelDir(t, true)
+	dir := tinytest.ModelDir(t, true)
 	task := tinyTask(t, dir, 10, Loss(Pretrain, 0.1))
 	task.ChunkSize = 3
-	idx := []int{0, 1, 2, 3, 4, 5, 6, 7}
-	torch.ManualSeed(9)
-	plainLoss, plain := step(t, task, idx)
-	torch.ManualSeed(9)
-	task.GradCache = true
-	gcLoss, cached := step(t, task, idx)
-	requireClose(t, []float64{plainLoss}, []float64{gcLoss}, "loss")
-	requireGradsClose(t, plain, cached, "grad")
-	// the masks do differ from one step to the next, so a mask mismatch would show
-	task.GradCache = false
-	other, _ := step(t, task, idx)
-	require.NotEqual(t, plainLoss, other)
+	tinytest.RequireCachedStepExact(t, task, []int{0, 1, 2, 3, 4, 5, 6, 7}, func(on bool) { task.GradCache = on })
 }
 
 // ---- two processes (Gloo): cross-batch PAIR equals one process holding the concatenated batch ----
 
-type workerResult struct {
-	Loss  float64
-	Grads map[string][]float64
-	Error string
-}
-
 func TestTwoProcesses(t *testing.T) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	port := l.Addr().(*net.TCPAddr).Port
-	l.Close()
-	dir := t.TempDir()
-	model := tinyModelDir(t, false)
-	var cmds []*exec.Cmd
-	for r := 0; r < 2; r++ {
-		c := exec.Command(os.Args[0], "-test.run=^TestTwoProcessesWorker$")
-		c.Env = append(os.Environ(), "PAIR_TEST_WORKER=1", fmt.Sprintf("RANK=%d", r), "WORLD_SIZE=2",
-			"MASTER_ADDR=127.0.0.1", fmt.Sprintf("MASTER_PORT=%d", port), "PAIR_TEST_OUT="+dir, "PAIR_TEST_MODEL="+model)
-		out, err := os.Create(filepath.Join(dir, fmt.Sprintf("log%d", r)))
-		require.NoError(t, err)
-		c.Stdout, c.Stderr = out, out
-		require.NoError(t, c.Start())
-		cmds = append(cmds, c)
-	}
-	for r, c := range cmds {
-		err := c.Wait()
-		log, _ := os.ReadFile(filepath.Join(dir, fmt.Sprintf("log%d", r)))
-		require.NoError(t, err, "rank %d:\n%s", r, log)
-	}
+	model := tinytest.ModelDir(t, false)
+	res := tinytest.TwoProcesses(t, "TestTwoProcessesWorker", "PAIR_TEST_MODEL="+model)
 	task := tinyTask(t, model, 16, Loss(Pretrain, 0.1))
-	loss, want := step(t, task, []int{0, 1, 2, 3, 4, 5, 6, 7})
-	for r := 0; r < 2; r++ {
-		b, err := os.ReadFile(filepath.Join(dir, fmt.Sprintf("rank%d.json", r)))
-		require.NoError(t, err)
-		var res workerResult
-		require.NoError(t, json.Unmarshal(b, &res))
-		require.Empty(t, res.Error)
-		requireClose(t, []float64{loss}, []float64{res.Loss}, fmt.Sprintf("rank %d loss", r))
-		requireGradsClose(t, want, res.Grads, fmt.Sprintf("rank %d", r))
+	loss, want := tinytest.Step(t, task, []int{0, 1, 2, 3, 4, 5, 6, 7})
+	for r := range res {
+		tinytest.RequireClose(t, []float64{loss}, []float64{res[r].Loss}, fmt.Sprintf("rank %d loss", r))
+		tinytest.RequireGradsClose(t, want, res[r].Grads, fmt.Sprintf("rank %d", r))
 	}
 }
 
 // TestTwoProcessesWorker is one process of TestTwoProcesses: 4 local lines, gathered candidates, loss and
 // gradients averaged over the processes as the trainer does.
 func TestTwoProcessesWorker(t *testing.T) {
-	if os.Getenv("PAIR_TEST_WORKER") == "" {
-		t.Skip("spawned by TestTwoProcesses")
-	}
-	res := workerResult{Grads: map[string][]float64{}}
-	err := func() error {
-		pg, err := torch.InitFromEnv("gloo", 30*time.Second)
-		if err != nil {
-			return err
-		}
-		defer pg.Close()
+	tinytest.Worker(t, func(pg *torch.ProcessGroup, s *torch.Scope) (float64, []encoder.Param, error) {
 		task := tinyTask(t, os.Getenv("PAIR_TEST_MODEL"), 16, Loss(Pretrain, 0.1))
 		task.PG = pg
 		r := pg.Rank()
-		s := torch.NewScope()
-		defer s.Close()
 		loss, err := task.Step(s, []int{4 * r, 4*r + 1, 4*r + 2, 4*r + 3})
-		if err != nil {
-			return err
-		}
-		l := s.FromFloat32([]float32{float32(loss)}, 1)
-		if err := pg.AllReduce(l, torch.ReduceOpSum); err != nil {
-			return err
-		}
-		v, _ := l.Item()
-		res.Loss = v / 2
-		for _, p := range task.Params() {
-			g := s.Adopt(p.Tensor.Grad())
-			if err := pg.AllReduce(g, torch.ReduceOpSum); err != nil {
-				return err
-			}
-			vals, err := g.DivScalar(2).Float32s()
-			if err != nil {
-				return err
-			}
-			res.Grads[p.Name] = f64(vals)
-		}
-		return nil
-	}()
-	if err != nil {
-		res.Error = err.Error()
-	}
-	b, _ := json.Marshal(res)
-	path := filepath.Join(os.Getenv("PAIR_TEST_OUT"), "rank"+os.Getenv("RANK")+".json")
-	require.NoError(t, os.WriteFile(path, b, 0o644))
-	require.NoError(t, err)
+		return loss, task.Params(), err
+	})
 }
 
 // ---- Train: the two stages, resume, bad input ----
-
-func writeLines(t testing.TB, path string, exs []dataset.DualExample) {
-	w, err := dataset.CreateDualTrain(path)
-	require.NoError(t, err)
-	for _, ex := range exs {
-		require.NoError(t, w.Write(ex))
-	}
-	require.NoError(t, w.Close())
-}
 
 func tinyConfig(t testing.TB, stage Stage, init, trainFile, out string) Config {
 	c := NQFinetune
@@ -355,23 +173,17 @@ func tinyConfig(t testing.TB, stage Stage, init, trainFile, out string) Config {
 // TestTwoStages: stage 1 stopped half-way and resumed ends with the weights of an uninterrupted run; stage 2
 // starts from it; both outputs are shared-tower dual encoders that rocketqa.Load reads.
 func TestTwoStages(t *testing.T) {
-	init := tinyModelDir(t, true)
+	init := tinytest.ModelDir(t, true)
 	work := t.TempDir()
 	data := filepath.Join(work, "pretrain.tsv")
-	writeLines(t, data, tinyExamples(t, 12, 3))
+	tinytest.WriteDualTrain(t, data, tinytest.DualExamples(t, 12, 3))
 	weights := func(dir string) []float32 {
 		m, err := rocketqa.Load(dir, rocketqa.LoadOptions{})
 		require.NoError(t, err)
 		defer m.Close()
 		require.True(t, m.Dual.Shared)
 		require.True(t, m.Info.ShareParameter)
-		var all []float32
-		for _, p := range m.Dual.Params() {
-			v, err := p.Tensor.Float32s()
-			require.NoError(t, err)
-			all = append(all, v...)
-		}
-		return all
+		return tinytest.Weights(t, m.Dual.Params())
 	}
 	full := tinyConfig(t, Pretrain, init, data, filepath.Join(work, "full"))
 	res, err := Train(context.Background(), full)
@@ -402,10 +214,10 @@ func TestTwoStages(t *testing.T) {
 
 // TestBadInput: clear errors naming the flag or file.
 func TestBadInput(t *testing.T) {
-	init := tinyModelDir(t, false)
+	init := tinytest.ModelDir(t, false)
 	work := t.TempDir()
 	data := filepath.Join(work, "pretrain.tsv")
-	writeLines(t, data, tinyExamples(t, 4, 3))
+	tinytest.WriteDualTrain(t, data, tinytest.DualExamples(t, 4, 3))
 	ctx := context.Background()
 	for _, a := range []float64{-0.1, 1.5, math.NaN()} {
 		c := tinyConfig(t, Pretrain, init, data, filepath.Join(work, "a"))
@@ -458,7 +270,7 @@ func TestBadInput(t *testing.T) {
 // BenchmarkStep times a training step of PAIR's pre-training loss against the v1 loss on the same batch and
 // shared tower (alternating, so both see the same machine load); it reports the ratio of their medians.
 func BenchmarkStep(b *testing.B) {
-	dir := tinyModelDir(b, false)
+	dir := tinytest.ModelDir(b, false)
 	task := tinyTask(b, dir, 64, nil)
 	idx := make([]int, 64)
 	for i := range idx {

@@ -228,7 +228,7 @@ func TestRunLearnsResumesAndLoadsInPython(t *testing.T) {
 	for i, v := range ids {
 		strs[i] = strconv.FormatInt(v, 10)
 	}
-	cmd := exec.Command("/usr/bin/python3", filepath.Join("..", "encoder", "testdata", "check_mlm.py"), final, "--ids", strings.Join(strs, ","))
+	cmd := exec.Command("/usr/bin/python3", filepath.Join("..", "encoder", "testdata", "check_saved.py"), "--mlm", final, "--ids", strings.Join(strs, ","))
 	cmd.Stderr = os.Stderr
 	out, err := cmd.Output()
 	require.NoError(t, err)

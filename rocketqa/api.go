@@ -11,7 +11,6 @@ import (
 
 	"github.com/rocketqa-go/rocketqa/dataset"
 	"github.com/rocketqa-go/rocketqa/encoder"
-	"github.com/rocketqa-go/rocketqa/internal/ctxread"
 	"github.com/rocketqa-go/rocketqa/tokenizer"
 	"github.com/rocketqa-go/rocketqa/torch"
 	"github.com/rocketqa-go/rocketqa/train"
@@ -326,20 +325,24 @@ type DualConfig struct {
 	Train train.Options
 }
 
-// ReadDualExamples loads a dual-encoder training file into memory. It returns ctx.Err() within a second of ctx
-// ending, also while the read is blocked (a FIFO without a writer; see internal/ctxread for the one case that
-// leaves the read running in the background).
+// ReadDualExamples loads a dual-encoder training file into memory. It returns ctx.Err() (wrapped with the file
+// and line) soon after ctx ends, also while the read is blocked (a FIFO without a writer, or with a silent one):
+// dataset's readers do that with Options.Context.
 func ReadDualExamples(ctx context.Context, path string) ([]dataset.DualExample, error) {
-	return readExamples(ctx, path, func() (exampleReader[dataset.DualExample], error) {
-		return dataset.OpenDualTrain(path, dataset.Options{Context: ctx})
-	})
+	r, err := dataset.OpenDualTrain(path, dataset.Options{Context: ctx})
+	if err != nil {
+		return nil, err
+	}
+	return readAll[dataset.DualExample](r)
 }
 
 // ReadCrossExamples loads a cross-encoder training file into memory; cancellation as ReadDualExamples.
 func ReadCrossExamples(ctx context.Context, path string) ([]dataset.CrossExample, error) {
-	return readExamples(ctx, path, func() (exampleReader[dataset.CrossExample], error) {
-		return dataset.OpenCrossTrain(path, dataset.Options{Context: ctx})
-	})
+	r, err := dataset.OpenCrossTrain(path, dataset.Options{Context: ctx})
+	if err != nil {
+		return nil, err
+	}
+	return readAll[dataset.CrossExample](r)
 }
 
 // exampleReader is what dataset's training-file readers have in common.
@@ -350,33 +353,14 @@ type exampleReader[T any] interface {
 	Close() error
 }
 
-// checkEvery is how many records a loop handles between two looks at its context.
-const checkEvery = 1024
-
-// readExamples reads every record of the reader open returns, in a goroutine that stops at ctx's end (checked
-// every checkEvery records), and returns ctx.Err() as soon as ctx ends.
-func readExamples[T any](ctx context.Context, path string, open func() (exampleReader[T], error)) ([]T, error) {
+// readAll collects every record of r and closes it.
+func readAll[T any](r exampleReader[T]) ([]T, error) {
+	defer r.Close()
 	var out []T
-	err := ctxread.Do(ctx, path, func() error {
-		r, err := open()
-		if err != nil {
-			return err
-		}
-		defer r.Close()
-		var got []T
-		for r.Next() {
-			got = append(got, r.Example())
-			if len(got)%checkEvery == 0 && ctx.Err() != nil {
-				return ctx.Err()
-			}
-		}
-		if err := r.Err(); err != nil {
-			return err
-		}
-		out = got
-		return nil
-	})
-	if err != nil {
+	for r.Next() {
+		out = append(out, r.Example())
+	}
+	if err := r.Err(); err != nil {
 		return nil, err
 	}
 	return out, nil

@@ -9,6 +9,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/rocketqa-go/rocketqa/internal/closeto"
+	"github.com/rocketqa-go/rocketqa/internal/tinytest"
 	"github.com/rocketqa-go/rocketqa/torch"
 )
 
@@ -43,18 +44,10 @@ func relErr(t *testing.T, got, want map[string][]float32) (all, worst float64, w
 func TestDualStepBF16(t *testing.T) {
 	task := tinyTask(t, 10, false)
 	idx := []int{0, 1, 2, 3, 4, 5, 6, 7}
-	s := torch.NewScope()
-	want, err := task.Step(s, idx)
-	s.Close()
-	require.NoError(t, err)
-	g32 := grads(t, task)
+	want, g32 := tinytest.Step(t, task, idx)
 
 	task.Autocast, task.ForceAutocast = true, true
-	s = torch.NewScope()
-	got, err := task.Step(s, idx)
-	s.Close()
-	require.NoError(t, err)
-	g16 := grads(t, task)
+	got, g16 := tinytest.Step(t, task, idx)
 	for _, p := range task.Params() {
 		require.Equal(t, torch.Float32, p.Tensor.DType(), p.Name)
 	}
@@ -68,11 +61,7 @@ func TestDualStepBF16(t *testing.T) {
 
 	// GradCache under autocast runs too
 	task.GradCache, task.ChunkSize = true, 3
-	s = torch.NewScope()
-	gc, err := task.Step(s, idx)
-	s.Close()
-	require.NoError(t, err)
-	gcg := grads(t, task)
+	gc, gcg := tinytest.Step(t, task, idx)
 	all, _, _ = relErr(t, gcg, g32)
 	require.InDelta(t, want, gc, 0.02*math.Abs(want))
 	require.Less(t, all, 0.15)
@@ -84,26 +73,9 @@ func TestCrossStepBF16(t *testing.T) {
 	task := tinyCrossTask(t, false)
 	task.Perturb = true
 	idx := []int{1}
-	step := func() (float64, map[string][]float32) {
-		s := torch.NewScope()
-		l, err := task.Step(s, idx)
-		s.Close()
-		require.NoError(t, err)
-		out := map[string][]float32{}
-		for _, p := range task.Params() {
-			g := p.Tensor.Grad()
-			require.NotNil(t, g, p.Name)
-			v, err := g.Float32s()
-			require.NoError(t, err)
-			g.Close()
-			out[p.Name] = v
-			require.NoError(t, p.Tensor.ZeroGrad())
-		}
-		return l, out
-	}
-	want, g32 := step()
+	want, g32 := tinytest.Step(t, task, idx)
 	task.Autocast, task.ForceAutocast = true, true
-	got, g16 := step()
+	got, g16 := tinytest.Step(t, task, idx)
 	require.InDelta(t, want, got, 0.02*math.Abs(want))
 	require.NotEqual(t, want, got, "autocast did not run")
 	all, worst, name := relErr(t, g16, g32)

@@ -8,7 +8,6 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
@@ -16,44 +15,13 @@ import (
 
 	"github.com/rocketqa-go/rocketqa/dataset"
 	"github.com/rocketqa-go/rocketqa/encoder"
+	"github.com/rocketqa-go/rocketqa/internal/canceltest"
+	"github.com/rocketqa-go/rocketqa/internal/tinytest"
 	"github.com/rocketqa-go/rocketqa/retrieval"
 )
 
-// within runs f and fails the test when it has not returned after limit (a generous 3x margin is given before the
-// test gives up waiting, so that a hang is reported, not a stuck test).
-func within(t *testing.T, limit time.Duration, f func()) time.Duration {
-	t.Helper()
-	done := make(chan struct{})
-	t0 := time.Now()
-	go func() { defer close(done); f() }()
-	select {
-	case <-done:
-	case <-time.After(3 * limit):
-		t.Fatalf("still running %s after the start (limit %s)", 3*limit, limit)
-	}
-	d := time.Since(t0)
-	require.Less(t, d, limit)
-	return d
-}
-
-func cancelAfter(t *testing.T, d time.Duration) context.Context {
-	ctx, cancel := context.WithCancel(context.Background())
-	t.Cleanup(cancel)
-	time.AfterFunc(d, cancel)
-	return ctx
-}
-
-func cancelled() context.Context {
-	ctx, cancel := context.WithCancel(context.Background())
-	cancel()
-	return ctx
-}
-
-func mkfifo(t *testing.T) string {
-	p := filepath.Join(t.TempDir(), "train.tsv")
-	require.NoError(t, syscall.Mkfifo(p, 0o600))
-	return p
-}
+// mkfifo is a FIFO without a writer, named as a training file.
+func mkfifo(t *testing.T) string { return canceltest.FIFO(t, "train.tsv") }
 
 // Reading a training file returns within a second of cancellation: a FIFO without a writer (open(2) blocks), a
 // FIFO whose writer writes nothing (read(2) blocks), /dev/zero (one endless line), a large regular file.
@@ -66,23 +34,7 @@ func TestReadExamplesCancel(t *testing.T) {
 	}
 	require.NoError(t, os.WriteFile(bigDual, []byte(sd.String()), 0o600))
 	require.NoError(t, os.WriteFile(bigCross, []byte(sc.String()), 0o600))
-	silent := func(t *testing.T) string {
-		p := mkfifo(t)
-		opened := make(chan *os.File, 1)
-		go func() {
-			if w, err := os.OpenFile(p, os.O_WRONLY, 0); err == nil {
-				opened <- w
-			}
-		}()
-		t.Cleanup(func() {
-			select {
-			case w := <-opened:
-				w.Close()
-			case <-time.After(time.Second):
-			}
-		})
-		return p
-	}
+	silent := func(t *testing.T) string { return canceltest.SilentFIFO(t, "train.tsv") }
 	devZero := func(*testing.T) string { return "/dev/zero" }
 	cases := []struct {
 		name        string
@@ -97,13 +49,13 @@ func TestReadExamplesCancel(t *testing.T) {
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			p := c.dual(t)
-			within(t, time.Second, func() {
-				_, err := ReadDualExamples(cancelAfter(t, c.wait), p)
+			canceltest.Within(t, time.Second, func() {
+				_, err := ReadDualExamples(canceltest.CancelAfter(t, c.wait), p)
 				require.ErrorIs(t, err, context.Canceled)
 			})
 			p = c.cross(t)
-			within(t, time.Second, func() {
-				_, err := ReadCrossExamples(cancelAfter(t, c.wait), p)
+			canceltest.Within(t, time.Second, func() {
+				_, err := ReadCrossExamples(canceltest.CancelAfter(t, c.wait), p)
 				require.ErrorIs(t, err, context.Canceled)
 			})
 		})
@@ -116,9 +68,9 @@ func TestReadExamplesCancel(t *testing.T) {
 // TrainDual (what train-de calls) returns when ctx ends while it reads a FIFO without a writer.
 func TestTrainDualFIFOCancel(t *testing.T) {
 	p := mkfifo(t)
-	within(t, time.Second, func() {
-		_, err := TrainDual(cancelAfter(t, 100*time.Millisecond), DualConfig{
-			InitSpec:  InitSpec{Config: filepath.Join(tinyDir, "config.json"), Vocab: filepath.Join(tinyDir, "vocab.txt")},
+	canceltest.Within(t, time.Second, func() {
+		_, err := TrainDual(canceltest.CancelAfter(t, 100*time.Millisecond), DualConfig{
+			InitSpec:  InitSpec{Config: filepath.Join(tinytest.ErnieDir(t), "config.json"), Vocab: tinytest.Vocab(t)},
 			TrainFile: p, QMaxLen: 8, PMaxLen: 16})
 		require.ErrorIs(t, err, context.Canceled)
 	})
@@ -136,7 +88,7 @@ func tinyBatchEmbedder(t *testing.T, batch int) *encoder.Embedder {
 // in a few words: slow to tokenize, small in memory.
 func TestEmbedderCancelWhileTokenizing(t *testing.T) {
 	emb := tinyBatchEmbedder(t, 8)
-	text := strings.Repeat(" ", 100000) + tinyExamples(t, 1, 9)[0].PosPara
+	text := strings.Repeat(" ", 100000) + tinytest.DualExamples(t, 1, 9)[0].PosPara
 	t0 := time.Now()
 	for range 100 {
 		emb.Tok.EncodePassage("", text, emb.PMaxLen)
@@ -151,13 +103,13 @@ func TestEmbedderCancelWhileTokenizing(t *testing.T) {
 	full := time.Duration(n) * per
 	t.Logf("tokenizing all %d texts takes about %s", len(texts), full)
 	require.Greater(t, full, 3*time.Second, "the input must be large enough to tell")
-	d := within(t, time.Second, func() {
-		_, err := emb.EncodePassages(cancelAfter(t, 100*time.Millisecond), nil, texts)
+	d := canceltest.Within(t, time.Second, func() {
+		_, err := emb.EncodePassages(canceltest.CancelAfter(t, 100*time.Millisecond), nil, texts)
 		require.ErrorIs(t, err, context.Canceled)
 	})
 	t.Logf("cancelled after 100ms, returned after %s", d)
-	within(t, time.Second, func() {
-		_, err := emb.EncodeQueries(cancelAfter(t, 100*time.Millisecond), texts)
+	canceltest.Within(t, time.Second, func() {
+		_, err := emb.EncodeQueries(canceltest.CancelAfter(t, 100*time.Millisecond), texts)
 		require.ErrorIs(t, err, context.Canceled)
 	})
 }
@@ -165,7 +117,7 @@ func TestEmbedderCancelWhileTokenizing(t *testing.T) {
 // A context cancelled between two batches stops the encoding and the scoring: no further batch runs.
 func TestBatchesStopAtCancel(t *testing.T) {
 	texts := make([]string, 64)
-	for i, ex := range tinyExamples(t, len(texts), 5) {
+	for i, ex := range tinytest.DualExamples(t, len(texts), 5) {
 		texts[i] = ex.PosPara
 	}
 	t.Run("embedder", func(t *testing.T) {
@@ -197,7 +149,7 @@ func TestBatchesStopAtCancel(t *testing.T) {
 			hits[i%8] = append(hits[i%8], retrieval.Hit{PID: pid})
 		}
 		rr.Progress = nil
-		_, err = ScoreRun(cancelled(), rr, texts[:8], hits, pool, 8)
+		_, err = ScoreRun(canceltest.Cancelled(), rr, texts[:8], hits, pool, 8)
 		require.ErrorIs(t, err, context.Canceled)
 		got, err := ScoreRun(context.Background(), rr, texts[:8], hits, pool, 8)
 		require.NoError(t, err)
@@ -213,7 +165,7 @@ func TestModelCloseWhileEncoding(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "de")
 	require.NoError(t, task.SaveModel(dir))
 	qs, ps := make([]string, 16), make([]string, 16)
-	for i, ex := range tinyExamples(t, 16, 2) {
+	for i, ex := range tinytest.DualExamples(t, 16, 2) {
 		qs[i], ps[i] = ex.Query, ex.PosPara
 	}
 	for round := range 3 {
@@ -274,7 +226,7 @@ func TestCrossModelCloseWhileScoring(t *testing.T) {
 	m, err := Load(dir, LoadOptions{BatchSize: 2})
 	require.NoError(t, err)
 	qs, ps := make([]string, 16), make([]string, 16)
-	for i, ex := range tinyExamples(t, 16, 2) {
+	for i, ex := range tinytest.DualExamples(t, 16, 2) {
 		qs[i], ps[i] = ex.Query, ex.PosPara
 	}
 	var wg sync.WaitGroup

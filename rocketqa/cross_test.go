@@ -2,7 +2,7 @@ package rocketqa
 
 import (
 	"context"
-	"github.com/rocketqa-go/rocketqa/internal/closeto"
+	"io"
 	"path/filepath"
 	"testing"
 
@@ -10,19 +10,15 @@ import (
 
 	"github.com/rocketqa-go/rocketqa/dataset"
 	"github.com/rocketqa-go/rocketqa/encoder"
+	"github.com/rocketqa-go/rocketqa/internal/closeto"
+	"github.com/rocketqa-go/rocketqa/internal/tinytest"
 	"github.com/rocketqa-go/rocketqa/tokenizer"
 	"github.com/rocketqa-go/rocketqa/torch"
 	"github.com/rocketqa-go/rocketqa/train"
 )
 
 func tinyCrossTask(t *testing.T, dropout bool) *CrossTask {
-	cfg, err := encoder.ReadConfig(filepath.Join(tinyDir, "config.json"))
-	require.NoError(t, err)
-	if !dropout {
-		cfg.HiddenDropoutProb, cfg.AttentionDropoutProb = 0, 0
-	}
-	tok, err := tokenizer.New(filepath.Join(tinyDir, "vocab.txt"), tokenizer.DefaultOptions())
-	require.NoError(t, err)
+	cfg := tinytest.Config(t, dropout)
 	torch.ManualSeed(4)
 	enc, err := encoder.NewBERT(cfg, true)
 	require.NoError(t, err)
@@ -31,11 +27,11 @@ func tinyCrossTask(t *testing.T, dropout bool) *CrossTask {
 	t.Cleanup(ce.Close)
 	var exs []dataset.CrossExample
 	// learnable: a positive passage contains its query's characters, a negative is random text
-	for _, d := range tinyExamples(t, 12, 3) {
+	for _, d := range tinytest.DualExamples(t, 12, 3) {
 		exs = append(exs, dataset.CrossExample{Query: d.Query, Title: d.PosTitle, Para: d.Query + d.PosPara, Label: 1})
 		exs = append(exs, dataset.CrossExample{Query: d.Query, Para: d.NegPara, Label: 0})
 	}
-	return &CrossTask{Model: ce, Tok: tok, Examples: exs, Info: encoder.ModelInfo{MaxSeqLen: 24}, Vocab: filepath.Join(tinyDir, "vocab.txt")}
+	return &CrossTask{Model: ce, Tok: tinytest.Tokenizer(t), Examples: exs, Info: encoder.ModelInfo{MaxSeqLen: 24}, Vocab: tinytest.Vocab(t)}
 }
 
 // TestCrossPerturbation checks the official embedding-gradient step: the training loss is the loss at
@@ -90,7 +86,7 @@ func TestCrossTrainingLearnsAndReloads(t *testing.T) {
 	task.Perturb = true
 	dir := t.TempDir()
 	res, err := train.Run(context.Background(), task, train.Options{OutDir: dir, BatchSize: 6, MaxSteps: 60, LR: 1e-3,
-		Schedule: train.Constant, Log: ioDiscard{}})
+		Schedule: train.Constant, Log: io.Discard})
 	require.NoError(t, err)
 	require.Equal(t, 60, res.Steps)
 

@@ -8,45 +8,27 @@ package rocketqa
 import (
 	"fmt"
 	"math"
-	"os"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/require"
 
 	"github.com/rocketqa-go/rocketqa/internal/closeto"
+	"github.com/rocketqa-go/rocketqa/internal/gpucheck"
+	"github.com/rocketqa-go/rocketqa/internal/tinytest"
 	"github.com/rocketqa-go/rocketqa/torch"
 )
-
-// cudaTestDevice is the device under test: CUDA 0, or the CPU with ROCKETQA_TEST_DEVICE=cpu.
-func cudaTestDevice(t *testing.T) torch.Device {
-	t.Helper()
-	if os.Getenv("ROCKETQA_TEST_DEVICE") == "cpu" {
-		return torch.CPU
-	}
-	if !torch.CUDAAvailable() {
-		t.Skip("no CUDA device (ROCKETQA_TEST_DEVICE=cpu runs these checks on the CPU)")
-	}
-	torch.SetAllowTF32(false)
-	return torch.CUDA(0)
-}
-
-func gpuRow(t *testing.T, row string, err error, format string, args ...any) {
-	t.Helper()
-	status := "PASS"
-	detail := fmt.Sprintf(format, args...)
-	if err != nil {
-		status, detail = "FAIL", detail+"; "+err.Error()
-	}
-	fmt.Printf("GPUCHECK|%s|%s|%s\n", row, status, detail)
-	require.NoError(t, err, row)
-}
 
 // stepTol: a whole training step on another device sums in another order; gradients are compared normwise
 // (|got - want| <= atol + rtol*max|want| per tensor).
 var stepTol = closeto.Tol{RTol: 1e-5, ATol: 1e-5}
 
-func compareGrads(want, got map[string][]float32) (float64, error) {
+// compareSteps compares the loss (elementwise) and then the gradients (normwise) of a step with a reference step,
+// by stepTol; it returns the largest |diff| of the gradients compared and the first mismatch.
+func compareSteps(wantLoss, gotLoss float64, want, got map[string][]float32) (float64, error) {
+	if err := closeto.Number(gotLoss, wantLoss, stepTol); err != nil {
+		return 0, err
+	}
 	worst := 0.0
 	for name, w := range want {
 		g, ok := got[name]
@@ -78,83 +60,54 @@ func dualStepOn(t *testing.T, dev torch.Device, gradCache, autocast bool) (float
 	} else {
 		run()
 	}
-	return loss, grads(t, task)
+	return loss, tinytest.Grads(t, task.Params())
 }
 
 // TestCUDADualStep: one dual-encoder step (cross-batch loss, dropout off) on the device equals the CPU step.
 func TestCUDADualStep(t *testing.T) {
-	dev := cudaTestDevice(t)
+	dev := gpucheck.Device(t)
 	cpuLoss, cpuGrads := dualStepOn(t, torch.CPU, false, false)
 	devLoss, devGrads := dualStepOn(t, dev, false, false)
-	err := closeto.Number(devLoss, cpuLoss, stepTol)
-	worst := 0.0
-	if err == nil {
-		worst, err = compareGrads(cpuGrads, devGrads)
-	}
-	gpuRow(t, "dual step "+dev.String()+" vs cpu", err, "loss %.7f vs %.7f; %d grads, max|diff| %.2g", devLoss, cpuLoss, len(cpuGrads), worst)
+	worst, err := compareSteps(cpuLoss, devLoss, cpuGrads, devGrads)
+	gpucheck.Row(t, "dual step "+dev.String()+" vs cpu", err, "loss %.7f vs %.7f; %d grads, max|diff| %.2g", devLoss, cpuLoss, len(cpuGrads), worst)
 }
 
 // TestCUDACrossStep: one cross-encoder step (dropout off) on the device equals the CPU step.
 func TestCUDACrossStep(t *testing.T) {
-	dev := cudaTestDevice(t)
+	dev := gpucheck.Device(t)
 	step := func(d torch.Device) (float64, map[string][]float32) {
 		task := tinyCrossTask(t, false)
 		require.NoError(t, task.Model.ToDevice(d))
 		task.Device = d
-		s := torch.NewScope()
-		defer s.Close()
-		loss, err := task.Step(s, []int{0, 1, 2, 3, 4, 5})
-		require.NoError(t, err)
-		out := map[string][]float32{}
-		for _, p := range task.Params() {
-			g := p.Tensor.Grad()
-			require.NotNil(t, g, p.Name)
-			v, err := g.Float32s()
-			require.NoError(t, err)
-			g.Close()
-			out[p.Name] = v
-		}
-		return loss, out
+		return tinytest.Step(t, task, []int{0, 1, 2, 3, 4, 5})
 	}
 	cpuLoss, cpuGrads := step(torch.CPU)
 	devLoss, devGrads := step(dev)
-	err := closeto.Number(devLoss, cpuLoss, stepTol)
-	worst := 0.0
-	if err == nil {
-		worst, err = compareGrads(cpuGrads, devGrads)
-	}
-	gpuRow(t, "cross step "+dev.String()+" vs cpu", err, "loss %.7f vs %.7f; %d grads, max|diff| %.2g", devLoss, cpuLoss, len(cpuGrads), worst)
+	worst, err := compareSteps(cpuLoss, devLoss, cpuGrads, devGrads)
+	gpucheck.Row(t, "cross step "+dev.String()+" vs cpu", err, "loss %.7f vs %.7f; %d grads, max|diff| %.2g", devLoss, cpuLoss, len(cpuGrads), worst)
 }
 
 // TestCUDAGradCache: on the device, the grad-cached step (dropout on, RNG state replayed) gives the loss and the
 // gradients of the full step.
 func TestCUDAGradCache(t *testing.T) {
-	dev := cudaTestDevice(t)
+	dev := gpucheck.Device(t)
 	run := func(gc bool) (float64, map[string][]float32) {
 		task := tinyTask(t, 10, true)
 		require.NoError(t, task.Model.ToDevice(dev))
 		task.Device, task.GradCache, task.ChunkSize = dev, gc, 3
 		torch.ManualSeed(9)
-		s := torch.NewScope()
-		defer s.Close()
-		loss, err := task.Step(s, []int{0, 1, 2, 3, 4, 5, 6, 7})
-		require.NoError(t, err)
-		return loss, grads(t, task)
+		return tinytest.Step(t, task, []int{0, 1, 2, 3, 4, 5, 6, 7})
 	}
 	fullLoss, full := run(false)
 	gcLoss, cached := run(true)
-	err := closeto.Number(gcLoss, fullLoss, stepTol)
-	worst := 0.0
-	if err == nil {
-		worst, err = compareGrads(full, cached)
-	}
-	gpuRow(t, "grad cache "+dev.String()+" (exact vs full step)", err, "loss %.7f vs %.7f, max|grad diff| %.2g", gcLoss, fullLoss, worst)
+	worst, err := compareSteps(fullLoss, gcLoss, full, cached)
+	gpucheck.Row(t, "grad cache "+dev.String()+" (exact vs full step)", err, "loss %.7f vs %.7f, max|grad diff| %.2g", gcLoss, fullLoss, worst)
 }
 
 // TestCUDAAutocastBF16: the dual step under bfloat16 autocast on the device stays within 1e-2 of the fp32 loss;
 // reports the speed ratio of the two (tiny model: the ratio says little about BERT-base, see the throughput rows).
 func TestCUDAAutocastBF16(t *testing.T) {
-	dev := cudaTestDevice(t)
+	dev := gpucheck.Device(t)
 	timed := func(ac bool) (float64, time.Duration) {
 		loss, _ := dualStepOn(t, dev, false, ac) // warm-up and the loss
 		t0 := time.Now()
@@ -170,6 +123,6 @@ func TestCUDAAutocastBF16(t *testing.T) {
 	if d := math.Abs(bf16 - fp32); d > 1e-2 {
 		err = fmt.Errorf("bf16 loss %.6f is %.3g from fp32 %.6f (limit 1e-2)", bf16, d, fp32)
 	}
-	gpuRow(t, "autocast bf16 "+dev.String()+" (tiny dual step)", err, "loss bf16 %.6f fp32 %.6f |diff| %.2g; fp32/bf16 time %.2fx",
+	gpucheck.Row(t, "autocast bf16 "+dev.String()+" (tiny dual step)", err, "loss bf16 %.6f fp32 %.6f |diff| %.2g; fp32/bf16 time %.2fx",
 		bf16, fp32, math.Abs(bf16-fp32), t32.Seconds()/t16.Seconds())
 }

@@ -3,6 +3,7 @@ package rocketqa
 import (
 	"context"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -38,7 +39,7 @@ func TestTrainingEvaluatesAndKeepsBest(t *testing.T) {
 	}
 	dir := t.TempDir()
 	res, err := train.Run(context.Background(), task, train.Options{OutDir: dir, BatchSize: 4, MaxSteps: 6, LR: 1e-3,
-		EvalEvery: 3, Eval: task.Evaluator(dev, 8), Log: ioDiscard{}})
+		EvalEvery: 3, Eval: task.Evaluator(dev, 8), Log: io.Discard})
 	require.NoError(t, err)
 	require.False(t, res.Best != res.Best, "a best score was recorded")
 	require.Contains(t, []int{3, 6}, res.BestStep)

@@ -7,6 +7,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/rocketqa-go/rocketqa/dataset"
+	"github.com/rocketqa-go/rocketqa/internal/tinytest"
 	"github.com/rocketqa-go/rocketqa/torch"
 )
 
@@ -14,7 +15,7 @@ func vals(t *testing.T, x *torch.Tensor) []float64 {
 	t.Helper()
 	v, err := x.Contiguous().Float32s()
 	require.NoError(t, err)
-	return f64(v)
+	return tinytest.F64(v)
 }
 
 // TestCrossBatchLossGroupedLayout: for groups of 2 and 3, the v1 loss on the grouped layout gives exactly (bit for
@@ -51,9 +52,9 @@ func TestCrossBatchLossGroupedLayout(t *testing.T) {
 			require.Equal(t, l0, l1)
 			require.Equal(t, q0, q1)
 			require.Equal(t, p0, p1)
-			requireClose(t, []float64{l0}, []float64{l2}, "loss")
-			requireClose(t, q0, q2, "query grad")
-			requireClose(t, p0, p2, "passage grad")
+			tinytest.RequireClose(t, []float64{l0}, []float64{l2}, "loss")
+			tinytest.RequireClose(t, q0, q2, "query grad")
+			tinytest.RequireClose(t, p0, p2, "passage grad")
 			require.Greater(t, l0, 0.1, "a loss far from 0, so the gradients are not vanishing")
 			require.NoError(t, s.Err())
 		})
@@ -81,7 +82,7 @@ func TestRepsViews(t *testing.T) {
 	require.Equal(t, []float64{0, 3, 6}, func() []float64 {
 		v, err := r.Targets(s).To(torch.Float32).Float32s()
 		require.NoError(t, err)
-		return f64(v)
+		return tinytest.F64(v)
 	}())
 	bad := Reps{Q: r.Q, P: slots.Narrow(0, 0, 8), G: g}
 	require.ErrorContains(t, bad.Check(), "want passages [B*G, H] with B=3, G=3")
@@ -94,7 +95,7 @@ func ownGroupLoss(s *torch.Scope, r Reps) *torch.Tensor {
 }
 
 func tinyGroups(t *testing.T, n, g int) []dataset.Group {
-	exs := tinyExamples(t, n*g, 11)
+	exs := tinytest.DualExamples(t, n*g, 11)
 	out := make([]dataset.Group, n)
 	for i := range out {
 		out[i].Query = exs[i*g].Query
@@ -116,18 +117,12 @@ func TestGradCacheCustomLoss(t *testing.T) {
 	step := func(gc bool) (float64, map[string][]float32) {
 		torch.ManualSeed(9)
 		task.GradCache = gc
-		s := torch.NewScope()
-		defer s.Close()
-		l, err := task.Step(s, idx)
-		require.NoError(t, err)
-		return l, grads(t, task)
+		return tinytest.Step(t, task, idx)
 	}
 	l0, g0 := step(false)
 	l1, g1 := step(true)
-	requireClose(t, []float64{l0}, []float64{l1}, "loss")
-	for name, g := range g0 {
-		requireClose(t, f64(g), f64(g1[name]), "grad "+name)
-	}
+	tinytest.RequireClose(t, []float64{l0}, []float64{l1}, "loss")
+	tinytest.RequireGradsClose(t, g0, g1, "grad")
 	require.Equal(t, 6, task.NumExamples())
 }
 

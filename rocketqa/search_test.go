@@ -11,6 +11,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/rocketqa-go/rocketqa/dataset"
+	"github.com/rocketqa-go/rocketqa/internal/tinytest"
 	"github.com/rocketqa-go/rocketqa/retrieval"
 	"github.com/rocketqa-go/rocketqa/torch"
 )
@@ -29,7 +30,7 @@ func TestSearchChunksStreamTheSameRun(t *testing.T) {
 	require.Equal(t, []string{filepath.Join(work, "index", "all.index")}, idx)
 
 	var qids, texts []string
-	for i, ex := range tinyExamples(t, 5, 9) {
+	for i, ex := range tinytest.DualExamples(t, 5, 9) {
 		qids, texts = append(qids, fmt.Sprintf("q%d", i)), append(texts, ex.Query)
 	}
 	whole, err := SearchQueries(ctx, emb, idx, texts, 4)
@@ -95,7 +96,7 @@ func TestScoreHitsStreamsReranked(t *testing.T) {
 	task := tinyCrossTask(t, false)
 	rr := &Reranker{Model: task.Model, Tok: task.Tok, MaxSeqLen: 24, BatchSize: 2, Device: torch.CPU}
 	pool := dataset.NewPassages()
-	exs := tinyExamples(t, 6, 3)
+	exs := tinytest.DualExamples(t, 6, 3)
 	for i, ex := range exs {
 		require.NoError(t, pool.Add(fmt.Sprintf("p%d", i), ex.PosTitle, ex.PosPara))
 	}

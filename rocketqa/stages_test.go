@@ -14,6 +14,7 @@ import (
 	"github.com/rocketqa-go/rocketqa/dataset"
 	"github.com/rocketqa-go/rocketqa/encoder"
 	"github.com/rocketqa-go/rocketqa/internal/dirlock"
+	"github.com/rocketqa-go/rocketqa/internal/tinytest"
 	"github.com/rocketqa-go/rocketqa/torch"
 )
 
@@ -36,7 +37,7 @@ func tinyEmbedder(t *testing.T, seed uint64) *encoder.Embedder {
 func tinyCollection(t *testing.T, n int) string {
 	dir := filepath.Join(t.TempDir(), "passage-collection")
 	ps := dataset.NewPassages()
-	for i, ex := range tinyExamples(t, n, 3) {
+	for i, ex := range tinytest.DualExamples(t, n, 3) {
 		require.NoError(t, ps.Add(fmt.Sprintf("p%d", i), ex.PosTitle, ex.PosPara))
 	}
 	require.NoError(t, dataset.WriteDuReaderCollection(dir, ps, 2))

@@ -5,47 +5,23 @@ package torch_test
 // it proves the plumbing, not CUDA). Each prints one "GPUCHECK|row|status|detail" line for the script's table.
 
 import (
-	"encoding/json"
 	"fmt"
 	"os"
-	"os/exec"
-	"path/filepath"
-	"strconv"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/require"
 
 	"github.com/rocketqa-go/rocketqa/internal/closeto"
+	"github.com/rocketqa-go/rocketqa/internal/gpucheck"
+	"github.com/rocketqa-go/rocketqa/internal/proctest"
 	"github.com/rocketqa-go/rocketqa/torch"
 )
-
-func cudaTestDevice(t *testing.T) torch.Device {
-	t.Helper()
-	if os.Getenv("ROCKETQA_TEST_DEVICE") == "cpu" {
-		return torch.CPU
-	}
-	if !torch.CUDAAvailable() {
-		t.Skip("no CUDA device (ROCKETQA_TEST_DEVICE=cpu runs these checks on the CPU)")
-	}
-	torch.SetAllowTF32(false)
-	return torch.CUDA(0)
-}
-
-func gpuRow(t *testing.T, row string, err error, format string, args ...any) {
-	t.Helper()
-	status, detail := "PASS", fmt.Sprintf(format, args...)
-	if err != nil {
-		status, detail = "FAIL", detail+"; "+err.Error()
-	}
-	fmt.Printf("GPUCHECK|%s|%s|%s\n", row, status, detail)
-	require.NoError(t, err, row)
-}
 
 // TestCUDAOpsVsCPU: the operations of a BERT step, forward and backward, on the device against the CPU (fp32, TF32
 // off). The relative tolerance is 1e-5 (not 1.3e-6): CUDA kernels reduce in another order than the CPU ones.
 func TestCUDAOpsVsCPU(t *testing.T) {
-	dev := cudaTestDevice(t)
+	dev := gpucheck.Device(t)
 	tol := closeto.Tol{RTol: 1e-5, ATol: 1e-5}
 	torch.ManualSeed(3)
 	s := torch.NewScope()
@@ -94,14 +70,14 @@ func TestCUDAOpsVsCPU(t *testing.T) {
 		}
 		worst = max(worst, closeto.MaxAbsDiff(gotG[name], g))
 	}
-	gpuRow(t, "ops+grads "+dev.String()+" vs cpu (fp32, TF32 off)", err,
+	gpucheck.Row(t, "ops+grads "+dev.String()+" vs cpu (fp32, TF32 off)", err,
 		"embedding, layer_norm, linear, gelu, matmul, softmax, tanh, cross_entropy, exp, mean; max|diff| %.2g (tol 1e-5+1e-5*|want|)", worst)
 }
 
 // TestCUDARNGResume: the device generator's state saved and restored replays dropout masks and random draws
 // exactly (bit for bit: same generator, same kernels).
 func TestCUDARNGResume(t *testing.T) {
-	dev := cudaTestDevice(t)
+	dev := gpucheck.Device(t)
 	torch.ManualSeed(11)
 	s := torch.NewScope()
 	defer s.Close()
@@ -128,14 +104,14 @@ func TestCUDARNGResume(t *testing.T) {
 	} else if fmt.Sprint(first) == fmt.Sprint(other) {
 		e = fmt.Errorf("two successive draws are equal: the check would not see a failed restore")
 	}
-	gpuRow(t, "RNG state "+dev.String()+" save/restore", e, "dropout+rand after restore identical (%d values, %d-byte state)", len(first), len(st))
+	gpucheck.Row(t, "RNG state "+dev.String()+" save/restore", e, "dropout+rand after restore identical (%d values, %d-byte state)", len(first), len(st))
 }
 
 // TestCUDAAllGather: two processes on one machine gather a device tensor differentiably (the cross-batch
 // negatives). Backend: ROCKETQA_GATHER_BACKEND (gloo by default; Gloo gathers host tensors, so a CUDA tensor goes
 // device->host->device; nccl needs one GPU per rank).
 func TestCUDAAllGather(t *testing.T) {
-	dev := cudaTestDevice(t)
+	dev := gpucheck.Device(t)
 	backend := os.Getenv("ROCKETQA_GATHER_BACKEND")
 	if backend == "" {
 		backend = "gloo"
@@ -143,18 +119,8 @@ func TestCUDAAllGather(t *testing.T) {
 	if backend == "nccl" && torch.CUDADeviceCount() < 2 {
 		t.Skip("nccl needs two GPUs")
 	}
-	dir := t.TempDir()
-	port := freePort(t)
-	cmds := spawnCUDA(t, backend, dev, port, dir)
-	for _, c := range cmds {
-		require.NoError(t, c.Wait())
-	}
 	var err error
-	for r := range cmds {
-		b, e := os.ReadFile(filepath.Join(dir, fmt.Sprintf("res%d.json", r)))
-		require.NoError(t, e)
-		var res struct{ Error string }
-		require.NoError(t, json.Unmarshal(b, &res))
+	for r, res := range proctest.Run[struct{ Error string }](t, "TestCUDAGatherWorker", 2, "TORCH_CUDA_WORKER="+backend, "TORCH_TEST_DEV="+dev.String()) {
 		if res.Error != "" && err == nil {
 			err = fmt.Errorf("rank %d: %s", r, res.Error)
 		}
@@ -163,22 +129,7 @@ func TestCUDAAllGather(t *testing.T) {
 	if backend == "gloo" && dev.Type == torch.CUDADevice {
 		how = "gloo, device->host->device"
 	}
-	gpuRow(t, "all_gather 2 ranks "+dev.String()+" ("+how+")", err, "gathered values and gradients (sum over ranks of each slice) exact on both ranks")
-}
-
-func spawnCUDA(t *testing.T, backend string, dev torch.Device, port int, dir string) []*exec.Cmd {
-	var cmds []*exec.Cmd
-	for r := 0; r < 2; r++ {
-		c := exec.Command(os.Args[0], "-test.run=^TestCUDAGatherWorker$", "-test.v")
-		c.Env = append(os.Environ(), "TORCH_CUDA_WORKER="+backend, "RANK="+strconv.Itoa(r), "WORLD_SIZE=2", "LOCAL_RANK="+strconv.Itoa(r),
-			"MASTER_ADDR=127.0.0.1", "MASTER_PORT="+strconv.Itoa(port), "TORCH_TEST_OUT="+dir, "TORCH_TEST_DEV="+dev.String())
-		out, err := os.Create(filepath.Join(dir, fmt.Sprintf("log%d.txt", r)))
-		require.NoError(t, err)
-		c.Stdout, c.Stderr = out, out
-		require.NoError(t, c.Start())
-		cmds = append(cmds, c)
-	}
-	return cmds
+	gpucheck.Row(t, "all_gather 2 ranks "+dev.String()+" ("+how+")", err, "gathered values and gradients (sum over ranks of each slice) exact on both ranks")
 }
 
 // TestCUDAGatherWorker is one rank of TestCUDAAllGather.
@@ -251,8 +202,7 @@ func TestCUDAGatherWorker(t *testing.T) {
 	if err != nil {
 		res.Error = err.Error()
 	}
-	b, _ := json.Marshal(res)
-	require.NoError(t, os.WriteFile(filepath.Join(os.Getenv("TORCH_TEST_OUT"), "res"+os.Getenv("RANK")+".json"), b, 0o644))
+	proctest.WriteResult(t, res)
 }
 
 // TestCUDAInfo prints what the binary runs on: the shim's build, CUDA, the device count (the first row of the
@@ -266,5 +216,5 @@ func TestCUDAInfo(t *testing.T) {
 		}
 		err = fmt.Errorf("no usable CUDA device")
 	}
-	gpuRow(t, "shim build", err, "%s; CUDA available %v, %d device(s)", torch.BuildInfo(), torch.CUDAAvailable(), torch.CUDADeviceCount())
+	gpucheck.Row(t, "shim build", err, "%s; CUDA available %v, %d device(s)", torch.BuildInfo(), torch.CUDAAvailable(), torch.CUDADeviceCount())
 }

@@ -3,9 +3,7 @@ package torch_test
 import (
 	"encoding/json"
 	"fmt"
-	"net"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -14,6 +12,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/rocketqa-go/rocketqa/internal/closeto"
+	"github.com/rocketqa-go/rocketqa/internal/proctest"
 	"github.com/rocketqa-go/rocketqa/torch"
 )
 
@@ -52,43 +51,11 @@ type workerResult struct {
 	Gather []float32
 }
 
-func freePort(t *testing.T) int {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
-}
-
-func spawn(t *testing.T, role string, world, port int, dir string) []*exec.Cmd {
-	var cmds []*exec.Cmd
-	for r := 0; r < world; r++ {
-		c := exec.Command(os.Args[0], "-test.run=^TestDistWorker$", "-test.v")
-		c.Env = append(os.Environ(), "TORCH_TEST_WORKER="+role, fmt.Sprintf("RANK=%d", r), fmt.Sprintf("WORLD_SIZE=%d", world),
-			"MASTER_ADDR=127.0.0.1", fmt.Sprintf("MASTER_PORT=%d", port), "TORCH_TEST_OUT="+dir, fmt.Sprintf("LOCAL_RANK=%d", r))
-		out, err := os.Create(filepath.Join(dir, fmt.Sprintf("log%d.txt", r)))
-		require.NoError(t, err)
-		c.Stdout, c.Stderr = out, out
-		require.NoError(t, c.Start())
-		cmds = append(cmds, c)
-	}
-	return cmds
-}
-
 // TestDistCrossBatchGradients: loss over the all-gathered passages of 2 processes gives, after summing parameter
 // gradients across ranks, exactly the gradients of one process holding the whole batch.
 func TestDistCrossBatchGradients(t *testing.T) {
-	dir := t.TempDir()
-	cmds := spawn(t, "crossbatch", 2, freePort(t), dir)
-	for i, c := range cmds {
-		err := c.Wait()
-		log, _ := os.ReadFile(filepath.Join(dir, fmt.Sprintf("log%d.txt", i)))
-		require.NoError(t, err, "worker %d:\n%s", i, log)
-	}
-	var res [2]workerResult
+	res := proctest.Run[workerResult](t, "TestDistWorker", 2, "TORCH_TEST_WORKER=crossbatch")
 	for r := range res {
-		b, err := os.ReadFile(filepath.Join(dir, fmt.Sprintf("rank%d.json", r)))
-		require.NoError(t, err)
-		require.NoError(t, json.Unmarshal(b, &res[r]))
 		require.Empty(t, res[r].Error)
 	}
 
@@ -130,9 +97,8 @@ func TestDistCrossBatchGradients(t *testing.T) {
 
 // TestDistPeerDeath: when one rank dies, the other gets an error within the timeout instead of hanging.
 func TestDistPeerDeath(t *testing.T) {
-	dir := t.TempDir()
 	start := time.Now()
-	cmds := spawn(t, "die", 2, freePort(t), dir)
+	cmds, dir := proctest.Start(t, "TestDistWorker", 2, "TORCH_TEST_WORKER=die")
 	errc := make(chan error, 1)
 	go func() { errc <- cmds[0].Wait() }()
 	_ = cmds[1].Wait()
@@ -167,7 +133,7 @@ func TestDistOptionsFromEnv(t *testing.T) {
 	require.Equal(t, 1234, o.Port)
 	_, err = torch.NewProcessGroup(torch.DistOptions{Rank: 2, WorldSize: 2, Port: 1})
 	require.Error(t, err)
-	_, err = torch.NewProcessGroup(torch.DistOptions{Backend: "mpi", Rank: 0, WorldSize: 1, Addr: "127.0.0.1", Port: freePort(t), Timeout: time.Second})
+	_, err = torch.NewProcessGroup(torch.DistOptions{Backend: "mpi", Rank: 0, WorldSize: 1, Addr: "127.0.0.1", Port: proctest.FreePort(t), Timeout: time.Second})
 	require.ErrorContains(t, err, "unknown backend")
 }
 
@@ -237,10 +203,7 @@ func TestDistWorker(t *testing.T) {
 	if err != nil {
 		res.Error = err.Error()
 	}
-	b, _ := json.Marshal(res)
-	path := filepath.Join(os.Getenv("TORCH_TEST_OUT"), "rank"+os.Getenv("RANK")+".json")
-	require.NoError(t, os.WriteFile(path+".tmp", b, 0o644))
-	require.NoError(t, os.Rename(path+".tmp", path))
+	proctest.WriteResult(t, res)
 	if role == "die" && !strings.Contains(res.Error, "no error") {
 		return
 	}

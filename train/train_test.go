@@ -17,6 +17,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/rocketqa-go/rocketqa/encoder"
+	"github.com/rocketqa-go/rocketqa/internal/canceltest"
 	"github.com/rocketqa-go/rocketqa/internal/dirlock"
 	"github.com/rocketqa-go/rocketqa/torch"
 )
@@ -331,8 +332,7 @@ func parseF(s string) float32 {
 // FileIdentity must not read a FIFO or a device: before, hashing a training FIFO blocked train-de before its
 // context-aware reading began, and /dev/zero never ended (no Ctrl-C).
 func TestFileIdentityOfNonRegularFiles(t *testing.T) {
-	fifo := filepath.Join(t.TempDir(), "fifo")
-	require.NoError(t, syscall.Mkfifo(fifo, 0o600))
+	fifo := canceltest.FIFO(t, "fifo")
 	done := make(chan string, 2)
 	go func() {
 		for _, p := range []string{fifo, "/dev/zero"} {

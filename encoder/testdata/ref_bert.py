@@ -93,10 +93,13 @@ class SelfAttention(nn.Module):
         return ctx
 
 
-class SelfOutput(nn.Module):
-    def __init__(self, c):
+class AddNorm(nn.Module):
+    """dense, dropout, residual add and LayerNorm: HF's BertSelfOutput (d_in = hidden) and BertOutput (d_in =
+    intermediate), which differ only in the width of their input."""
+
+    def __init__(self, c, d_in):
         super().__init__()
-        self.dense = nn.Linear(c.hidden_size, c.hidden_size)
+        self.dense = nn.Linear(d_in, c.hidden_size)
         self.LayerNorm = nn.LayerNorm(c.hidden_size, eps=c.layer_norm_eps)
         self.dropout = nn.Dropout(c.hidden_dropout_prob)
 
@@ -108,7 +111,7 @@ class Attention(nn.Module):
     def __init__(self, c):
         super().__init__()
         self.self = SelfAttention(c)
-        self.output = SelfOutput(c)
+        self.output = AddNorm(c, c.hidden_size)
 
     def forward(self, x, bias):
         return self.output(self.self(x, bias), x)
@@ -124,23 +127,12 @@ class Intermediate(nn.Module):
         return self.act(self.dense(x))
 
 
-class Output(nn.Module):
-    def __init__(self, c):
-        super().__init__()
-        self.dense = nn.Linear(c.intermediate_size, c.hidden_size)
-        self.LayerNorm = nn.LayerNorm(c.hidden_size, eps=c.layer_norm_eps)
-        self.dropout = nn.Dropout(c.hidden_dropout_prob)
-
-    def forward(self, h, x):
-        return self.LayerNorm(x + self.dropout(self.dense(h)))
-
-
 class Layer(nn.Module):
     def __init__(self, c):
         super().__init__()
         self.attention = Attention(c)
         self.intermediate = Intermediate(c)
-        self.output = Output(c)
+        self.output = AddNorm(c, c.intermediate_size)
 
     def forward(self, x, bias):
         x = self.attention(x, bias)

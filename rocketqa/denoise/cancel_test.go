@@ -6,61 +6,14 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/require"
 
 	"github.com/rocketqa-go/rocketqa/dataset"
+	"github.com/rocketqa-go/rocketqa/internal/canceltest"
 )
-
-// within runs f and fails when it has not returned within limit (it stops waiting at 3x limit, so that a hang is
-// reported rather than stuck).
-func within(t *testing.T, limit time.Duration, f func()) {
-	t.Helper()
-	done := make(chan struct{})
-	t0 := time.Now()
-	go func() { defer close(done); f() }()
-	select {
-	case <-done:
-	case <-time.After(3 * limit):
-		t.Fatalf("still running %s after the start (limit %s)", 3*limit, limit)
-	}
-	require.Less(t, time.Since(t0), limit)
-}
-
-func cancelAfter(t *testing.T, d time.Duration) context.Context {
-	ctx, cancel := context.WithCancel(context.Background())
-	t.Cleanup(cancel)
-	time.AfterFunc(d, cancel)
-	return ctx
-}
-
-func fifo(t *testing.T, name string) string {
-	p := filepath.Join(t.TempDir(), name)
-	require.NoError(t, syscall.Mkfifo(p, 0o600))
-	return p
-}
-
-// silentFIFO is a FIFO whose writer opens it and writes nothing until the test ends.
-func silentFIFO(t *testing.T, name string) string {
-	p := fifo(t, name)
-	opened := make(chan *os.File, 1)
-	go func() {
-		if w, err := os.OpenFile(p, os.O_WRONLY, 0); err == nil {
-			opened <- w
-		}
-	}()
-	t.Cleanup(func() {
-		select {
-		case w := <-opened:
-			w.Close()
-		case <-time.After(time.Second):
-		}
-	})
-	return p
-}
 
 func requireNoFile(t *testing.T, p string) {
 	t.Helper()
@@ -97,13 +50,13 @@ func TestMineAugmentCancel(t *testing.T) {
 	require.NoError(t, err)
 	t.Logf("Mine of a tenth of the input takes %s", time.Since(t0))
 	require.NoError(t, os.Remove(out))
-	within(t, time.Second, func() {
-		_, err := Mine(cancelAfter(t, 50*time.Millisecond), in, MineOptions{}, out)
+	canceltest.Within(t, time.Second, func() {
+		_, err := Mine(canceltest.CancelAfter(t, 50*time.Millisecond), in, MineOptions{}, out)
 		require.ErrorIs(t, err, context.Canceled)
 	})
 	requireNoFile(t, out)
-	within(t, time.Second, func() {
-		_, err := Augment(cancelAfter(t, 50*time.Millisecond), in, AugmentOptions{PosThreshold: 0.8}, out)
+	canceltest.Within(t, time.Second, func() {
+		_, err := Augment(canceltest.CancelAfter(t, 50*time.Millisecond), in, AugmentOptions{PosThreshold: 0.8}, out)
 		require.ErrorIs(t, err, context.Canceled)
 	})
 	requireNoFile(t, out)
@@ -127,16 +80,16 @@ func TestLoadCandidatesCancel(t *testing.T) {
 		de, ce func(t *testing.T) string
 		wait   time.Duration
 	}{
-		{"ce fifo without writer", func(*testing.T) string { return bigDE }, func(t *testing.T) string { return fifo(t, "ce") }, 100 * time.Millisecond},
-		{"de fifo with silent writer", func(t *testing.T) string { return silentFIFO(t, "de") }, func(*testing.T) string { return smallCE }, 100 * time.Millisecond},
-		{"ce fifo with silent writer", func(*testing.T) string { return bigDE }, func(t *testing.T) string { return silentFIFO(t, "ce") }, 100 * time.Millisecond},
+		{"ce fifo without writer", func(*testing.T) string { return bigDE }, func(t *testing.T) string { return canceltest.FIFO(t, "ce") }, 100 * time.Millisecond},
+		{"de fifo with silent writer", func(t *testing.T) string { return canceltest.SilentFIFO(t, "de") }, func(*testing.T) string { return smallCE }, 100 * time.Millisecond},
+		{"ce fifo with silent writer", func(*testing.T) string { return bigDE }, func(t *testing.T) string { return canceltest.SilentFIFO(t, "ce") }, 100 * time.Millisecond},
 		{"large files", func(*testing.T) string { return bigDE }, func(*testing.T) string { return bigCE }, 50 * time.Millisecond},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			deRun, ceRun := c.de(t), c.ce(t)
-			within(t, time.Second, func() {
-				_, _, err := LoadCandidates(cancelAfter(t, c.wait), deRun, ceRun)
+			canceltest.Within(t, time.Second, func() {
+				_, _, err := LoadCandidates(canceltest.CancelAfter(t, c.wait), deRun, ceRun)
 				require.ErrorIs(t, err, context.Canceled)
 			})
 		})
@@ -157,15 +110,15 @@ func TestMergeCancel(t *testing.T) {
 		name string
 		in   func(t *testing.T) string
 	}{
-		{"fifo without writer", func(t *testing.T) string { return fifo(t, "b.tsv") }},
-		{"fifo with silent writer", func(t *testing.T) string { return silentFIFO(t, "b.tsv") }},
+		{"fifo without writer", func(t *testing.T) string { return canceltest.FIFO(t, "b.tsv") }},
+		{"fifo with silent writer", func(t *testing.T) string { return canceltest.SilentFIFO(t, "b.tsv") }},
 		{"dev zero", func(*testing.T) string { return "/dev/zero" }},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			out := filepath.Join(t.TempDir(), "out.tsv")
 			in := c.in(t)
-			within(t, time.Second, func() {
-				require.ErrorIs(t, Merge(cancelAfter(t, 100*time.Millisecond), out, good, in, good), context.Canceled)
+			canceltest.Within(t, time.Second, func() {
+				require.ErrorIs(t, Merge(canceltest.CancelAfter(t, 100*time.Millisecond), out, good, in, good), context.Canceled)
 			})
 			time.Sleep(100 * time.Millisecond) // a read left running must not commit the output later
 			requireNoFile(t, out)

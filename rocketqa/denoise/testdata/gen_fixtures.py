@@ -63,14 +63,15 @@ def fmt(s):
 # --- labelled queries --------------------------------------------------------------------------------------------
 # Each entry: qid -> dict(pos=[...], add=[...], ranked=[(pid, score or None)] for ranks 1..DEPTH (score only for
 # the top TOPK; None = not scored by the CE)).
-def ranked_list(fixed=None, p_low=0.4, unscored=()):
-    """A DEPTH-long ranking of distinct pids; fixed maps rank -> (pid, score) placed by hand."""
+def ranked_list(fixed=None, p_low=0.4, unscored=(), depth=DEPTH):
+    """A depth-long ranking of distinct pids; fixed maps rank -> (pid, score) placed by hand; ranks past TOPK and
+    those in unscored are not scored by the CE (score None), the others get a low score with probability p_low."""
     fixed = fixed or {}
     taken = {pid for pid, _ in fixed.values()}
     pool = [p for p in PIDS if p not in taken]
     rng.shuffle(pool)
     out = []
-    for r in range(1, DEPTH + 1):
+    for r in range(1, depth + 1):
         if r in fixed:
             out.append(fixed[r])
             continue
@@ -181,19 +182,8 @@ with open(os.path.join(OUT, "expected.mine.json"), "w") as f:
 
 # --- unlabelled queries (step 4) -----------------------------------------------------------------------------------
 def ranked50(fixed=None, p_low=0.4, unscored=()):
-    fixed = fixed or {}
-    taken = {pid for pid, _ in fixed.values()}
-    pool = [p for p in PIDS if p not in taken]
-    rng.shuffle(pool)
-    out = []
-    for r in range(1, TOPK + 1):
-        if r in fixed:
-            out.append(fixed[r])
-        elif r in unscored:
-            out.append((pool.pop(), None))
-        else:
-            out.append((pool.pop(), score_low() if rng.random() < p_low else score_high()))
-    return out
+    """A TOPK-long ranking, all of it in the CE's reach (see ranked_list)."""
+    return ranked_list(fixed, p_low, unscored, depth=TOPK)
 
 
 unl = {}

@@ -1,0 +1,76 @@
+// Package canceltest holds what the cancellation tests share: a check that a call returns within a time limit,
+// contexts that end on cue, and FIFOs that block a reader in open(2) or in read(2).
+package canceltest
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+)
+
+// Within runs f and fails the test when it has not returned after limit; it returns how long f took. It waits 3x
+// limit before it gives up on f, so that a hang is reported as a failure, not a stuck test.
+func Within(t testing.TB, limit time.Duration, f func()) time.Duration {
+	t.Helper()
+	done := make(chan struct{})
+	t0 := time.Now()
+	go func() { defer close(done); f() }()
+	select {
+	case <-done:
+	case <-time.After(3 * limit):
+		t.Fatalf("still running %s after the start (limit %s)", 3*limit, limit)
+	}
+	d := time.Since(t0)
+	require.Less(t, d, limit)
+	return d
+}
+
+// CancelAfter returns a context that is cancelled d from now (and at the end of the test).
+func CancelAfter(t testing.TB, d time.Duration) context.Context {
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(cancel)
+	time.AfterFunc(d, cancel)
+	return ctx
+}
+
+// Cancelled returns a context that is already cancelled.
+func Cancelled() context.Context {
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	return ctx
+}
+
+// FIFO makes a FIFO called name in a new temporary directory and returns its path. No one writes to it: a reader
+// blocks in open(2).
+func FIFO(t testing.TB, name string) string {
+	t.Helper()
+	p := filepath.Join(t.TempDir(), name)
+	require.NoError(t, syscall.Mkfifo(p, 0o600))
+	return p
+}
+
+// SilentFIFO is a FIFO (see FIFO) whose writer opens it and writes nothing until the test ends: a reader's open
+// succeeds and its read(2) blocks.
+func SilentFIFO(t testing.TB, name string) string {
+	t.Helper()
+	p := FIFO(t, name)
+	opened := make(chan *os.File, 1)
+	go func() {
+		if w, err := os.OpenFile(p, os.O_WRONLY, 0); err == nil {
+			opened <- w
+		}
+	}()
+	t.Cleanup(func() {
+		select {
+		case w := <-opened:
+			w.Close()
+		case <-time.After(time.Second):
+		}
+	})
+	return p
+}
