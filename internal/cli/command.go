@@ -28,6 +28,8 @@ type Command struct {
 	FS                            *flag.FlagSet
 	PosArgs                       string // "" when positional arguments are refused; else their name in the help
 	Required                      map[string]bool
+	fields                        map[string]string // field path -> flag name (Bind)
+	signs                         []sign            // Positive, NonNegative
 }
 
 // NewCommand returns a command with an empty flag set that reports errors instead of printing them.
@@ -35,7 +37,7 @@ func NewCommand(name, synopsis, desc, example string) *Command {
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
 	fs.Usage = func() {}
-	return &Command{Name: name, Synopsis: synopsis, Desc: desc, Example: example, FS: fs, Required: map[string]bool{}}
+	return &Command{Name: name, Synopsis: synopsis, Desc: desc, Example: example, FS: fs, Required: map[string]bool{}, fields: map[string]string{}}
 }
 
 // Parse parses args: --help prints the help to help and returns ErrHelp; a bad flag, a stray argument or a
@@ -71,7 +73,7 @@ func (c *Command) Parse(args []string, help io.Writer) error {
 	case len(missing) > 1:
 		return Usagef("%s are required", strings.Join(missing, ", "))
 	}
-	return nil
+	return c.checkSigns()
 }
 
 // Set reports whether the flag was given on the command line.
