@@ -203,11 +203,14 @@ func CheckCollectionDir(dir string) error {
 	return fielderr.First(fielderr.IsDir(pkg, "Collection", dir), fielderr.IsFile(pkg, "Collection", filepath.Join(dir, "passage2id.map.json")))
 }
 
-// Validate checks the inputs and outputs of SearchToFiles before it starts: the query file exists, the run
-// files can be created, and there are indexes.
+// Validate checks the inputs and outputs of SearchToFiles before it starts: the query file and the index files
+// exist, the run files can be created.
 func (f SearchFiles) Validate() error {
-	return fielderr.First(fielderr.IsFile(pkg, "Queries", f.Queries), fielderr.CanCreate(pkg, "Out", f.Out),
-		fielderr.CanCreate(pkg, "JSON", f.JSON), fielderr.Check(pkg, len(f.Indexes) > 0, "{Indexes}: no index files"))
+	errs := []error{fielderr.IsFile(pkg, "Queries", f.Queries), fielderr.CanCreate(pkg, "Out", f.Out), fielderr.CanCreate(pkg, "JSON", f.JSON)}
+	for _, ix := range f.Indexes {
+		errs = append(errs, fielderr.IsFile(pkg, "Indexes", ix))
+	}
+	return fielderr.First(errs...)
 }
 
 // ParseIndexParams parses FAISS search parameters "name=number,..." (field Params), e.g. "nprobe=64".

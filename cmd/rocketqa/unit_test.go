@@ -1,11 +1,9 @@
 package main
 
 import (
-	"bytes"
 	"fmt"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -14,20 +12,6 @@ import (
 	"github.com/rocketqa-go/rocketqa/dataset"
 	"github.com/rocketqa-go/rocketqa/rocketqa"
 )
-
-func TestPrefixWriter(t *testing.T) {
-	var out bytes.Buffer
-	var mu sync.Mutex
-	a := &prefixWriter{w: &out, mu: &mu, prefix: "[rank 0] "}
-	b := &prefixWriter{w: &out, mu: &mu, prefix: "[rank 1] "}
-	a.Write([]byte("hel"))
-	b.Write([]byte("one\ntw"))
-	a.Write([]byte("lo\nprogress 1\rprogress 2\r\n"))
-	b.Write([]byte("o"))
-	a.flush()
-	b.flush()
-	assert.Equal(t, "[rank 1] one\n[rank 0] hello\n[rank 0] progress 1\n[rank 0] progress 2\n[rank 1] two\n", out.String())
-}
 
 func TestQueriesFromDualTrain(t *testing.T) {
 	dir := t.TempDir()

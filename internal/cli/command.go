@@ -30,6 +30,7 @@ type Command struct {
 	Required                      map[string]bool
 	fields                        map[string]string // field path -> flag name (Bind)
 	signs                         []sign            // Positive, NonNegative
+	choices                       []choice          // OneOf
 }
 
 // NewCommand returns a command with an empty flag set that reports errors instead of printing them.
@@ -72,6 +73,9 @@ func (c *Command) Parse(args []string, help io.Writer) error {
 		return Usagef("%s is required", missing[0])
 	case len(missing) > 1:
 		return Usagef("%s are required", strings.Join(missing, ", "))
+	}
+	if err := c.checkChoices(); err != nil {
+		return err
 	}
 	return c.checkSigns()
 }
