@@ -55,7 +55,7 @@ func runEncode(ctx context.Context, args []string) error {
 	if err := c.parse(args); err != nil {
 		return err
 	}
-	if err := cli.FirstErr(rocketqa.CheckCollectionDir(f.Collection), in.o.Validate()); err != nil {
+	if err := cli.FirstErr(in.o.Validate(), cli.MustDir("--model", in.Model), rocketqa.CheckCollectionDir(f.Collection)); err != nil {
 		return err
 	}
 	lo, err := in.options("encode")
@@ -150,7 +150,7 @@ func runSearch(ctx context.Context, args []string) error {
 	if f.Params, err = rocketqa.ParseIndexParams(flags.Params); err != nil {
 		return err
 	}
-	if err := cli.FirstErr(cli.MustDir("--model", in.Model), f.Validate(), in.o.Validate()); err != nil {
+	if err := cli.FirstErr(in.o.Validate(), cli.MustDir("--model", in.Model), f.Validate()); err != nil {
 		return err
 	}
 	if f.Indexes, err = cli.ExpandFiles("--index", flags.Index, ".index"); err != nil {
@@ -193,7 +193,7 @@ func runScore(ctx context.Context, args []string) error {
 	if err := c.parse(args); err != nil {
 		return err
 	}
-	if err := cli.FirstErr(cli.MustDir("--model", in.Model), f.Validate(), in.o.Validate()); err != nil {
+	if err := cli.FirstErr(in.o.Validate(), cli.MustDir("--model", in.Model), f.Validate()); err != nil {
 		return err
 	}
 	lo, err := in.options("score")
