@@ -117,7 +117,7 @@ func TestAppReport(t *testing.T) {
 		var out, errb bytes.Buffer
 		a := &App{Name: "app", Stdout: &out, Stderr: &errb, Usage: func(io.Writer) {},
 			FlagFor: names{"Train.Steps": "--steps", "Name": "--name"}.get,
-			Subs: []*Sub{{Name: "x", Run: func(context.Context, []string) error { return cs.err }}}}
+			Subs:    []*Sub{{Name: "x", Run: func(context.Context, []string) error { return cs.err }}}}
 		assert.Equal(t, cs.code, a.Main([]string{"x"}), "%v", cs.err)
 		assert.Equal(t, cs.msg, errb.String())
 	}
