@@ -18,7 +18,13 @@ func TestConfigValidate(t *testing.T) {
 	base := Presets["nq"]
 	base.DE, base.CE, base.TrainFile, base.Train.OutDir = dir, dir, lists, "o"
 	require.NoError(t, base.Validate())
-	assert.Equal(t, 128, Presets["marco"].ListSize)
+	// the presets read rocketqa.V2Marco / V2NQ: the official values
+	for name, want := range map[string][4]float64{"marco": {128, 2, 1e-5, 96}, "nq": {32, 3, 1e-5, 96}} {
+		p := Presets[name]
+		assert.Equal(t, want, [4]float64{float64(p.ListSize), float64(p.Train.Epochs), p.Train.LR, float64(p.Train.BatchSize)}, name)
+		assert.Equal(t, [3]int{32, 128, 160}, [3]int{p.QMaxSeqLen, p.PMaxSeqLen, p.CEMaxSeqLen}, name)
+		assert.Equal(t, 0.01, p.Train.WeightDecay, name)
+	}
 	cases := []struct {
 		edit func(*Config)
 		msg  string

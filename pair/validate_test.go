@@ -46,3 +46,16 @@ func TestConfigValidate(t *testing.T) {
 	cfg.LAMB, cfg.Dual.Train.Optimizer = true, train.LAMB
 	assert.NoError(t, cfg.Validate())
 }
+
+// TestPresetsReadRocketqaPresets: the official presets take rocketqa.PAIRMarco's values.
+func TestPresetsReadRocketqaPresets(t *testing.T) {
+	for _, c := range []struct {
+		cfg   pair.Config
+		batch int
+		wd    float64
+	}{{pair.MarcoPretrain, 512 * 8, 0.01}, {pair.MarcoFinetune, 512 * 8, 0.01}, {pair.NQPretrain, 512 * 8, 0}, {pair.NQFinetune, 512, 0}} {
+		d := c.cfg.Dual
+		assert.Equal(t, [2]int{32, 128}, [2]int{d.QMaxLen, d.PMaxLen})
+		assert.Equal(t, train.Options{Epochs: 10, BatchSize: c.batch, LR: 3e-5, WarmupProportion: 0.1, Seed: 1, WeightDecay: c.wd}, d.Train)
+	}
+}

@@ -140,7 +140,8 @@ func runMemory(_ context.Context, args []string) error {
 		DType     string
 	}{BudgetGiB: 24, DType: "fp32"}
 	cfg := jointtrain.BERTBase()
-	cfg.B, cfg.M, cfg.QLen, cfg.PLen, cfg.CELen, cfg.Optimizer = 3, 128, 32, 128, 160, "adamw"
+	v2 := rocketqa.V2Marco
+	cfg.B, cfg.M, cfg.QLen, cfg.PLen, cfg.CELen, cfg.Optimizer = v2.ListsPerProcess(), v2.ListSize, v2.QLen, v2.PLen, v2.PairLen, v2.Optimizer
 	c.Bind(&f, cli.Flag{"table", "Table", "print the table of official settings"}, cli.Flag{"budget-gib", "BudgetGiB", "device memory to compare with (GiB)"},
 		cli.Flag{"dtype", "DType", "activation dtype: fp32, or bf16 (autocast)"})
 	c.Bind(&cfg, cli.Flag{"hidden", "Hidden", "hidden size"}, cli.Flag{"layers", "Layers", "layers"}, cli.Flag{"heads", "Heads", "attention heads"},
