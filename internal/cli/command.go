@@ -111,34 +111,6 @@ func (c *Command) PrintHelp(w io.Writer) {
 	}
 }
 
-// Check returns a *UsageError with the message of the first failed condition: pairs of (ok bool, message).
-func Check(conds ...any) error {
-	for i := 0; i+1 < len(conds); i += 2 {
-		if !conds[i].(bool) {
-			return Usagef("%s", conds[i+1])
-		}
-	}
-	return nil
-}
-
-// OutFiles fails, naming the flag, when an output file path cannot be written: it is a directory, or its parent
-// is not one. Pairs of flag name and path; empty paths are skipped.
-func OutFiles(pairs ...string) error {
-	for i := 0; i+1 < len(pairs); i += 2 {
-		flagName, path := pairs[i], pairs[i+1]
-		if path == "" {
-			continue
-		}
-		if st, err := os.Stat(path); err == nil && st.IsDir() {
-			return Usagef("%s %s is a directory; give a file path (e.g. %s)", flagName, path, filepath.Join(path, "run.tsv"))
-		}
-		if st, err := os.Stat(filepath.Dir(path)); err == nil && !st.IsDir() {
-			return Usagef("%s %s: %s is not a directory", flagName, path, filepath.Dir(path))
-		}
-	}
-	return nil
-}
-
 // ExpandFiles turns a flag value into files: a directory gives its files ending in ext (sorted), otherwise a
 // comma-separated list of files.
 func ExpandFiles(flagName, value, ext string) ([]string, error) {
