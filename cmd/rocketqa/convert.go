@@ -21,7 +21,6 @@ func runConvert(_ context.Context, args []string) error {
 		cli.Flag{"max-len", "MaxSeqLen", "cross-encoder pair length (max_seq_len) to record"})
 	c.Require("out")
 	c.NonNegative("q-max-len", "p-max-len", "max-len")
-	c.OneOf("for-cn", "", "true", "false")
 	// DIR may come first, as in `rocketqa convert DIR --out OUT`
 	if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
 		args = append(append([]string{}, args[1:]...), args[0])
@@ -33,7 +32,10 @@ func runConvert(_ context.Context, args []string) error {
 		return usagef("convert takes one DIR (the official model folder or its config.json), got %d arguments", c.FS.NArg())
 	}
 	if f.ForCN != "" {
-		b, _ := strconv.ParseBool(f.ForCN)
+		b, err := strconv.ParseBool(f.ForCN)
+		if err != nil {
+			return usagef("--for-cn %q: want true or false", f.ForCN)
+		}
 		o.ForCN = &b
 	}
 	dir := c.FS.Arg(0)

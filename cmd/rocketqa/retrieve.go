@@ -95,11 +95,13 @@ func runIndex(ctx context.Context, args []string) error {
 		cli.Flag{"seed", "Seed", "seed of the training sample"}, cli.Flag{"force", "Force", "rebuild indexes that already exist in --out"})
 	rt := addRuntime(c, false)
 	c.Require("emb", "out")
-	c.OneOf("metric", "ip", "l2")
 	if err := c.parse(args); err != nil {
 		return err
 	}
-	o.Metric = map[string]retrieval.Metric{"ip": retrieval.InnerProduct, "l2": retrieval.L2}[f.Metric]
+	var ok bool
+	if o.Metric, ok = map[string]retrieval.Metric{"ip": retrieval.InnerProduct, "l2": retrieval.L2}[strings.ToLower(f.Metric)]; !ok {
+		return usagef("--metric %q: want ip or l2", f.Metric)
+	}
 	if err := o.Validate(); err != nil {
 		return err
 	}
