@@ -57,13 +57,18 @@ type Config struct {
 
 // Official presets (RocketQAv2_EMNLP2021 run_joint_model_train.sh and the paper): Adam lr 1e-5 constant, weight
 // decay 0.01, clip 1.0; 96 lists per step (3 lists of 128 on each of 32 GPUs for MS MARCO, 12 lists of 32 on each
-// of 8 GPUs for NQ); q 32, p 128, pair 160. Copy one and set the directories and the file.
+// of 8 GPUs for NQ); q 32, p 128, pair 160. Copy one and set the directories and the file. The values live in
+// rocketqa.V2Marco and rocketqa.V2NQ (rocketqa/presets.go).
 var (
-	MSMARCO = Config{ListSize: 128, QMaxSeqLen: 32, PMaxSeqLen: 128, CEMaxSeqLen: 160,
-		Train: train.Options{BatchSize: 96, Epochs: 2, LR: 1e-5, WeightDecay: 0.01, Schedule: train.Constant, MaxGradNorm: 1}}
-	NQ = Config{ListSize: 32, QMaxSeqLen: 32, PMaxSeqLen: 128, CEMaxSeqLen: 160,
-		Train: train.Options{BatchSize: 96, Epochs: 3, LR: 1e-5, WeightDecay: 0.01, Schedule: train.Constant, MaxGradNorm: 1}}
+	MSMARCO = officialConfig(rocketqa.V2Marco)
+	NQ      = officialConfig(rocketqa.V2NQ)
 )
+
+// officialConfig is the joint-training configuration of an official preset: 96 lists per optimizer step, clip 1.
+func officialConfig(p rocketqa.Preset) Config {
+	return Config{ListSize: p.ListSize, QMaxSeqLen: p.QLen, PMaxSeqLen: p.PLen, CEMaxSeqLen: p.PairLen,
+		Train: train.Options{BatchSize: 96, Epochs: p.Epochs, LR: p.LR, WeightDecay: p.WeightDecay, Schedule: p.Schedule, MaxGradNorm: 1}}
+}
 
 // Models loads the two models of a joint run as Config says (the head choice included), with a tokenizer for the
 // dual encoder's vocabulary. The cross-encoder's vocab.txt must be the same file content.

@@ -29,13 +29,15 @@ type Config struct {
 	Dual rocketqa.DualConfig
 }
 
+// official is a preset of the official runs, whose values live in rocketqa.PAIRMarco (rocketqa/presets.go).
 func official(stage Stage, lamb, crossBatch bool, processes int) Config {
+	p := rocketqa.PAIRMarco
 	c := Config{Stage: stage, Alpha: 0.1, LAMB: lamb, Dual: rocketqa.DualConfig{
-		QMaxLen: 32, PMaxLen: 128, Shared: true, NoCrossBatch: !crossBatch,
-		Train: train.Options{Epochs: 10, BatchSize: 512 * processes, LR: 3e-5, WarmupProportion: 0.1, Seed: 1},
+		QMaxLen: p.QLen, PMaxLen: p.PLen, Shared: true, NoCrossBatch: !crossBatch,
+		Train: train.Options{Epochs: p.Epochs, BatchSize: p.Batch * processes, LR: p.LR, WarmupProportion: p.Warmup, Seed: 1},
 	}}
 	if lamb { // Paddle's LambOptimizer: lamb_weight_decay 0.01
-		c.Dual.Train.WeightDecay = 0.01
+		c.Dual.Train.WeightDecay = p.WeightDecay
 	}
 	return c
 }

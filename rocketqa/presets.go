@@ -51,3 +51,28 @@ var (
 	V2Marco = Preset{Batch: 384, Processes: 8, Epochs: 2, LR: 1e-5, WeightDecay: 0.01,
 		Schedule: train.Constant, Optimizer: train.AdamW, QLen: 32, PLen: 128, PairLen: 160, ListSize: 128}
 )
+
+var (
+	// PAIRNQ is PAIR on Natural Questions (docs/method.md §4): as PAIRMarco but AdamW without weight decay and
+	// without cross-batch candidates; the CLI's train-pair defaults (with the DuReader passage length unless
+	// --lang en).
+	PAIRNQ = withOptimizer(PAIRMarco, train.AdamW, 0)
+	// V2NQ is RocketQA v2's joint training on Natural Questions (docs/method.md §5.4): as V2Marco but lists of
+	// 32 (12 per GPU: 384 lines) and 3 epochs.
+	V2NQ = Preset{Batch: 384, Processes: 8, Epochs: 3, LR: 1e-5, WeightDecay: 0.01,
+		Schedule: train.Constant, Optimizer: train.AdamW, QLen: 32, PLen: 128, PairLen: 160, ListSize: 32}
+	// MLMPretrain is masked-LM pre-training (package pretrain) with BERT's recipe: AdamW, lr 1e-4, 6% linear
+	// warm-up, weight decay 0.01, 64 sequences per process, 10 epochs; PLen is the sequence length (256 for
+	// Chinese passages; the CLI takes MSMarcoDE.PLen under --lang en). Not from the papers, which start from ERNIE.
+	MLMPretrain = Preset{Batch: 64, Processes: 1, Epochs: 10, LR: 1e-4, Warmup: 0.06, WeightDecay: 0.01,
+		Schedule: train.Linear, Optimizer: train.AdamW, PLen: 256}
+)
+
+// ListsPerProcess is the lists of one process's batch (Batch counts lines): 3 for V2Marco.
+func (p Preset) ListsPerProcess() int { return p.Batch / max(p.ListSize, 1) }
+
+// withOptimizer is p with another optimizer and weight decay.
+func withOptimizer(p Preset, optimizer string, wd float64) Preset {
+	p.Optimizer, p.WeightDecay = optimizer, wd
+	return p
+}

@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"os"
 
 	"github.com/rocketqa-go/rocketqa/internal/cli"
 )
@@ -14,11 +15,6 @@ var (
 	coretypeFor = cli.CoretypeFor
 	setThreads  = cli.SetThreads
 	runtimeInfo = cli.RuntimeInfo
-	mustFile    = cli.MustFile
-	mustDir     = cli.MustDir
-	pathErr     = cli.PathErr
-	splitList   = cli.SplitList
-	firstErr    = cli.FirstErr
 )
 
 // ensureBLAS restarts the process with OPENBLAS_CORETYPE set when the CPU needs it (cli.EnsureBLAS).
@@ -32,4 +28,13 @@ func newProgress(prefix, unit string, total int) *cli.Progress {
 // logf prints a line on stderr prefixed with the command name.
 func logf(name, format string, a ...any) {
 	fmt.Fprintf(stderr, "rocketqa %s: %s\n", name, fmt.Sprintf(format, a...))
+}
+
+// statErr fails, naming what, when path does not exist.
+func statErr(what, path string) (os.FileInfo, error) {
+	st, err := os.Stat(path)
+	if err != nil {
+		return nil, fmt.Errorf("%s %s: %v", what, path, cli.PathErr(err))
+	}
+	return st, nil
 }

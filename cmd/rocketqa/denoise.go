@@ -5,90 +5,60 @@ import (
 	"fmt"
 
 	"github.com/rocketqa-go/rocketqa/dataset"
+	"github.com/rocketqa-go/rocketqa/internal/cli"
 	"github.com/rocketqa-go/rocketqa/rocketqa/denoise"
 )
 
-// addCandidates declares the inputs mine and augment share.
-func addCandidates(c *cmd) *denoise.Files {
-	f := &denoise.Files{}
-	c.fs.StringVar(&f.DERun, "de-run", "", "dual-encoder run (TSV)")
-	c.fs.StringVar(&f.CERun, "ce-run", "", "cross-encoder scores of its top ranks (TSV from 'score')")
-	c.fs.StringVar(&f.Queries, "queries", "", "query texts")
+// candidateFlags are the inputs of mine, augment and lists (denoise.Files), with the positives of labelled queries
+// (fields Qrels, Additional of the bound struct) when labelled.
+func candidateFlags(labelled bool) []cli.Flag {
+	f := []cli.Flag{{"de-run", "DERun", "dual-encoder run (TSV)"}, {"ce-run", "CERun", "cross-encoder scores of its top ranks (TSV from 'score')"},
+		{"queries", "Queries", "query texts"}, {"collection", "Collection", "passages: a passage-collection directory or a pid\\tpassage file"},
+		{"titles", "Titles", "pid\\ttitle file for a pid\\tpassage --collection"}}
+	if labelled {
+		f = append(f, cli.Flag{"qrels", "Qrels", "positives: qrels TSV or dev.json"},
+			cli.Flag{"additional", "Additional", "additional positives never used as negatives (qrels TSV)"})
+	}
 	return f
 }
 
-func addPassages(c *cmd, f *denoise.Files) *string {
-	c.fs.StringVar(&f.Collection, "collection", "", "passages: a passage-collection directory or a pid\\tpassage file")
-	c.fs.StringVar(&f.Titles, "titles", "", "pid\\ttitle file for a pid\\tpassage --collection")
-	return c.fs.String("out", "", "dual.train.tsv to write")
-}
-
-func checkCandidates(f *denoise.Files) error {
-	return firstErr(mustFile("--de-run", f.DERun), mustFile("--ce-run", f.CERun), mustFile("--queries", f.Queries))
-}
-
-// checkFill refuses a random-fill range that overlaps the ranks the CE filter examined, naming the flags.
-func checkFill(topK, fillFrom, fillTo int) error {
-	from, what := fillFrom, fmt.Sprintf("--fill-from %d", fillFrom)
-	if from == 0 {
-		from, what = topK+1, fmt.Sprintf("--fill-from (default --top-k + 1 = %d)", topK+1)
-	}
-	return check(from > topK, fmt.Sprintf("--fill-from %d must be above --top-k %d (the random fill must not take ranks the CE filter examined); raise --fill-from or lower --top-k", from, topK),
-		fillTo >= from, fmt.Sprintf("--fill-to %d is below %s; raise --fill-to, or give --no-fill", fillTo, what))
+// candidates is what the flags of candidateFlags set.
+type candidates struct {
+	denoise.Files
+	Qrels, Additional, Out string
+	NoFill                 bool
 }
 
 func runMine(ctx context.Context, args []string) error {
-	c := helpCmd("mine")
-	f := addCandidates(c)
-	qrels := c.fs.String("qrels", "", "positives: qrels TSV or dev.json")
-	additional := c.fs.String("additional", "", "additional positives never used as negatives (qrels TSV)")
-	out := addPassages(c, f)
-	o := denoise.DefaultMineOptions()
-	c.fs.Float64Var(&o.Threshold, "threshold", o.Threshold, "a candidate is a negative when its CE score is below this")
-	c.fs.IntVar(&o.NegPerPos, "neg-per-pos", o.NegPerPos, "negatives (lines) per positive")
-	c.fs.IntVar(&o.TopK, "top-k", o.TopK, "deepest rank examined with the CE filter")
-	c.fs.IntVar(&o.FillFrom, "fill-from", 0, "first rank of the random fill (default --top-k + 1)")
-	c.fs.IntVar(&o.FillTo, "fill-to", o.FillTo, "last rank of the random fill")
-	noFill := c.fs.Bool("no-fill", false, "no random fill: queries with too few CE negatives get fewer lines")
-	c.fs.Uint64Var(&o.Seed, "seed", o.Seed, "seed of the random fill")
-	c.req("de-run", "ce-run", "queries", "qrels", "collection", "out")
+	c, in, o := helpCmd("mine"), candidates{}, denoise.DefaultMineOptions()
+	o.FillFrom = 0 // the default: TopK + 1
+	c.Bind(&in, append(candidateFlags(true), cli.Flag{"out", "Out", "dual.train.tsv to write"},
+		cli.Flag{"no-fill", "NoFill", "no random fill: queries with too few CE negatives get fewer lines"})...)
+	c.Bind(&o, cli.Flag{"threshold", "Threshold", "a candidate is a negative when its CE score is below this"},
+		cli.Flag{"neg-per-pos", "NegPerPos", "negatives (lines) per positive"}, cli.Flag{"top-k", "TopK", "deepest rank examined with the CE filter"},
+		cli.Flag{"fill-from", "FillFrom", "first rank of the random fill (default --top-k + 1)"},
+		cli.Flag{"fill-to", "FillTo", "last rank of the random fill"}, cli.Flag{"seed", "Seed", "seed of the random fill"})
+	c.Require("de-run", "ce-run", "queries", "qrels", "collection", "out")
+	c.Positive("neg-per-pos", "top-k", "fill-to")
+	c.NonNegative("fill-from")
 	if err := c.parse(args); err != nil {
 		return err
 	}
-	if err := check(o.Threshold != 0, "--threshold 0 is not supported (a zero option takes the default); use e.g. 1e-9",
-		o.NegPerPos > 0 && o.TopK > 0 && o.FillTo > 0 && o.FillFrom >= 0, "--neg-per-pos, --top-k and --fill-to must be positive, --fill-from not negative"); err != nil {
-		return err
+	if o.Threshold == 0 {
+		return usagef("--threshold 0 is not supported (a zero option takes the default); use e.g. 1e-9")
 	}
-	if !*noFill {
-		if err := checkFill(o.TopK, o.FillFrom, o.FillTo); err != nil {
-			return err
-		}
-	} else {
+	if in.NoFill {
 		o.FillFrom = -1
 	}
-	if err := firstErr(mustFile("--qrels", *qrels), checkCandidates(f)); err != nil {
+	if err := o.Validate(); err != nil {
 		return err
 	}
-	pos, err := dataset.ReadPositives(*qrels)
+	mi, err := denoise.LoadLabelled(ctx, in.Files, in.Qrels, in.Additional)
 	if err != nil {
 		return err
 	}
-	var add map[string][]string
-	if *additional != "" {
-		if err := mustFile("--additional", *additional); err != nil {
-			return err
-		}
-		if add, err = dataset.ReadPositives(*additional); err != nil {
-			return err
-		}
-	}
-	in, err := denoise.LoadInput(ctx, *f, pos)
-	if err != nil {
-		return err
-	}
-	in.Positives, in.Additional = pos, add
-	st, err := denoise.Mine(ctx, in, o, *out)
-	return denoised("mine", *out, st.Lines, st, err)
+	st, err := denoise.Mine(ctx, mi, o, in.Out)
+	return denoised("mine", in.Out, st.Lines, st, err)
 }
 
 // denoised reports the outcome of mine or augment: the counts on stderr, the file and its lines on stdout.
@@ -102,47 +72,43 @@ func denoised(name, out string, lines int, st fmt.Stringer, err error) error {
 }
 
 func runAugment(ctx context.Context, args []string) error {
-	c := helpCmd("augment")
-	f := addCandidates(c)
-	out := addPassages(c, f)
-	o := denoise.DefaultAugmentOptions()
-	c.fs.Float64Var(&o.PosThreshold, "pos-threshold", o.PosThreshold, "CE score a pseudo-positive must exceed")
-	c.fs.Float64Var(&o.NegThreshold, "neg-threshold", o.NegThreshold, "CE score a negative must be below")
-	c.fs.IntVar(&o.NegCount, "neg-count", o.NegCount, "negatives (lines) per query (MS MARCO 4, NQ 1)")
-	c.fs.IntVar(&o.TopK, "top-k", o.TopK, "deepest rank examined")
-	c.req("de-run", "ce-run", "queries", "collection", "out")
+	c, in, o := helpCmd("augment"), candidates{}, denoise.DefaultAugmentOptions()
+	c.Bind(&in, append(candidateFlags(false), cli.Flag{"out", "Out", "dual.train.tsv to write"})...)
+	c.Bind(&o, cli.Flag{"pos-threshold", "PosThreshold", "CE score a pseudo-positive must exceed"},
+		cli.Flag{"neg-threshold", "NegThreshold", "CE score a negative must be below"},
+		cli.Flag{"neg-count", "NegCount", "negatives (lines) per query (MS MARCO 4, NQ 1)"}, cli.Flag{"top-k", "TopK", "deepest rank examined"})
+	c.Require("de-run", "ce-run", "queries", "collection", "out")
+	c.Positive("neg-count", "top-k")
 	if err := c.parse(args); err != nil {
 		return err
 	}
-	if err := check(o.PosThreshold != 0 && o.NegThreshold != 0, "--pos-threshold / --neg-threshold 0 is not supported (a zero option takes the default)",
-		o.PosThreshold >= o.NegThreshold, fmt.Sprintf("--pos-threshold %g is below --neg-threshold %g", o.PosThreshold, o.NegThreshold),
-		o.NegCount > 0 && o.TopK > 0, "--neg-count and --top-k must be positive"); err != nil {
+	if o.PosThreshold == 0 || o.NegThreshold == 0 {
+		return usagef("--pos-threshold / --neg-threshold 0 is not supported (a zero option takes the default)")
+	}
+	if err := cli.FirstErr(o.Validate(), in.Files.Validate()); err != nil {
 		return err
 	}
-	if err := checkCandidates(f); err != nil {
-		return err
-	}
-	in, err := denoise.LoadInput(ctx, *f, nil)
+	ai, err := denoise.LoadInput(ctx, in.Files, nil)
 	if err != nil {
 		return err
 	}
-	st, err := denoise.Augment(ctx, in, o, *out)
-	return denoised("augment", *out, st.Lines, st, err)
+	st, err := denoise.Augment(ctx, ai, o, in.Out)
+	return denoised("augment", in.Out, st.Lines, st, err)
 }
 
 func runMerge(ctx context.Context, args []string) error {
 	c := helpCmd("merge")
-	c.posArgs = "IN.tsv..."
-	out := c.fs.String("out", "", "merged dual.train.tsv to write")
-	c.req("out")
+	c.PosArgs = "IN.tsv..."
+	out := c.FS.String("out", "", "merged dual.train.tsv to write")
+	c.Require("out")
 	if err := c.parse(args); err != nil {
 		return err
 	}
-	ins := c.fs.Args()
+	ins := c.FS.Args()
 	if len(ins) == 0 {
 		return usagef("no input files (give them after the flags)")
 	}
-	if err := mustFile("input", ins...); err != nil {
+	if err := cli.MustFile("input", ins...); err != nil {
 		return err
 	}
 	if err := denoise.Merge(ctx, *out, ins...); err != nil {

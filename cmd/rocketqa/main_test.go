@@ -142,21 +142,21 @@ func TestHelp(t *testing.T) {
 	require.Len(t, want, len(commands), "every subcommand is checked")
 	top := ok(t, "--help") // through the binary
 	for _, c := range commands {
-		assert.Contains(t, top.stdout, "\n  "+c.name+" ", "top-level help lists %s", c.name)
+		assert.Contains(t, top.stdout, "\n  "+c.Name+" ", "top-level help lists %s", c.Name)
 	}
 	bin := ok(t, "train-de", "-h")
 	for _, c := range commands {
-		t.Run(c.name, func(t *testing.T) {
-			r := inproc(t, c.name, "--help")
+		t.Run(c.Name, func(t *testing.T) {
+			r := inproc(t, c.Name, "--help")
 			require.Equal(t, 0, r.code)
-			if c.name == "train-de" {
+			if c.Name == "train-de" {
 				assert.Equal(t, r.stdout, bin.stdout, "the binary prints the same help")
 			}
-			assert.Contains(t, r.stdout, "Usage:\n  rocketqa "+c.name)
+			assert.Contains(t, r.stdout, "Usage:\n  rocketqa "+c.Name)
 			assert.Contains(t, r.stdout, "Example:\n  rocketqa ")
-			for _, f := range want[c.name] {
+			for _, f := range want[c.Name] {
 				documented := strings.Contains(r.stdout, "\n  "+f+" ") || strings.Contains(r.stdout, "\n  "+f+"\n")
-				assert.True(t, documented, "%s --help documents %s", c.name, f)
+				assert.True(t, documented, "%s --help documents %s", c.Name, f)
 			}
 			assert.Empty(t, r.stderr)
 		})

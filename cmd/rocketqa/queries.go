@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 
 	"github.com/rocketqa-go/rocketqa/dataset"
+	"github.com/rocketqa-go/rocketqa/internal/cli"
 	"github.com/rocketqa-go/rocketqa/rocketqa"
 )
 
@@ -13,30 +14,30 @@ import (
 // search (training queries), mine (--queries, --qrels) and WriteCrossTrain need.
 func runQueries(ctx context.Context, args []string) error {
 	c := helpCmd("queries")
-	train := c.fs.String("train", "", "dual.train.tsv (6 columns)")
-	coll := c.fs.String("collection", "", "passage-collection directory (part-* + passage2id.map.json)")
-	outQ := c.fs.String("out-queries", "", "qid\\tquery file to write")
-	outR := c.fs.String("out-qrels", "", "qid\\tpid file to write")
-	c.req("train", "collection", "out-queries", "out-qrels")
+	f := struct{ Train, Collection, OutQueries, OutQrels string }{}
+	c.Bind(&f, cli.Flag{"train", "Train", "dual.train.tsv (6 columns)"},
+		cli.Flag{"collection", "Collection", "passage-collection directory (part-* + passage2id.map.json)"},
+		cli.Flag{"out-queries", "OutQueries", "qid\\tquery file to write"}, cli.Flag{"out-qrels", "OutQrels", "qid\\tpid file to write"})
+	c.Require("train", "collection", "out-queries", "out-qrels")
 	if err := c.parse(args); err != nil {
 		return err
 	}
-	if err := mustFile("train", *train); err != nil {
+	if err := cli.MustFile("--train", f.Train); err != nil {
 		return err
 	}
-	pool, err := dataset.LoadDuReaderCollection(*coll)
+	pool, err := dataset.LoadDuReaderCollection(f.Collection)
 	if err != nil {
 		return err
 	}
-	lq, missing, err := rocketqa.QueriesFromDualTrain(ctx, *train, pool)
+	lq, missing, err := rocketqa.QueriesFromDualTrain(ctx, f.Train, pool)
 	if err != nil {
 		return err
 	}
-	npos, err := lq.WriteFiles(*outQ, *outR)
+	npos, err := lq.WriteFiles(f.OutQueries, f.OutQrels)
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(stdout, "%d queries, %d positives (%s, %s)", len(lq.QIDs), npos, filepath.Base(*outQ), filepath.Base(*outR))
+	fmt.Fprintf(stdout, "%d queries, %d positives (%s, %s)", len(lq.QIDs), npos, filepath.Base(f.OutQueries), filepath.Base(f.OutQrels))
 	if missing > 0 {
 		fmt.Fprintf(stdout, "; %d lines whose positive is not in the collection", missing)
 	}

@@ -3,145 +3,72 @@ package main
 import (
 	"context"
 	"fmt"
-	"os"
 	"path/filepath"
 	"slices"
-	"strconv"
 	"strings"
 	"time"
 
-	"github.com/rocketqa-go/rocketqa/encoder"
 	"github.com/rocketqa-go/rocketqa/internal/cli"
 	"github.com/rocketqa-go/rocketqa/retrieval"
 	"github.com/rocketqa-go/rocketqa/rocketqa"
 	"github.com/rocketqa-go/rocketqa/torch"
 )
 
-// speedFlags: bfloat16 autocast and token-budget batches of the inference stages (encode, search, score).
-type speedFlags struct {
-	bf16, force bool
-	tokenBudget int
+// inference is what encode, search and score share: the model, its per-run settings and the runtime.
+type inference struct {
+	Model string
+	Batch int
+	o     rocketqa.InferenceOptions
+	rt    *runtimeFlags
 }
 
-func addSpeed(c *cmd) *speedFlags {
-	f := &speedFlags{}
-	c.fs.BoolVar(&f.bf16, "bf16", false, "bfloat16 autocast (CUDA; on the CPU where it multiplies bfloat16 natively: avx512_bf16 or\namx_bf16, else float32 with a note); vectors and scores are written as float32")
-	c.fs.BoolVar(&f.force, "force-bf16", false, "bfloat16 autocast on any CPU (emulated where not native: slow; for checks)")
-	c.fs.IntVar(&f.tokenBudget, "token-budget", 0, "batch by padded tokens (after length sorting) instead of --batch sequences (0: off)")
-	return f
+// addInference declares --model, --batch (default batch), the speed flags (bfloat16 autocast, token budgets)
+// and the runtime flags; lenFlag is the length flag of the stage on its InferenceOptions field.
+func addInference(c *cmd, what string, batch int, lenFlag cli.Flag) *inference {
+	in := &inference{Batch: batch}
+	c.Bind(in, cli.Flag{"model", "Model", what + " model directory"})
+	c.Bind(&in.o, lenFlag, cli.Flag{"bf16", "BF16", "bfloat16 autocast (CUDA; on the CPU where it multiplies bfloat16 natively: avx512_bf16 or\namx_bf16, else float32 with a note); vectors and scores are written as float32"},
+		cli.Flag{"force-bf16", "ForceBF16", "bfloat16 autocast on any CPU (emulated where not native: slow; for checks)"},
+		cli.Flag{"token-budget", "TokenBudget", "batch by padded tokens (after length sorting) instead of --batch sequences (0: off)"})
+	in.rt = addRuntime(c, true)
+	c.Positive("batch")
+	return in
 }
 
-// note prints why bf16 was asked for but does not run on this CPU.
-func (f *speedFlags) note(name string, dev torch.Device) {
-	if dev.Type == torch.CPUDevice {
-		if _, msg := torch.CPUBF16(f.bf16, f.force); msg != "" {
-			logf(name, "%s", msg)
-		}
+// options resolves the device and returns the load options; it notes why bf16 was asked for but does not run.
+func (in *inference) options(name string) (rocketqa.LoadOptions, error) {
+	dev, err := in.rt.resolve()
+	if _, msg := torch.CPUBF16(in.o.BF16, in.o.ForceBF16); err == nil && dev.Type == torch.CPUDevice && msg != "" {
+		logf(name, "%s", msg)
 	}
-}
-
-func (f *speedFlags) check() error {
-	return check(f.tokenBudget >= 0, fmt.Sprintf("--token-budget %d: must not be negative", f.tokenBudget))
-}
-
-// loadModel loads a model directory for inference; dual says which kind the stage needs.
-func loadModel(dir string, rt *runtimeFlags, batch int, dual bool) (*rocketqa.Model, error) {
-	dev, err := rt.resolve()
-	if err != nil {
-		return nil, err
-	}
-	m, err := rocketqa.Load(dir, rocketqa.LoadOptions{Device: dev, BatchSize: batch})
-	switch {
-	case err != nil:
-		return nil, err
-	case dual && m.Embedder() == nil:
-		err = fmt.Errorf("--model %s is a cross-encoder; this stage needs a dual encoder (rocketqa train-de)", dir)
-	case !dual && m.Reranker() == nil:
-		err = fmt.Errorf("--model %s is a dual encoder; score needs a cross-encoder (rocketqa train-ce)", dir)
-	}
-	if err != nil {
-		m.Close()
-	}
-	return m, err
-}
-
-// loadEmbedder loads a dual encoder and applies its length flag (--p-len or --q-len) to a copy of its embedder.
-func loadEmbedder(dir string, rt *runtimeFlags, sp *speedFlags, batch int, flagName string, value int) (*rocketqa.Model, *encoder.Embedder, error) {
-	m, err := loadModel(dir, rt, batch, true)
-	if err != nil {
-		return nil, nil, err
-	}
-	emb := *m.Embedder()
-	emb.Options.BF16, emb.Options.ForceBF16, emb.Options.TokenBudget = sp.bf16 || sp.force, sp.force, sp.tokenBudget
-	sp.note("encode", emb.Options.Device)
-	if flagName == "--p-len" {
-		err = seqLen(flagName, value, "p_max_seq_len", dir, &emb.PMaxLen, emb.Model.Para)
-	} else {
-		err = seqLen(flagName, value, "q_max_seq_len", dir, &emb.QMaxLen, emb.Model.Query)
-	}
-	if err != nil {
-		m.Close()
-		return nil, nil, err
-	}
-	return m, &emb, nil
-}
-
-// seqLen applies a sequence-length flag to the model's setting *n after refusing, before any input is read, a
-// length beyond the tower's position embeddings: the flag's value when set, else the model's own (rocketqa.json
-// key) of dir.
-func seqLen(flagName string, value int, key, dir string, n *int, tower *encoder.BERT) error {
-	if tower != nil && tower.Cfg != nil && tower.Cfg.MaxPositionEmbeddings > 0 {
-		max := tower.Cfg.MaxPositionEmbeddings
-		switch {
-		case value > max:
-			return usagef("%s %d: the model has %d positions (max_position_embeddings of %s); use at most %d", flagName, value, max, dir, max)
-		case value == 0 && *n > max:
-			return fmt.Errorf("%s/rocketqa.json: %s %d exceeds the model's %d positions (max_position_embeddings); pass %s %d or less", dir, key, *n, max, flagName, max)
-		}
-	}
-	if value > 0 {
-		*n = value
-	}
-	return nil
-}
-
-// outFiles and expandFiles check and expand file flags (internal/cli) with this command's usage errors.
-func outFiles(pairs ...string) error { return cliErr(cli.OutFiles(pairs...)) }
-
-func expandFiles(flagName, value, ext string) ([]string, error) {
-	f, err := cli.ExpandFiles(flagName, value, ext)
-	return f, cliErr(err)
+	return rocketqa.LoadOptions{Device: dev, BatchSize: in.Batch}, err
 }
 
 func runEncode(ctx context.Context, args []string) error {
 	c := helpCmd("encode")
-	model := c.fs.String("model", "", "dual-encoder model directory")
-	coll := c.fs.String("collection", "", "passage-collection directory (part-* + passage2id.map.json)")
-	out := c.fs.String("out", "", "output directory of the embedding shards")
-	batch := c.fs.Int("batch", 64, "passages per forward pass")
-	pLen := c.fs.Int("p-len", 0, "passage length in tokens (default: the model's, from rocketqa.json)")
-	sp := addSpeed(c)
-	rt := addRuntime(c, true)
-	c.req("model", "collection", "out")
+	f := struct{ Collection, Out string }{}
+	in := addInference(c, "dual-encoder", 64, cli.Flag{"p-len", "PMaxLen", "passage length in tokens (default: the model's, from rocketqa.json)"})
+	c.Bind(in, cli.Flag{"batch", "Batch", "passages per forward pass"})
+	c.Bind(&f, cli.Flag{"collection", "Collection", "passage-collection directory (part-* + passage2id.map.json)"},
+		cli.Flag{"out", "Out", "output directory of the embedding shards"})
+	c.Require("model", "collection", "out")
 	if err := c.parse(args); err != nil {
 		return err
 	}
-	if err := check(*batch > 0 && *pLen >= 0, "--batch must be positive and --p-len not negative"); err != nil {
+	if err := cli.FirstErr(in.o.Validate(), cli.MustDir("--model", in.Model), rocketqa.CheckCollectionDir(f.Collection)); err != nil {
 		return err
 	}
-	if err := firstErr(mustDir("--model", *model), mustDir("--collection", *coll), mustFile("--collection", filepath.Join(*coll, "passage2id.map.json"))); err != nil {
+	lo, err := in.options("encode")
+	if err != nil {
 		return err
 	}
-	if err := sp.check(); err != nil {
-		return err
-	}
-	m, emb, err := loadEmbedder(*model, rt, sp, *batch, "--p-len", *pLen)
+	m, emb, err := rocketqa.LoadEmbedder(in.Model, lo, in.o)
 	if err != nil {
 		return err
 	}
 	defer m.Close()
 	var prog *cli.Progress
-	shards, err := rocketqa.EncodeCollectionWith(ctx, emb, *coll, *out, rocketqa.EncodeHooks{
+	shards, err := rocketqa.EncodeCollectionWith(ctx, emb, f.Collection, f.Out, rocketqa.EncodeHooks{
 		Start: func(pre, total int) {
 			logf("encode", "%d passages (%d already encoded); p-len %d; %s", total, pre, emb.PMaxLen, runtimeInfo())
 			prog = newProgress("rocketqa encode", "passages", total)
@@ -158,26 +85,27 @@ func runEncode(ctx context.Context, args []string) error {
 
 func runIndex(ctx context.Context, args []string) error {
 	c := helpCmd("index")
-	embFlag := c.fs.String("emb", "", "embedding shards: a directory (its *.emb files) or a comma-separated list of files")
-	out := c.fs.String("out", "", "output directory of the indexes")
-	o := rocketqa.IndexOptions{}
-	c.fs.StringVar(&o.Factory, "factory", "Flat", "FAISS index_factory string")
-	c.fs.BoolVar(&o.Single, "single", false, "build one index over all shards (out/all.index) instead of one per shard")
-	metric := c.fs.String("metric", "ip", "ip (inner product, what RocketQA is trained for) or l2")
-	c.fs.IntVar(&o.TrainSize, "train-size", 0, "rows sampled to train IVF/PQ indexes (default max(100000, 64*nlist))")
-	c.fs.Uint64Var(&o.Seed, "seed", 1, "seed of the training sample")
-	c.fs.BoolVar(&o.Force, "force", false, "rebuild indexes that already exist in --out")
+	o := rocketqa.IndexOptions{Factory: "Flat", Seed: 1}
+	f := struct{ Emb, Out, Metric string }{Metric: "ip"}
+	c.Bind(&f, cli.Flag{"emb", "Emb", "embedding shards: a directory (its *.emb files) or a comma-separated list of files"},
+		cli.Flag{"out", "Out", "output directory of the indexes"}, cli.Flag{"metric", "Metric", "ip (inner product, what RocketQA is trained for) or l2"})
+	c.Bind(&o, cli.Flag{"factory", "Factory", "FAISS index_factory string"},
+		cli.Flag{"single", "Single", "build one index over all shards (out/all.index) instead of one per shard"},
+		cli.Flag{"train-size", "TrainSize", "rows sampled to train IVF/PQ indexes (default max(100000, 64*nlist))"},
+		cli.Flag{"seed", "Seed", "seed of the training sample"}, cli.Flag{"force", "Force", "rebuild indexes that already exist in --out"})
 	rt := addRuntime(c, false)
-	c.req("emb", "out")
+	c.Require("emb", "out")
 	if err := c.parse(args); err != nil {
 		return err
 	}
-	o.Metric = map[string]retrieval.Metric{"ip": retrieval.InnerProduct, "l2": retrieval.L2}[strings.ToLower(*metric)]
-	if err := check(strings.ToLower(*metric) == "ip" || strings.ToLower(*metric) == "l2", fmt.Sprintf("--metric %q: want ip or l2", *metric),
-		o.TrainSize >= 0, fmt.Sprintf("--train-size %d: must not be negative", o.TrainSize)); err != nil {
+	var ok bool
+	if o.Metric, ok = map[string]retrieval.Metric{"ip": retrieval.InnerProduct, "l2": retrieval.L2}[strings.ToLower(f.Metric)]; !ok {
+		return usagef("--metric %q: want ip or l2", f.Metric)
+	}
+	if err := o.Validate(); err != nil {
 		return err
 	}
-	shards, err := expandFiles("--emb", *embFlag, ".emb")
+	shards, err := cli.ExpandFiles("--emb", f.Emb, ".emb")
 	if err != nil {
 		return err
 	}
@@ -199,52 +127,42 @@ func runIndex(ctx context.Context, args []string) error {
 		fmt.Fprintln(stdout, index)
 		t0, prog = time.Now(), newProgress("rocketqa index", "vectors", 0)
 	}
-	_, err = rocketqa.BuildIndexes(ctx, shards, *out, o)
+	_, err = rocketqa.BuildIndexes(ctx, shards, f.Out, o)
 	return err
 }
 
 func runSearch(ctx context.Context, args []string) error {
 	c := helpCmd("search")
-	model := c.fs.String("model", "", "dual-encoder model directory")
-	indexFlag := c.fs.String("index", "", "indexes: a directory (its *.index files) or a comma-separated list of files")
-	f := rocketqa.SearchFiles{}
-	c.fs.StringVar(&f.Queries, "queries", "", "queries: q2qid.dev.json, dev.json or a qid\\tquery TSV")
-	c.fs.StringVar(&f.Out, "out", "", "run file to write (TSV)")
-	c.fs.StringVar(&f.JSON, "json", "", "also write the run in the DuReader JSON format")
-	o := rocketqa.SearchOptions{}
-	c.fs.IntVar(&o.TopK, "top-k", 50, "passages per query (DuReader and the MS MARCO CE input: 50; MS MARCO eval: 1000)")
-	batch := c.fs.Int("batch", 64, "queries per forward pass")
-	c.fs.IntVar(&o.Chunk, "chunk", 4096, "queries encoded and searched at a time (memory bound)")
-	qLen := c.fs.Int("q-len", 0, "query length in tokens (default: the model's)")
-	sp := addSpeed(c)
-	params := c.fs.String("param", "", "FAISS search parameters, e.g. nprobe=64 or efSearch=128 (comma-separated)")
-	rt := addRuntime(c, true)
-	c.req("model", "index", "queries", "out")
+	f, o := rocketqa.SearchFiles{}, rocketqa.SearchOptions{TopK: 50, Chunk: 4096}
+	in := addInference(c, "dual-encoder", 64, cli.Flag{"q-len", "QMaxLen", "query length in tokens (default: the model's)"})
+	flags := struct{ Index, Params string }{}
+	c.Bind(in, cli.Flag{"batch", "Batch", "queries per forward pass"})
+	c.Bind(&flags, cli.Flag{"index", "Index", "indexes: a directory (its *.index files) or a comma-separated list of files"},
+		cli.Flag{"param", "Params", "FAISS search parameters, e.g. nprobe=64 or efSearch=128 (comma-separated)"})
+	c.Bind(&f, cli.Flag{"queries", "Queries", "queries: q2qid.dev.json, dev.json or a qid\\tquery TSV"},
+		cli.Flag{"out", "Out", "run file to write (TSV)"}, cli.Flag{"json", "JSON", "also write the run in the DuReader JSON format"})
+	c.Bind(&o, cli.Flag{"top-k", "TopK", "passages per query (DuReader and the MS MARCO CE input: 50; MS MARCO eval: 1000)"},
+		cli.Flag{"chunk", "Chunk", "queries encoded and searched at a time (memory bound)"})
+	c.Require("model", "index", "queries", "out")
+	c.Positive("top-k", "chunk")
 	if err := c.parse(args); err != nil {
 		return err
 	}
-	if err := check(o.TopK > 0 && *batch > 0 && o.Chunk > 0 && *qLen >= 0, "--top-k, --batch and --chunk must be positive, --q-len not negative"); err != nil {
-		return err
-	}
-	for _, p := range splitList(*params) {
-		k, v, ok := strings.Cut(p, "=")
-		x, err := strconv.ParseFloat(v, 64)
-		if !ok || err != nil || k == "" {
-			return usagef("--param %q: want name=number", p)
-		}
-		f.Params = append(f.Params, rocketqa.IndexParam{Name: k, Value: x})
-	}
-	if err := firstErr(mustDir("--model", *model), mustFile("--queries", f.Queries), outFiles("--out", f.Out, "--json", f.JSON)); err != nil {
-		return err
-	}
 	var err error
-	if f.Indexes, err = expandFiles("--index", *indexFlag, ".index"); err != nil {
+	if f.Params, err = rocketqa.ParseIndexParams(flags.Params); err != nil {
 		return err
 	}
-	if err := sp.check(); err != nil {
+	if err := cli.FirstErr(in.o.Validate(), cli.MustDir("--model", in.Model), f.Validate()); err != nil {
 		return err
 	}
-	m, emb, err := loadEmbedder(*model, rt, sp, *batch, "--q-len", *qLen)
+	if f.Indexes, err = cli.ExpandFiles("--index", flags.Index, ".index"); err != nil {
+		return err
+	}
+	lo, err := in.options("search")
+	if err != nil {
+		return err
+	}
+	m, emb, err := rocketqa.LoadEmbedder(in.Model, lo, in.o)
 	if err != nil {
 		return err
 	}
@@ -263,50 +181,35 @@ func runSearch(ctx context.Context, args []string) error {
 
 func runScore(ctx context.Context, args []string) error {
 	c := helpCmd("score")
-	model := c.fs.String("model", "", "cross-encoder model directory")
-	f := rocketqa.ScoreFiles{}
-	c.fs.StringVar(&f.Run, "run", "", "run file to re-score (TSV)")
-	c.fs.StringVar(&f.Queries, "queries", "", "queries: q2qid.dev.json, dev.json or a qid\\tquery TSV")
-	c.fs.StringVar(&f.Collection, "collection", "", "passages: a passage-collection directory or a pid\\tpassage file")
-	c.fs.StringVar(&f.Titles, "titles", "", "pid\\ttitle file for a pid\\tpassage --collection (MS MARCO para.title.txt)")
-	c.fs.StringVar(&f.Out, "out", "", "scored run file to write (TSV)")
-	c.fs.StringVar(&f.JSON, "json", "", "also write the re-ranked run in the DuReader JSON format")
-	o := rocketqa.ScoreOptions{}
-	c.fs.IntVar(&o.TopK, "top-k", 50, "passages of each query to score (the official: 50)")
-	batch := c.fs.Int("batch", 32, "pairs per forward pass")
-	maxLen := c.fs.Int("max-len", 0, "pair length in tokens (default: the model's)")
-	sp := addSpeed(c)
-	rt := addRuntime(c, true)
-	c.req("model", "run", "queries", "collection", "out")
+	f, o := rocketqa.ScoreFiles{}, rocketqa.ScoreOptions{TopK: 50}
+	in := addInference(c, "cross-encoder", 32, cli.Flag{"max-len", "MaxSeqLen", "pair length in tokens (default: the model's)"})
+	c.Bind(in, cli.Flag{"batch", "Batch", "pairs per forward pass"})
+	c.Bind(&f, cli.Flag{"run", "Run", "run file to re-score (TSV)"},
+		cli.Flag{"queries", "Queries", "queries: q2qid.dev.json, dev.json or a qid\\tquery TSV"},
+		cli.Flag{"collection", "Collection", "passages: a passage-collection directory or a pid\\tpassage file"},
+		cli.Flag{"titles", "Titles", "pid\\ttitle file for a pid\\tpassage --collection (MS MARCO para.title.txt)"},
+		cli.Flag{"out", "Out", "scored run file to write (TSV)"}, cli.Flag{"json", "JSON", "also write the re-ranked run in the DuReader JSON format"})
+	c.Bind(&o, cli.Flag{"top-k", "TopK", "passages of each query to score (the official: 50)"})
+	c.Require("model", "run", "queries", "collection", "out")
+	c.Positive("top-k")
 	if err := c.parse(args); err != nil {
 		return err
 	}
-	if err := check(o.TopK > 0 && *batch > 0 && *maxLen >= 0, "--top-k and --batch must be positive, --max-len not negative"); err != nil {
+	if err := cli.FirstErr(in.o.Validate(), cli.MustDir("--model", in.Model), f.Validate()); err != nil {
 		return err
 	}
-	if err := firstErr(mustDir("--model", *model), mustFile("--run", f.Run), mustFile("--queries", f.Queries), outFiles("--out", f.Out, "--json", f.JSON)); err != nil {
+	lo, err := in.options("score")
+	if err != nil {
 		return err
 	}
-	if _, err := os.Stat(f.Collection); err != nil {
-		return fmt.Errorf("--collection %s: %v", f.Collection, pathErr(err))
-	}
-	m, err := loadModel(*model, rt, *batch, false)
+	m, rr, err := rocketqa.LoadReranker(in.Model, lo, in.o)
 	if err != nil {
 		return err
 	}
 	defer m.Close()
-	rr := *m.Reranker()
-	rr.BF16, rr.ForceBF16, rr.TokenBudget = sp.bf16 || sp.force, sp.force, sp.tokenBudget
-	sp.note("score", rr.Device)
-	if err := sp.check(); err != nil {
-		return err
-	}
-	if *maxLen > 0 {
-		rr.MaxSeqLen = *maxLen
-	}
 	var prog *cli.Progress
 	o.Progress = func(done, _ int) { prog.Update(done, "") }
-	err = rocketqa.ScoreToFiles(ctx, &rr, f, o, func(s rocketqa.ScoreInfo) {
+	err = rocketqa.ScoreToFiles(ctx, rr, f, o, func(s rocketqa.ScoreInfo) {
 		logf("score", "%d queries, %d pairs (top %d), pair length %d; %s", s.Queries, s.Pairs, o.TopK, rr.MaxSeqLen, runtimeInfo())
 		prog = newProgress("rocketqa score", "pairs", s.Pairs)
 	})

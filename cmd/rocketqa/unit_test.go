@@ -1,11 +1,9 @@
 package main
 
 import (
-	"bytes"
 	"fmt"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -14,20 +12,6 @@ import (
 	"github.com/rocketqa-go/rocketqa/dataset"
 	"github.com/rocketqa-go/rocketqa/rocketqa"
 )
-
-func TestPrefixWriter(t *testing.T) {
-	var out bytes.Buffer
-	var mu sync.Mutex
-	a := &prefixWriter{w: &out, mu: &mu, prefix: "[rank 0] "}
-	b := &prefixWriter{w: &out, mu: &mu, prefix: "[rank 1] "}
-	a.Write([]byte("hel"))
-	b.Write([]byte("one\ntw"))
-	a.Write([]byte("lo\nprogress 1\rprogress 2\r\n"))
-	b.Write([]byte("o"))
-	a.flush()
-	b.flush()
-	assert.Equal(t, "[rank 1] one\n[rank 0] hello\n[rank 0] progress 1\n[rank 0] progress 2\n[rank 1] two\n", out.String())
-}
 
 func TestQueriesFromDualTrain(t *testing.T) {
 	dir := t.TempDir()
@@ -68,7 +52,8 @@ func helpDefaults(t *testing.T, args ...string) map[string]string {
 }
 
 // TestFlagDefaultsAreTheOfficialPresets: train-de and train-ce default to rocketqa.DuReaderDE / DuReaderCE (the
-// presets examples/pipeline reads too), and --lang en's lengths are the MS MARCO presets'.
+// presets examples/pipeline reads too), train-pair to PAIRNQ, train-joint to V2Marco, pretrain to MLMPretrain, and
+// --lang en's lengths are the MS MARCO presets'.
 func TestFlagDefaultsAreTheOfficialPresets(t *testing.T) {
 	str := func(v any) string {
 		if s := fmt.Sprint(v); s != "0" && s != "false" {
@@ -76,8 +61,16 @@ func TestFlagDefaultsAreTheOfficialPresets(t *testing.T) {
 		}
 		return ""
 	}
-	de, ce := rocketqa.DuReaderDE, rocketqa.DuReaderCE
+	de, ce, pr, v2, mlm := rocketqa.DuReaderDE, rocketqa.DuReaderCE, rocketqa.PAIRNQ, rocketqa.V2Marco, rocketqa.MLMPretrain
 	for cmd, want := range map[string]map[string]any{
+		"train-pair": {"batch": pr.Batch, "epochs": pr.Epochs, "lr": pr.LR, "warmup": pr.Warmup, "wd": pr.WeightDecay,
+			"schedule": pr.Schedule, "optimizer": pr.Optimizer, "q-len": pr.QLen,
+			"p-len": fmt.Sprintf("%d; %d with --lang en", de.PLen, pr.PLen)},
+		// the batch counts lists; the lengths and the list size are the --preset's (jointtrain.Presets)
+		"train-joint": {"batch": v2.ListsPerProcess(), "epochs": v2.Epochs, "lr": v2.LR, "warmup": v2.Warmup,
+			"wd": v2.WeightDecay, "schedule": v2.Schedule, "optimizer": v2.Optimizer, "list-size": "", "q-len": ""},
+		"pretrain": {"batch": mlm.Batch, "epochs": mlm.Epochs, "lr": mlm.LR, "warmup": mlm.Warmup, "wd": mlm.WeightDecay,
+			"schedule": mlm.Schedule, "optimizer": mlm.Optimizer, "max-len": fmt.Sprintf("%d; %d with --lang en", mlm.PLen, rocketqa.MSMarcoDE.PLen)},
 		"train-de": {"batch": de.Batch, "epochs": de.Epochs, "lr": de.LR, "warmup": de.Warmup, "wd": de.WeightDecay,
 			"schedule": de.Schedule, "optimizer": de.Optimizer, "q-len": de.QLen, "for-cn": fmt.Sprintf("%v for", de.ForCN),
 			"p-len": fmt.Sprintf("%d; %d with --lang en", de.PLen, rocketqa.MSMarcoDE.PLen)},

@@ -1,5 +1,8 @@
 // Package cli is the plumbing of the command-line tools (cmd/rocketqa, the examples) that is not a stage of the
-// pipeline: the BLAS set-up of the process, progress lines, and checks of the paths given as flags.
+// pipeline: a program of subcommands with one exit-status convention (App), flag tables bound to the fields of
+// the library's configurations with generic rules (Command.Bind, Require, Positive, OneOf, SetDefaults), the BLAS
+// set-up of the process, progress lines, and checks of the paths given as flags. A library configuration's
+// *fielderr.Error is shown with the names of the flags bound to its fields.
 package cli
 
 import (

@@ -44,8 +44,5 @@ func TestFileFlags(t *testing.T) {
 	_, err = ExpandFiles("--index", dir, ".index")
 	assert.ErrorContains(t, err, "--index "+dir+": no *.index files in the directory")
 
-	assert.NoError(t, OutFiles("--out", filepath.Join(dir, "run.tsv"), "--json", ""))
-	assert.ErrorContains(t, OutFiles("--out", dir), "--out "+dir+" is a directory")
-	assert.ErrorContains(t, OutFiles("--json", filepath.Join(dir, "x.txt", "r.json")), "is not a directory")
 	assert.ErrorContains(t, MustFile("--run", filepath.Join(dir, "nope")), "--run "+filepath.Join(dir, "nope")+": no such file or directory")
 }

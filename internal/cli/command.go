@@ -28,6 +28,9 @@ type Command struct {
 	FS                            *flag.FlagSet
 	PosArgs                       string // "" when positional arguments are refused; else their name in the help
 	Required                      map[string]bool
+	fields                        map[string]string // field path -> flag name (Bind)
+	signs                         []sign            // Positive, NonNegative
+	choices                       []choice          // OneOf
 }
 
 // NewCommand returns a command with an empty flag set that reports errors instead of printing them.
@@ -35,7 +38,7 @@ func NewCommand(name, synopsis, desc, example string) *Command {
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
 	fs.Usage = func() {}
-	return &Command{Name: name, Synopsis: synopsis, Desc: desc, Example: example, FS: fs, Required: map[string]bool{}}
+	return &Command{Name: name, Synopsis: synopsis, Desc: desc, Example: example, FS: fs, Required: map[string]bool{}, fields: map[string]string{}}
 }
 
 // Parse parses args: --help prints the help to help and returns ErrHelp; a bad flag, a stray argument or a
@@ -71,7 +74,10 @@ func (c *Command) Parse(args []string, help io.Writer) error {
 	case len(missing) > 1:
 		return Usagef("%s are required", strings.Join(missing, ", "))
 	}
-	return nil
+	if err := c.checkChoices(); err != nil {
+		return err
+	}
+	return c.checkSigns()
 }
 
 // Set reports whether the flag was given on the command line.
@@ -103,34 +109,6 @@ func (c *Command) PrintHelp(w io.Writer) {
 	if c.Example != "" {
 		fmt.Fprintf(w, "\nExample:\n  %s\n", strings.ReplaceAll(strings.TrimSpace(c.Example), "\n", "\n  "))
 	}
-}
-
-// Check returns a *UsageError with the message of the first failed condition: pairs of (ok bool, message).
-func Check(conds ...any) error {
-	for i := 0; i+1 < len(conds); i += 2 {
-		if !conds[i].(bool) {
-			return Usagef("%s", conds[i+1])
-		}
-	}
-	return nil
-}
-
-// OutFiles fails, naming the flag, when an output file path cannot be written: it is a directory, or its parent
-// is not one. Pairs of flag name and path; empty paths are skipped.
-func OutFiles(pairs ...string) error {
-	for i := 0; i+1 < len(pairs); i += 2 {
-		flagName, path := pairs[i], pairs[i+1]
-		if path == "" {
-			continue
-		}
-		if st, err := os.Stat(path); err == nil && st.IsDir() {
-			return Usagef("%s %s is a directory; give a file path (e.g. %s)", flagName, path, filepath.Join(path, "run.tsv"))
-		}
-		if st, err := os.Stat(filepath.Dir(path)); err == nil && !st.IsDir() {
-			return Usagef("%s %s: %s is not a directory", flagName, path, filepath.Dir(path))
-		}
-	}
-	return nil
 }
 
 // ExpandFiles turns a flag value into files: a directory gives its files ending in ext (sorted), otherwise a
