@@ -46,11 +46,15 @@ func (in *inference) options(name string) (rocketqa.LoadOptions, error) {
 
 func runEncode(ctx context.Context, args []string) error {
 	c := helpCmd("encode")
-	f := struct{ Collection, Out string }{}
+	f := struct {
+		Collection, Out string
+		FP16            bool
+	}{}
 	in := addInference(c, "dual-encoder", 64, cli.Flag{"p-len", "PMaxLen", "passage length in tokens (default: the model's, from rocketqa.json)"})
 	c.Bind(in, cli.Flag{"batch", "Batch", "passages per forward pass"})
 	c.Bind(&f, cli.Flag{"collection", "Collection", "passage-collection directory (part-* + passage2id.map.json)"},
-		cli.Flag{"out", "Out", "output directory of the embedding shards"})
+		cli.Flag{"out", "Out", "output directory of the embedding shards"},
+		cli.Flag{"fp16", "FP16", "write float16 shards (half the size; values rounded to nearest even, widened to float32 by index)"})
 	c.Require("model", "collection", "out")
 	if err := c.parse(args); err != nil {
 		return err
@@ -69,6 +73,7 @@ func runEncode(ctx context.Context, args []string) error {
 	defer m.Close()
 	var prog *cli.Progress
 	shards, err := rocketqa.EncodeCollectionWith(ctx, emb, f.Collection, f.Out, rocketqa.EncodeHooks{
+		DType: map[bool]retrieval.DType{false: retrieval.Float32, true: retrieval.Float16}[f.FP16],
 		Start: func(pre, total int) {
 			logf("encode", "%d passages (%d already encoded); p-len %d; %s", total, pre, emb.PMaxLen, runtimeInfo())
 			prog = newProgress("rocketqa encode", "passages", total)

@@ -2,6 +2,7 @@ package main
 
 import (
 	"math"
+	"os"
 	"path/filepath"
 	"sort"
 	"testing"
@@ -63,4 +64,31 @@ func TestEncodeBF16AndTokenBudget(t *testing.T) {
 	r := inproc(t, "encode", "--model", model, "--collection", f.coll, "--out", filepath.Join(dir, "emb4"), "--token-budget", "-1")
 	require.NotEqual(t, 0, r.code)
 	require.Contains(t, r.stderr, "--token-budget -1")
+}
+
+// encode --fp16 writes float16 shards that index and search as the float32 ones do; a rerun into the directory
+// without --fp16 is refused (shards of two value types never mix).
+func TestEncodeFP16Shards(t *testing.T) {
+	dir := t.TempDir()
+	f := writeFixture(t, dir)
+	model := trainTinyDE(t, f)
+	fp32, fp16 := filepath.Join(dir, "emb32"), filepath.Join(dir, "emb16")
+	ok(t, "encode", "--model", model, "--collection", f.coll, "--out", fp32, "--threads", "1")
+	ok(t, "encode", "--model", model, "--collection", f.coll, "--out", fp16, "--threads", "1", "--fp16")
+	a, b := readShards(t, fp32), readShards(t, fp16)
+	require.Equal(t, len(a), len(b))
+	for id, va := range a {
+		for i, x := range va {
+			require.Equal(t, retrieval.Float16ToFloat32(retrieval.Float32ToFloat16(x)), b[id][i], "passage %s value %d", id, i)
+		}
+	}
+	fi32, err := os.Stat(filepath.Join(fp32, "part-00.emb"))
+	require.NoError(t, err)
+	fi16, err := os.Stat(filepath.Join(fp16, "part-00.emb"))
+	require.NoError(t, err)
+	require.Less(t, fi16.Size(), fi32.Size())
+	ok(t, "index", "--emb", fp16, "--out", filepath.Join(dir, "ix16"))
+	r := inproc(t, "encode", "--model", model, "--collection", f.coll, "--out", fp16, "--threads", "1")
+	require.NotEqual(t, 0, r.code)
+	require.Contains(t, r.stderr, "float16 shards (this run: float32)")
 }
