@@ -493,6 +493,25 @@ func (u *unpickler) top() (any, error) {
 	return u.stack[len(u.stack)-1], nil
 }
 
+// popN pops the top n items, returned in stack order (a copy).
+func (u *unpickler) popN(n int) ([]any, error) {
+	if len(u.stack) < n {
+		return nil, errors.New("stack underflow")
+	}
+	items := append([]any{}, u.stack[len(u.stack)-n:]...)
+	u.stack = u.stack[:len(u.stack)-n]
+	return items, nil
+}
+
+// popItems pops the operands of an opcode that has a one-shot form taking the top n items (SETITEM, APPEND) and a
+// batch form taking everything since the last MARK (SETITEMS, APPENDS).
+func (u *unpickler) popItems(single bool, n int) ([]any, error) {
+	if single {
+		return u.popN(n)
+	}
+	return u.popMark()
+}
+
 func (u *unpickler) popMark() ([]any, error) {
 	if len(u.metaStack) == 0 {
 		return nil, errors.New("no MARK on the stack")
@@ -558,13 +577,11 @@ func (u *unpickler) step(op byte) error {
 		}
 		u.push(pyTuple(append([]any{}, items...)))
 	case 0x85, 0x86, 0x87: // TUPLE1..3
-		n := int(op - 0x84)
-		if len(u.stack) < n {
-			return errors.New("stack underflow")
+		items, err := u.popN(int(op - 0x84))
+		if err != nil {
+			return err
 		}
-		t := append(pyTuple{}, u.stack[len(u.stack)-n:]...)
-		u.stack = u.stack[:len(u.stack)-n]
-		u.push(t)
+		u.push(pyTuple(items))
 	case '}':
 		u.push(newDict())
 	case ']':
@@ -753,12 +770,8 @@ func (u *unpickler) step(op byte) error {
 			return fmt.Errorf("memo entry %d not defined", idx)
 		}
 		u.push(v)
-	case 's': // SETITEM
-		v, err := u.pop()
-		if err != nil {
-			return err
-		}
-		k, err := u.pop()
+	case 's', 'u': // SETITEM (one key and value), SETITEMS (pairs since the MARK)
+		items, err := u.popItems(op == 's', 2)
 		if err != nil {
 			return err
 		}
@@ -768,21 +781,7 @@ func (u *unpickler) step(op byte) error {
 		}
 		d, ok := obj.(*pyDict)
 		if !ok {
-			return fmt.Errorf("SETITEM on %s", describe(obj))
-		}
-		return d.set(k, v)
-	case 'u': // SETITEMS
-		items, err := u.popMark()
-		if err != nil {
-			return err
-		}
-		obj, err := u.top()
-		if err != nil {
-			return err
-		}
-		d, ok := obj.(*pyDict)
-		if !ok {
-			return fmt.Errorf("SETITEMS on %s", describe(obj))
+			return fmt.Errorf("%s on %s", opNames[op], describe(obj))
 		}
 		if len(items)%2 != 0 {
 			return fmt.Errorf("odd number of items (%d)", len(items))
@@ -792,8 +791,8 @@ func (u *unpickler) step(op byte) error {
 				return err
 			}
 		}
-	case 'a': // APPEND
-		v, err := u.pop()
+	case 'a', 'e': // APPEND (one value), APPENDS (the values since the MARK)
+		items, err := u.popItems(op == 'a', 1)
 		if err != nil {
 			return err
 		}
@@ -803,21 +802,7 @@ func (u *unpickler) step(op byte) error {
 		}
 		l, ok := obj.(*pyList)
 		if !ok {
-			return fmt.Errorf("APPEND on %s", describe(obj))
-		}
-		l.items = append(l.items, v)
-	case 'e': // APPENDS
-		items, err := u.popMark()
-		if err != nil {
-			return err
-		}
-		obj, err := u.top()
-		if err != nil {
-			return err
-		}
-		l, ok := obj.(*pyList)
-		if !ok {
-			return fmt.Errorf("APPENDS on %s", describe(obj))
+			return fmt.Errorf("%s on %s", opNames[op], describe(obj))
 		}
 		l.items = append(l.items, items...)
 	case '0': // POP
