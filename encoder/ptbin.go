@@ -465,6 +465,15 @@ func (u *unpickler) readLen(n int) (int, error) {
 	return int(v), nil
 }
 
+// readSized reads a w-byte little-endian length, then that many bytes.
+func (u *unpickler) readSized(w int) ([]byte, error) {
+	n, err := u.readLen(w)
+	if err != nil {
+		return nil, err
+	}
+	return u.read(n)
+}
+
 func (u *unpickler) readLine() (string, error) {
 	i := bytes.IndexByte(u.data[u.pos:], '\n')
 	if i < 0 {
@@ -503,13 +512,30 @@ func (u *unpickler) popN(n int) ([]any, error) {
 	return items, nil
 }
 
-// popItems pops the operands of an opcode that has a one-shot form taking the top n items (SETITEM, APPEND) and a
-// batch form taking everything since the last MARK (SETITEMS, APPENDS).
-func (u *unpickler) popItems(single bool, n int) ([]any, error) {
+// containerOperands pops the operands of an opcode that adds to the container beneath them, which must be a C:
+// the top n items for the one-shot forms (SETITEM, APPEND), everything since the last MARK for the batch forms
+// (SETITEMS, APPENDS). The container stays on the stack.
+func containerOperands[C any](u *unpickler, op byte, single bool, n int) (C, []any, error) {
+	var c C
+	var items []any
+	var err error
 	if single {
-		return u.popN(n)
+		items, err = u.popN(n)
+	} else {
+		items, err = u.popMark()
 	}
-	return u.popMark()
+	if err != nil {
+		return c, nil, err
+	}
+	obj, err := u.top()
+	if err != nil {
+		return c, nil, err
+	}
+	c, ok := obj.(C)
+	if !ok {
+		return c, nil, fmt.Errorf("%s on %s", opNames[op], describe(obj))
+	}
+	return c, items, nil
 }
 
 func (u *unpickler) popMark() ([]any, error) {
@@ -641,23 +667,13 @@ func (u *unpickler) step(op byte) error {
 		}
 		u.push(math.Float64frombits(binary.BigEndian.Uint64(b)))
 	case 'X', 0x8c, 0x8d, 'T', 'U': // BINUNICODE, SHORT_BINUNICODE, BINUNICODE8, BINSTRING, SHORT_BINSTRING
-		w := map[byte]int{'X': 4, 0x8c: 1, 0x8d: 8, 'T': 4, 'U': 1}[op]
-		n, err := u.readLen(w)
-		if err != nil {
-			return err
-		}
-		b, err := u.read(n)
+		b, err := u.readSized(map[byte]int{'X': 4, 0x8c: 1, 0x8d: 8, 'T': 4, 'U': 1}[op])
 		if err != nil {
 			return err
 		}
 		u.push(string(b))
 	case 'B', 'C', 0x8e: // BINBYTES, SHORT_BINBYTES, BINBYTES8
-		w := map[byte]int{'B': 4, 'C': 1, 0x8e: 8}[op]
-		n, err := u.readLen(w)
-		if err != nil {
-			return err
-		}
-		b, err := u.read(n)
+		b, err := u.readSized(map[byte]int{'B': 4, 'C': 1, 0x8e: 8}[op])
 		if err != nil {
 			return err
 		}
@@ -673,14 +689,11 @@ func (u *unpickler) step(op byte) error {
 		}
 		u.push(pyGlobal{mod, name})
 	case 0x93: // STACK_GLOBAL
-		name, err := u.pop()
+		items, err := u.popN(2)
 		if err != nil {
 			return err
 		}
-		mod, err := u.pop()
-		if err != nil {
-			return err
-		}
+		mod, name := items[0], items[1]
 		ms, ok1 := mod.(string)
 		ns, ok2 := name.(string)
 		if !ok1 || !ok2 {
@@ -688,14 +701,11 @@ func (u *unpickler) step(op byte) error {
 		}
 		u.push(pyGlobal{ms, ns})
 	case 'R', 0x81: // REDUCE, NEWOBJ
-		args, err := u.pop()
+		items, err := u.popN(2)
 		if err != nil {
 			return err
 		}
-		fn, err := u.pop()
-		if err != nil {
-			return err
-		}
+		fn, args := items[0], items[1]
 		t, ok := args.(pyTuple)
 		if !ok {
 			return fmt.Errorf("arguments are %s, want a tuple", describe(args))
@@ -771,17 +781,9 @@ func (u *unpickler) step(op byte) error {
 		}
 		u.push(v)
 	case 's', 'u': // SETITEM (one key and value), SETITEMS (pairs since the MARK)
-		items, err := u.popItems(op == 's', 2)
+		d, items, err := containerOperands[*pyDict](u, op, op == 's', 2)
 		if err != nil {
 			return err
-		}
-		obj, err := u.top()
-		if err != nil {
-			return err
-		}
-		d, ok := obj.(*pyDict)
-		if !ok {
-			return fmt.Errorf("%s on %s", opNames[op], describe(obj))
 		}
 		if len(items)%2 != 0 {
 			return fmt.Errorf("odd number of items (%d)", len(items))
@@ -792,17 +794,9 @@ func (u *unpickler) step(op byte) error {
 			}
 		}
 	case 'a', 'e': // APPEND (one value), APPENDS (the values since the MARK)
-		items, err := u.popItems(op == 'a', 1)
+		l, items, err := containerOperands[*pyList](u, op, op == 'a', 1)
 		if err != nil {
 			return err
-		}
-		obj, err := u.top()
-		if err != nil {
-			return err
-		}
-		l, ok := obj.(*pyList)
-		if !ok {
-			return fmt.Errorf("%s on %s", opNames[op], describe(obj))
 		}
 		l.items = append(l.items, items...)
 	case '0': // POP

@@ -342,9 +342,10 @@ func FuzzUnpickle(f *testing.F) {
 	})
 }
 
-// TestPickleContainers runs the container opcodes (TUPLE2, SETITEM, SETITEMS, APPEND, APPENDS) on hand-written
-// pickles: the values they build and the errors on a wrong target, an odd SETITEMS, a missing MARK or too few items.
-func TestPickleContainers(t *testing.T) {
+// TestPickleOpcodes runs the container opcodes (TUPLE2, SETITEM, SETITEMS, APPEND, APPENDS), the sized strings and
+// bytes, STACK_GLOBAL and REDUCE on hand-written pickles: the values they build and the errors on a wrong target, an
+// odd SETITEMS, a missing MARK, too few items or a truncated length.
+func TestPickleOpcodes(t *testing.T) {
 	run := func(p string) (any, error) {
 		u := &unpickler{data: []byte("\x80\x02" + p), memo: map[int64]any{}}
 		return u.run()
@@ -369,6 +370,19 @@ func TestPickleContainers(t *testing.T) {
 		{name: "SETITEM short", pickle: "K\x01s.", wantErr: "SETITEM (0x73) at offset 4: stack underflow"},
 		{name: "SETITEM without a dict", pickle: "K\x01K\x02s.", wantErr: "SETITEM (0x73) at offset 6: stack underflow"},
 		{name: "APPENDS without MARK", pickle: "]e.", wantErr: "APPENDS (0x65) at offset 3: no MARK on the stack"},
+		{name: "SHORT_BINUNICODE", pickle: "\x8c\x02ab.", want: "ab"},
+		{name: "BINUNICODE", pickle: key("ab") + ".", want: "ab"},
+		{name: "SHORT_BINBYTES", pickle: "C\x02ab.", want: pyBytes("ab")},
+		{name: "BINBYTES truncated length", pickle: "B\x02\x00", wantErr: "BINBYTES (0x42) at offset 2"},
+		{name: "SHORT_BINUNICODE truncated", pickle: "\x8c\x05ab", wantErr: "SHORT_BINUNICODE (0x8c) at offset 2"},
+		{name: "STACK_GLOBAL", pickle: key("torch") + key("Size") + "\x93.", want: pyGlobal{"torch", "Size"}},
+		{name: "STACK_GLOBAL not strings", pickle: key("torch") + "K\x01\x93.",
+			wantErr: "module and name must be strings, got str \"torch\" and int 1"},
+		{name: "STACK_GLOBAL short", pickle: key("torch") + "\x93.", wantErr: "STACK_GLOBAL (0x93) at offset 12: stack underflow"},
+		{name: "REDUCE", pickle: "ctorch\nSize\n(K\x02K\x03tR.", want: &pyCall{fn: pyGlobal{"torch", "Size"}, args: pyTuple{int64(2), int64(3)}}},
+		{name: "REDUCE args not a tuple", pickle: "ctorch\nSize\nK\x02R.", wantErr: "arguments are int 2, want a tuple"},
+		{name: "REDUCE callable not a global", pickle: "K\x01)R.", wantErr: "callable is int 1, want a global"},
+		{name: "REDUCE short", pickle: ")R.", wantErr: "REDUCE (0x52) at offset 3: stack underflow"},
 		{name: "TUPLE2 short", pickle: "K\x01\x86.", wantErr: "TUPLE2 (0x86) at offset 4: stack underflow"},
 	}
 	for _, c := range cases {
