@@ -2,6 +2,7 @@ package encoder
 
 import (
 	"encoding/json"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
@@ -44,15 +45,14 @@ func maxDiff(t *testing.T, got, want *torch.Tensor) float64 {
 // this machine when /usr/bin/python3 has torch, else the committed testdata (computed on another CPU).
 func parityDir(t *testing.T) string {
 	t.Helper()
-	ok, why := pyref.Available()
-	if !ok {
-		t.Logf("comparing with the committed testdata (%s)", why)
-		return "testdata"
-	}
-	dir := t.TempDir()
-	require.NoError(t, pyref.Run(filepath.Join("testdata", "gen_encoder_fixtures.py"), dir))
-	t.Logf("comparing with a reference regenerated here (%s)", why)
-	return dir
+	return pyref.Fixture(t, filepath.Join("testdata", "gen_encoder_fixtures.py"), "testdata")
+}
+
+// TestMain removes the references pyref.Fixture regenerated.
+func TestMain(m *testing.M) {
+	code := m.Run()
+	pyref.RemoveFixtures()
+	os.Exit(code)
 }
 
 // parityTol: torch.testing.assert_close's float32 default, elementwise for outputs and normwise (rtol times the
