@@ -109,12 +109,8 @@ func augmentQuery(cands []Candidate, o AugmentOptions) augmentedQuery {
 // The result is usually concatenated after the step-3 file with Merge (the official `cat de1 unlabel > de2`).
 // When ctx ends, Augment returns ctx.Err() (checked every checkEvery queries) and leaves no file.
 func Augment(ctx context.Context, in MineInput, o AugmentOptions, out string) (Stats, error) {
-	var st Stats
 	o = o.withDefaults()
-	if err := o.validate(); err != nil {
-		return st, err
-	}
-	err := writeQueries(ctx, "Augment", in, out, &st, func(qid string) []pidPair {
+	return writeQueries(ctx, "Augment", in, o.validate(), out, func(st *Stats, qid string) []pidPair {
 		cands := in.Candidates[qid]
 		if len(cands) == 0 {
 			st.SkippedNoCandidates++
@@ -138,8 +134,4 @@ func Augment(ctx context.Context, in MineInput, o AugmentOptions, out string) (S
 		}
 		return lines
 	})
-	if err != nil {
-		return Stats{}, err
-	}
-	return st, nil
 }

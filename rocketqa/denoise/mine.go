@@ -362,28 +362,32 @@ func queryText(op string, in MineInput, qid string) (string, error) {
 // pidPair is one line to write: a positive (or pseudo-positive) and a negative pid.
 type pidPair struct{ pos, neg string }
 
-// writeQueries is the loop of Mine and Augment. For each qid of in.QIDs, in that order (looking at ctx every
-// checkEvery queries), pairs gives the lines to write, or none to skip the query (pairs counts why in st). The lines
-// go to out, a dual.train.tsv committed only when every query succeeded. It fills st.Queries, Written and Lines.
-func writeQueries(ctx context.Context, op string, in MineInput, out string, st *Stats, pairs func(qid string) []pidPair) error {
-	if err := checkQIDs(op, in.QIDs); err != nil {
-		return err
+// writeQueries is the loop of Mine and Augment; optErr is their options' validation, returned first. For each qid
+// of in.QIDs, in that order (looking at ctx every checkEvery queries), pairs gives the lines to write, or none to
+// skip the query (pairs counts why in st). The lines go to out, a dual.train.tsv committed only when every query
+// succeeded. writeQueries fills Stats.Queries, Written and Lines; on an error it returns zero Stats.
+func writeQueries(ctx context.Context, op string, in MineInput, optErr error, out string, pairs func(st *Stats, qid string) []pidPair) (Stats, error) {
+	if optErr != nil {
+		return Stats{}, optErr
 	}
-	st.Queries = len(in.QIDs)
+	if err := checkQIDs(op, in.QIDs); err != nil {
+		return Stats{}, err
+	}
 	if in.Passages == nil {
-		return fmt.Errorf("denoise: %s: no passage store", op)
+		return Stats{}, fmt.Errorf("denoise: %s: no passage store", op)
 	}
 	w, err := dataset.CreateDualTrain(out)
 	if err != nil {
-		return fmt.Errorf("denoise: %s: %w", op, err)
+		return Stats{}, fmt.Errorf("denoise: %s: %w", op, err)
 	}
+	st := Stats{Queries: len(in.QIDs)}
 	lw := &lineWriter{op: op, w: w, ps: in.Passages}
 	write := func() error {
 		for i, qid := range in.QIDs {
 			if i%checkEvery == 0 && ctx.Err() != nil {
 				return ctx.Err()
 			}
-			ps := pairs(qid)
+			ps := pairs(&st, qid)
 			if len(ps) == 0 {
 				continue
 			}
@@ -401,13 +405,13 @@ func writeQueries(ctx context.Context, op string, in MineInput, out string, st *
 		return nil
 	}
 	if err := write(); err != nil {
-		return errors.Join(err, w.Abort())
+		return Stats{}, errors.Join(err, w.Abort())
 	}
 	if err := w.Close(); err != nil {
-		return fmt.Errorf("denoise: %s: %w", op, err)
+		return Stats{}, fmt.Errorf("denoise: %s: %w", op, err)
 	}
 	st.Lines = lw.rows
-	return nil
+	return st, nil
 }
 
 // Mine writes a dual.train.tsv of denoised hard negatives (construct_marco_train_de.py). For each query of
@@ -420,12 +424,8 @@ func writeQueries(ctx context.Context, op string, in MineInput, out string, st *
 //
 // When ctx ends, Mine returns ctx.Err() (checked every checkEvery queries) and leaves no file.
 func Mine(ctx context.Context, in MineInput, o MineOptions, out string) (Stats, error) {
-	var st Stats
 	o = o.withDefaults()
-	if err := o.validate(); err != nil {
-		return st, err
-	}
-	err := writeQueries(ctx, "Mine", in, out, &st, func(qid string) []pidPair {
+	return writeQueries(ctx, "Mine", in, o.validate(), out, func(st *Stats, qid string) []pidPair {
 		pos := dedup(in.Positives[qid])
 		if len(pos) == 0 {
 			st.SkippedNoPositives++
@@ -466,8 +466,4 @@ func Mine(ctx context.Context, in MineInput, o MineOptions, out string) (Stats, 
 		}
 		return lines
 	})
-	if err != nil {
-		return Stats{}, err
-	}
-	return st, nil
 }
