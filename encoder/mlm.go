@@ -2,6 +2,7 @@ package encoder
 
 import (
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 
@@ -104,7 +105,7 @@ func MLMHeadFromStateDict(enc *BERT, raw map[string]safetensors.Tensor, file str
 		switch {
 		case !ok:
 			problems = append(problems, "missing "+n)
-		case !equalShape(t.Shape, shapes[n]):
+		case !slices.Equal(t.Shape, shapes[n]):
 			problems = append(problems, fmt.Sprintf("%s has shape %v, want %v", n, t.Shape, shapes[n]))
 		case !isFloat(t.DType):
 			problems = append(problems, fmt.Sprintf("%s has dtype %s", n, t.DType))
