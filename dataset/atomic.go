@@ -159,25 +159,27 @@ func WriteFileAtomic(path string, fill func(w *AtomicFile) error) error {
 	return a.Commit()
 }
 
-// tsvWriter writes tab-separated rows, refusing fields that would break the
-// format (a TAB, a newline or a carriage return inside a field).
-type tsvWriter struct {
+// rowWriter writes the rows of an atomic file, one a line, with a sticky error:
+// tab-separated rows (row), refusing fields that would break the format (a TAB,
+// a newline or a carriage return inside a field), or lines encoded by the caller
+// (line, for JSON lines). After an error Close discards the file.
+type rowWriter struct {
 	a    *AtomicFile
 	rows int
 	err  error
 }
 
-func createTSV(path string) (*tsvWriter, error) {
+func createRows(path string) (*rowWriter, error) {
 	a, err := CreateAtomic(path)
 	if err != nil {
 		return nil, err
 	}
-	return &tsvWriter{a: a}, nil
+	return &rowWriter{a: a}, nil
 }
 
 var errClosed = errors.New("writer is closed")
 
-func (w *tsvWriter) row(fields ...string) error {
+func (w *rowWriter) row(fields ...string) error {
 	if w.err != nil {
 		return w.err
 	}
@@ -197,7 +199,14 @@ func (w *tsvWriter) row(fields ...string) error {
 		}
 		w.a.WriteString(f)
 	}
-	if _, err := w.a.WriteString("\n"); err != nil {
+	return w.line(newline)
+}
+
+var newline = []byte("\n")
+
+// line writes b, which ends a row, and counts the row.
+func (w *rowWriter) line(b []byte) error {
+	if _, err := w.a.Write(b); err != nil {
 		w.err = err
 		return err
 	}
@@ -206,7 +215,7 @@ func (w *tsvWriter) row(fields ...string) error {
 }
 
 // fail records a refused row: the error is sticky, so Close discards the file.
-func (w *tsvWriter) fail(format string, a ...any) error {
+func (w *rowWriter) fail(format string, a ...any) error {
 	if w.err == nil {
 		w.err = fmt.Errorf("%s: row %d: %s", w.a.path, w.rows+1, fmt.Sprintf(format, a...))
 	}
@@ -214,11 +223,11 @@ func (w *tsvWriter) fail(format string, a ...any) error {
 }
 
 // Rows is the number of rows written so far.
-func (w *tsvWriter) Rows() int { return w.rows }
+func (w *rowWriter) Rows() int { return w.rows }
 
 // Close commits the file; after a failed Write it discards the file and
 // returns that error. Safe to call twice.
-func (w *tsvWriter) Close() error {
+func (w *rowWriter) Close() error {
 	if w.err != nil {
 		w.a.Abort()
 		return w.err
@@ -227,7 +236,7 @@ func (w *tsvWriter) Close() error {
 }
 
 // Abort discards the file.
-func (w *tsvWriter) Abort() error { return w.a.Abort() }
+func (w *rowWriter) Abort() error { return w.a.Abort() }
 
 func clip(s string, n int) string {
 	r := []rune(s)

@@ -386,6 +386,17 @@ func TestDevJSON(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, `{"question_id":"q1","question":"问题一","answer_paragraphs":[{"paragraph_id":"p1","paragraph_text":"段落"},{"paragraph_id":"p2"}]}`+"\n"+
 		`{"question_id":"q9","question":"无答案","answer_paragraphs":[]}`+"\n", string(raw))
+
+	// An empty question_id is refused; the error is sticky and Close leaves no file.
+	bad := filepath.Join(t.TempDir(), "bad.json")
+	w, err = CreateDev(bad)
+	require.NoError(t, err)
+	require.NoError(t, w.Write(got[0]))
+	err = w.Write(DevExample{Question: "无编号"})
+	require.EqualError(t, err, bad+": row 2: empty question_id")
+	require.Equal(t, err, w.Write(got[0]))
+	require.Equal(t, err, w.Close())
+	require.NoFileExists(t, bad)
 }
 
 func TestQrelsFormats(t *testing.T) {

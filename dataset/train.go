@@ -70,11 +70,11 @@ func parseLabel(s string) (int, error) {
 }
 
 // DualWriter writes a dual-encoder training file atomically.
-type DualWriter struct{ *tsvWriter }
+type DualWriter struct{ *rowWriter }
 
 // CreateDualTrain starts writing a 6-column dual-encoder training file.
 func CreateDualTrain(path string) (*DualWriter, error) {
-	w, err := createTSV(path)
+	w, err := createRows(path)
 	if err != nil {
 		return nil, err
 	}
@@ -136,11 +136,11 @@ func parseCross(line []byte) (CrossExample, error) {
 }
 
 // CrossWriter writes a cross-encoder training file atomically.
-type CrossWriter struct{ *tsvWriter }
+type CrossWriter struct{ *rowWriter }
 
 // CreateCrossTrain starts writing a 4-column cross-encoder training file.
 func CreateCrossTrain(path string) (*CrossWriter, error) {
-	w, err := createTSV(path)
+	w, err := createRows(path)
 	if err != nil {
 		return nil, err
 	}
@@ -294,7 +294,7 @@ func (r *JointReader) Close() error { return r.src.close() }
 
 // JointWriter writes a RocketQA v2 joint-training file atomically.
 type JointWriter struct {
-	*tsvWriter
+	*rowWriter
 	m int
 }
 
@@ -303,7 +303,7 @@ func CreateJointLists(path string, listSize int) (*JointWriter, error) {
 	if listSize < 1 {
 		return nil, fmt.Errorf("%s: list size %d must be at least 1", path, listSize)
 	}
-	w, err := createTSV(path)
+	w, err := createRows(path)
 	if err != nil {
 		return nil, err
 	}
