@@ -122,6 +122,41 @@ func TestLineEndingsBOMAndGzip(t *testing.T) {
 	}
 }
 
+// The checks of a cross-encoder line and of a joint-training line, in their order: a joint line may have any
+// integer label and an empty passage.
+func TestCrossAndJointLineChecks(t *testing.T) {
+	cases := []struct{ line, cross, joint string }{
+		{"q\t\tp\t1", "", ""},
+		{"\t\tp\t1", "empty query (column 1)", "empty query (column 1)"},
+		{"q\t\t \t0", "empty passage (column 3)", ""},
+		{"\t\tp\t2", "label 2 is not 0 or 1", "empty query (column 1)"},
+		{"q\t\tp\t2", "label 2 is not 0 or 1", ""},
+		{"q\t\tp\tx", `label "x" is not an integer`, `label "x" is not an integer`},
+	}
+	for _, c := range cases {
+		p := writeFile(t, "f.tsv", c.line+"\n")
+		cr, err := OpenCrossTrain(p)
+		require.NoError(t, err)
+		cr.Next()
+		jr, err := OpenJointLists(p, 1)
+		require.NoError(t, err)
+		jr.Next()
+		for _, g := range []struct {
+			what string
+			err  error
+			want string
+		}{{"cross", cr.Err(), c.cross}, {"joint", jr.Err(), c.joint}} {
+			if g.want == "" {
+				assert.NoError(t, g.err, "%s %q", g.what, c.line)
+			} else {
+				assert.Equal(t, g.want, lineErr(t, g.err).Msg, "%s %q", g.what, c.line)
+			}
+		}
+		cr.Close()
+		jr.Close()
+	}
+}
+
 func TestCrossLabelMustBeBinary(t *testing.T) {
 	p := writeFile(t, "cross.tsv", "q\t\tp\t1\nq\t\tp\t2\n")
 	r, err := OpenCrossTrain(p)

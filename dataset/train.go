@@ -113,7 +113,24 @@ func OpenCrossTrain(path string, opts ...Options) (*CrossReader, error) {
 // Example is the current example.
 func (r *CrossReader) Example() CrossExample { return r.cur }
 
+// parseCross reads a cross-encoder training line: a 4-column line (parseQueryPassage) whose label is 0 or 1 and
+// whose passage is not empty.
 func parseCross(line []byte) (CrossExample, error) {
+	ex, err := parseQueryPassage(line, func(label int) error {
+		if label != 0 && label != 1 {
+			return fmt.Errorf("label %d is not 0 or 1", label)
+		}
+		return nil
+	})
+	if err == nil && strings.TrimSpace(ex.Para) == "" {
+		return ex, errors.New("empty passage (column 3)")
+	}
+	return ex, err
+}
+
+// parseQueryPassage reads query, title, para and an integer label, checks the label with checkLabel (when not
+// nil), then requires a non-empty query. A joint-training line is just that; parseCross checks more.
+func parseQueryPassage(line []byte, checkLabel func(int) error) (CrossExample, error) {
 	f, err := splitTab(line, 4)
 	if err != nil {
 		return CrossExample{}, err
@@ -122,15 +139,14 @@ func parseCross(line []byte) (CrossExample, error) {
 	if err != nil {
 		return CrossExample{}, err
 	}
-	if label != 0 && label != 1 {
-		return CrossExample{}, fmt.Errorf("label %d is not 0 or 1", label)
+	if checkLabel != nil {
+		if err := checkLabel(label); err != nil {
+			return CrossExample{}, err
+		}
 	}
 	ex := CrossExample{Query: f[0], Title: f[1], Para: f[2], Label: label}
 	if strings.TrimSpace(ex.Query) == "" {
 		return ex, errors.New("empty query (column 1)")
-	}
-	if strings.TrimSpace(ex.Para) == "" {
-		return ex, errors.New("empty passage (column 3)")
 	}
 	return ex, nil
 }
@@ -225,7 +241,7 @@ func (r *JointReader) Next() bool {
 			if bad != nil {
 				continue // consume the rest of the block
 			}
-			ex, perr := parseJointLine(line)
+			ex, perr := parseQueryPassage(line, nil)
 			if perr == nil && len(items) > 0 && ex.Query != items[0].Query {
 				perr = fmt.Errorf("query differs from the one on line %d, where this list of %d lines starts", first, r.m)
 			}
@@ -259,22 +275,6 @@ func (r *JointReader) Next() bool {
 		r.curLine = first
 		return true
 	}
-}
-
-func parseJointLine(line []byte) (CrossExample, error) {
-	f, err := splitTab(line, 4)
-	if err != nil {
-		return CrossExample{}, err
-	}
-	label, err := parseLabel(f[3])
-	if err != nil {
-		return CrossExample{}, err
-	}
-	ex := CrossExample{Query: f[0], Title: f[1], Para: f[2], Label: label}
-	if strings.TrimSpace(ex.Query) == "" {
-		return ex, errors.New("empty query (column 1)")
-	}
-	return ex, nil
 }
 
 // List is the current list.
