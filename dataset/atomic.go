@@ -88,28 +88,30 @@ func (a *AtomicFile) Path() string { return a.path }
 
 // Write buffers p. Errors are sticky: once a write fails, Commit fails too.
 func (a *AtomicFile) Write(p []byte) (int, error) {
-	if a.done {
-		return 0, fmt.Errorf("%s: write after close", a.path)
+	if err := a.writable(); err != nil {
+		return 0, err
 	}
-	if a.err != nil {
-		return 0, a.err
-	}
-	n, err := a.bw.Write(p)
-	if err != nil {
-		a.err = err
-	}
-	return n, err
+	return a.keep(a.bw.Write(p))
 }
 
 // WriteString buffers s.
 func (a *AtomicFile) WriteString(s string) (int, error) {
+	if err := a.writable(); err != nil {
+		return 0, err
+	}
+	return a.keep(a.bw.WriteString(s))
+}
+
+// writable is the error a write gets before it starts: the file is closed, or an earlier write failed.
+func (a *AtomicFile) writable() error {
 	if a.done {
-		return 0, fmt.Errorf("%s: write after close", a.path)
+		return fmt.Errorf("%s: write after close", a.path)
 	}
-	if a.err != nil {
-		return 0, a.err
-	}
-	n, err := a.bw.WriteString(s)
+	return a.err
+}
+
+// keep records a write's error, which makes the later writes and Commit fail.
+func (a *AtomicFile) keep(n int, err error) (int, error) {
 	if err != nil {
 		a.err = err
 	}
