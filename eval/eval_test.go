@@ -192,6 +192,23 @@ func TestLoadRunErrors(t *testing.T) {
 	}
 }
 
+// A run or reference without records is an error that names the file.
+func TestLoadEmptyFiles(t *testing.T) {
+	dir := t.TempDir()
+	for _, c := range []struct {
+		name, content, want string
+		load                func(string) error
+	}{
+		{"run.tsv", "\n\n", "empty run", func(p string) error { _, err := LoadRunTSV(p); return err }},
+		{"qrels.tsv", "", "no judgements", func(p string) error { _, err := LoadQrels(p); return err }},
+		{"dev.json", "", "no questions", func(p string) error { _, err := LoadDuReaderReference(p); return err }},
+	} {
+		p := filepath.Join(dir, c.name)
+		require.NoError(t, os.WriteFile(p, []byte(c.content), 0o644))
+		assert.EqualError(t, c.load(p), p+": "+c.want)
+	}
+}
+
 func TestQrelsGradedAndRoundTrips(t *testing.T) {
 	dir := t.TempDir()
 	p := filepath.Join(dir, "qrels.txt")
