@@ -178,26 +178,14 @@ func (h *MLMHead) Loss(s *torch.Scope, ids, typeIDs, mask, positions, labels *to
 }
 
 // StateDict copies the head's own tensors out with their HF names.
-func (h *MLMHead) StateDict() ([]safetensors.Tensor, error) {
-	out := make([]safetensors.Tensor, 0, len(h.params))
-	for _, p := range h.params {
-		st, err := tensorTo(p.Name, p.Tensor)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, st)
-	}
-	return out, nil
-}
+func (h *MLMHead) StateDict() ([]safetensors.Tensor, error) { return stateDict("", h.params) }
 
 // Close frees the head's own tensors (not the encoder); safe to call twice.
 func (h *MLMHead) Close() {
 	if h == nil {
 		return
 	}
-	for _, p := range h.params {
-		p.Tensor.Close()
-	}
+	closeParams(h.params)
 	h.params = nil
 }
 
@@ -206,16 +194,10 @@ func (h *MLMHead) Close() {
 // bert.embeddings.word_embeddings.weight, as HF's save_pretrained writes it). LoadBERT and InitSpec.Init read it
 // as a plain encoder; LoadMLM reads it with its head; BertForMaskedLM.from_pretrained loads it with the head.
 func SaveMLM(dir string, h *MLMHead, vocabPath string) error {
-	var ts []safetensors.Tensor
-	for _, p := range h.Enc.Params() {
-		if strings.HasPrefix(p.Name, "pooler.") {
-			continue
-		}
-		st, err := tensorTo(MLMPrefix+p.Name, p.Tensor)
-		if err != nil {
-			return err
-		}
-		ts = append(ts, st)
+	enc := slices.DeleteFunc(slices.Clone(h.Enc.Params()), func(p Param) bool { return strings.HasPrefix(p.Name, "pooler.") })
+	ts, err := stateDict(MLMPrefix, enc)
+	if err != nil {
+		return err
 	}
 	head, err := h.StateDict()
 	if err != nil {

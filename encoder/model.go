@@ -242,8 +242,13 @@ func (m *BERT) HasPooler() bool { return m.pooler != nil }
 
 // StateDict copies the parameters out as float32 safetensors tensors with their HF names, each prefixed by prefix.
 func (m *BERT) StateDict(prefix string) ([]safetensors.Tensor, error) {
-	out := make([]safetensors.Tensor, 0, len(m.params))
-	for _, p := range m.params {
+	return stateDict(prefix, m.params)
+}
+
+// stateDict copies params out as float32 safetensors tensors, each name prefixed by prefix.
+func stateDict(prefix string, params []Param) ([]safetensors.Tensor, error) {
+	out := make([]safetensors.Tensor, 0, len(params))
+	for _, p := range params {
 		st, err := tensorTo(prefix+p.Name, p.Tensor)
 		if err != nil {
 			return nil, err
@@ -253,14 +258,19 @@ func (m *BERT) StateDict(prefix string) ([]safetensors.Tensor, error) {
 	return out, nil
 }
 
+// closeParams frees the tensors of params.
+func closeParams(params []Param) {
+	for _, p := range params {
+		p.Tensor.Close()
+	}
+}
+
 // Close frees the parameters; safe to call twice.
 func (m *BERT) Close() {
 	if m == nil {
 		return
 	}
-	for _, p := range m.params {
-		p.Tensor.Close()
-	}
+	closeParams(m.params)
 	m.params = nil
 }
 

@@ -290,13 +290,11 @@ func SaveCross(dir string, c *CrossEncoder, mi ModelInfo, vocab string) error {
 	if err != nil {
 		return err
 	}
-	for _, p := range []Param{{"classifier.weight", c.w}, {"classifier.bias", c.b}} {
-		st, err := tensorTo(p.Name, p.Tensor)
-		if err != nil {
-			return err
-		}
-		sd = append(sd, st)
+	head, err := stateDict("", []Param{{"classifier.weight", c.w}, {"classifier.bias", c.b}})
+	if err != nil {
+		return err
 	}
+	sd = append(sd, head...)
 	if err := SaveDir(dir, c.Enc.Cfg, sd, vocab); err != nil {
 		return err
 	}
