@@ -52,21 +52,17 @@ func NewMLMHead(enc *BERT) (*MLMHead, error) {
 	shapes := MLMShapes(enc.Cfg)
 	std := enc.Cfg.InitializerRange
 	for _, n := range sortedNames(shapes) {
-		t := torch.Zeros(shapes[n], torch.Float32, dev)
-		var err error
+		kind := initZeros
 		switch n {
 		case mlmLNW:
-			err = t.Fill(1)
+			kind = initOnes
 		case mlmDenseW:
-			err = t.TruncNormal(0, std, -2*std, 2*std)
+			kind = initNormal
 		}
-		if err == nil {
-			err = t.Err()
-		}
+		t, err := initTensor(n, shapes[n], dev, kind, std)
 		if err != nil {
-			t.Close()
 			h.Close()
-			return nil, fmt.Errorf("encoder: init %s: %w", n, err)
+			return nil, err
 		}
 		h.add(n, t)
 	}
