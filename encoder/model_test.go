@@ -241,7 +241,9 @@ func TestSaveLoadRoundTripAndPython(t *testing.T) {
 	require.NoError(t, closeto.Slices(l2, l1, parityTol), "logits of the reloaded cross encoder")
 
 	_, _, err = LoadCross(filepath.Join(dir, "de"))
-	require.ErrorContains(t, err, "not a cross_encoder")
+	require.EqualError(t, err, "encoder: "+filepath.Join(dir, "de")+" holds a dual_encoder, not a cross_encoder")
+	_, _, err = LoadDual(filepath.Join(dir, "ce"))
+	require.EqualError(t, err, "encoder: "+filepath.Join(dir, "ce")+" holds a cross_encoder, not a dual_encoder")
 
 	// Python side: the reference module loads the saved query tower strictly and computes the same [CLS]
 	if _, err := exec.Command("/usr/bin/python3", "-c", "import torch").CombinedOutput(); err != nil {

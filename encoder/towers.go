@@ -205,6 +205,18 @@ const (
 	InfoFile = "rocketqa.json"
 )
 
+// readModelInfoOf reads dir/rocketqa.json and requires its model_type to be modelType.
+func readModelInfoOf(dir, modelType string) (*ModelInfo, error) {
+	mi, err := ReadModelInfo(dir)
+	if err != nil {
+		return nil, err
+	}
+	if mi.ModelType != modelType {
+		return nil, fmt.Errorf("encoder: %s holds a %s, not a %s", dir, mi.ModelType, modelType)
+	}
+	return mi, nil
+}
+
 // ReadModelInfo reads dir/rocketqa.json.
 func ReadModelInfo(dir string) (*ModelInfo, error) {
 	b, err := os.ReadFile(filepath.Join(dir, InfoFile))
@@ -260,12 +272,9 @@ func SaveDual(dir string, d *DualEncoder, mi ModelInfo, vocab string) error {
 
 // LoadDual reads a directory written by SaveDual.
 func LoadDual(dir string) (*DualEncoder, *ModelInfo, error) {
-	mi, err := ReadModelInfo(dir)
+	mi, err := readModelInfoOf(dir, "dual_encoder")
 	if err != nil {
 		return nil, nil, err
-	}
-	if mi.ModelType != "dual_encoder" {
-		return nil, nil, fmt.Errorf("encoder: %s holds a %s, not a dual_encoder", dir, mi.ModelType)
 	}
 	q, err := LoadBERT(filepath.Join(dir, QueryDir), false)
 	if err != nil {
@@ -304,12 +313,9 @@ func SaveCross(dir string, c *CrossEncoder, mi ModelInfo, vocab string) error {
 // LoadCross reads a cross-encoder directory written by SaveCross (or any BertForSequenceClassification-like
 // checkpoint with rocketqa.json beside it).
 func LoadCross(dir string) (*CrossEncoder, *ModelInfo, error) {
-	mi, err := ReadModelInfo(dir)
+	mi, err := readModelInfoOf(dir, "cross_encoder")
 	if err != nil {
 		return nil, nil, err
-	}
-	if mi.ModelType != "cross_encoder" {
-		return nil, nil, fmt.Errorf("encoder: %s holds a %s, not a cross_encoder", dir, mi.ModelType)
 	}
 	c, err := loadCrossWeights(dir, mi.JointTraining)
 	return c, mi, err
