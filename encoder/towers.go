@@ -107,6 +107,24 @@ func (c *CrossEncoder) ToDevice(dev torch.Device) error {
 // Device is the device of the model's parameters.
 func (c *CrossEncoder) Device() torch.Device { return c.w.Device() }
 
+// CopyFrom copies the weights of src (encoder and head, in Params order) into c, as when a training run loads a
+// checkpoint it saved. The head versions and the tensor counts must match.
+func (c *CrossEncoder) CopyFrom(src *CrossEncoder) error {
+	if src.Version != c.Version {
+		return fmt.Errorf("encoder: CopyFrom: cross-encoder head v%d, destination v%d", src.Version, c.Version)
+	}
+	dst, from := c.Params(), src.Params()
+	if len(dst) != len(from) {
+		return fmt.Errorf("encoder: CopyFrom: %d cross-encoder tensors, destination %d", len(from), len(dst))
+	}
+	for i := range dst {
+		if err := dst[i].Tensor.CopyFrom(from[i].Tensor); err != nil {
+			return fmt.Errorf("encoder: CopyFrom %s: %w", dst[i].Name, err)
+		}
+	}
+	return nil
+}
+
 // Close frees the model; safe to call twice.
 func (c *CrossEncoder) Close() {
 	if c == nil {
@@ -126,6 +144,20 @@ type DualEncoder struct {
 
 // NewDualEncoder builds a dual encoder from a query tower and a passage tower (the same pointer when shared).
 func NewDualEncoder(q, p *BERT) *DualEncoder { return &DualEncoder{Query: q, Para: p, Shared: q == p} }
+
+// CopyFrom copies the weights of src into d: both towers, or the one tower when shared (src must be shared too).
+func (d *DualEncoder) CopyFrom(src *DualEncoder) error {
+	if src.Shared != d.Shared {
+		return fmt.Errorf("encoder: CopyFrom: shared towers %v, destination %v", src.Shared, d.Shared)
+	}
+	if err := d.Query.CopyFrom(src.Query); err != nil {
+		return err
+	}
+	if d.Shared {
+		return nil
+	}
+	return d.Para.CopyFrom(src.Para)
+}
 
 // EncodeQuery returns the [CLS] vectors [B, H] of a padded query batch.
 func (d *DualEncoder) EncodeQuery(s *torch.Scope, ids, typeIDs, mask *torch.Tensor, train bool) *torch.Tensor {

@@ -49,14 +49,8 @@ func (t *CrossTask) LoadModel(dir string) error {
 		return err
 	}
 	defer src.Close()
-	dst, from := t.Model.Params(), src.Params()
-	if len(dst) != len(from) {
-		return fmt.Errorf("rocketqa: %s has %d tensors, the model %d", dir, len(from), len(dst))
-	}
-	for i := range dst {
-		if err := dst[i].Tensor.CopyFrom(from[i].Tensor); err != nil {
-			return fmt.Errorf("rocketqa: load %s: %w", dst[i].Name, err)
-		}
+	if err := t.Model.CopyFrom(src); err != nil {
+		return fmt.Errorf("rocketqa: %s: %w", dir, err)
 	}
 	return nil
 }

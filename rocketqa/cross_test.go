@@ -167,3 +167,10 @@ func TestCrossInitFromDualTower(t *testing.T) {
 	_, err = encoder.NewCrossEncoder(m, encoder.HeadV1)
 	require.NoError(t, err)
 }
+
+// TestCrossResumeIsExact: a cross-encoder run stopped at step 3 and resumed (CrossTask.LoadModel) ends with the
+// weights of an uninterrupted 6-step run.
+func TestCrossResumeIsExact(t *testing.T) {
+	tinytest.RequireResumeExact(t, func() train.Task { return tinyCrossTask(t, true) }, train.Options{BatchSize: 4, MaxSteps: 6,
+		LR: 1e-3, WarmupProportion: 0.2, SaveEvery: 3, Seed: 5, Log: io.Discard}, 3)
+}

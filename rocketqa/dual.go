@@ -71,16 +71,10 @@ func (t *DualTask) LoadModel(dir string) error {
 		return err
 	}
 	defer src.Close()
-	if src.Shared != t.Model.Shared {
-		return fmt.Errorf("rocketqa: %s: shared towers %v, model %v", dir, src.Shared, t.Model.Shared)
+	if err := t.Model.CopyFrom(src); err != nil {
+		return fmt.Errorf("rocketqa: %s: %w", dir, err)
 	}
-	if err := t.Model.Query.CopyFrom(src.Query); err != nil {
-		return err
-	}
-	if t.Model.Shared {
-		return nil
-	}
-	return t.Model.Para.CopyFrom(src.Para)
+	return nil
 }
 
 // encodings tokenizes the batch: B queries, then the B·G passages slot by slot (all positives, then every group's
