@@ -327,15 +327,10 @@ func LoadDual(dir string) (*DualEncoder, *ModelInfo, error) {
 // BertForSequenceClassification) plus rocketqa.json.
 func SaveCross(dir string, c *CrossEncoder, mi ModelInfo, vocab string) error {
 	mi.ModelType, mi.JointTraining = "cross_encoder", c.Version == HeadV2
-	sd, err := c.Enc.StateDict("")
+	sd, err := stateDict("", c.Params()) // the encoder's tensors, then classifier.weight and classifier.bias
 	if err != nil {
 		return err
 	}
-	head, err := stateDict("", []Param{{"classifier.weight", c.w}, {"classifier.bias", c.b}})
-	if err != nil {
-		return err
-	}
-	sd = append(sd, head...)
 	if err := SaveDir(dir, c.Enc.Cfg, sd, vocab); err != nil {
 		return err
 	}
