@@ -43,17 +43,7 @@ func (t *CrossTask) SaveModel(dir string) error {
 }
 
 // LoadModel implements train.Task.
-func (t *CrossTask) LoadModel(dir string) error {
-	src, _, err := encoder.LoadCross(dir)
-	if err != nil {
-		return err
-	}
-	defer src.Close()
-	if err := t.Model.CopyFrom(src); err != nil {
-		return fmt.Errorf("rocketqa: %s: %w", dir, err)
-	}
-	return nil
-}
+func (t *CrossTask) LoadModel(dir string) error { return loadInto(dir, t.Model, encoder.LoadCross) }
 
 // Step implements train.Task.
 func (t *CrossTask) Step(s *torch.Scope, idx []int) (float64, error) {

@@ -65,13 +65,19 @@ func (t *DualTask) SaveModel(dir string) error {
 }
 
 // LoadModel implements train.Task: it copies the weights saved in dir into the model.
-func (t *DualTask) LoadModel(dir string) error {
-	src, _, err := encoder.LoadDual(dir)
+func (t *DualTask) LoadModel(dir string) error { return loadInto(dir, t.Model, encoder.LoadDual) }
+
+// loadInto copies the weights of the model that load reads from dir into dst.
+func loadInto[M interface {
+	CopyFrom(M) error
+	Close()
+}](dir string, dst M, load func(string) (M, *encoder.ModelInfo, error)) error {
+	src, _, err := load(dir)
 	if err != nil {
 		return err
 	}
 	defer src.Close()
-	if err := t.Model.CopyFrom(src); err != nil {
+	if err := dst.CopyFrom(src); err != nil {
 		return fmt.Errorf("rocketqa: %s: %w", dir, err)
 	}
 	return nil
