@@ -95,8 +95,7 @@ func augmentQuery(cands []Candidate, o AugmentOptions) augmentedQuery {
 	// where pos_qp[qid] is the pseudo-positive's pid string, a substring test: it also drops every candidate whose
 	// pid is a substring of the pseudo-positive's (pid "12" when the pseudo-positive is "3125"). That is a bug and
 	// is deliberately not reproduced.
-	isPos := func(pid string) bool { return pid == a.pos }
-	a.negs = ceNegatives(cands, o.TopK, o.NegCount, o.NegThreshold, isPos, map[string]bool{}, &a.examined)
+	a.negs = ceNegatives(cands, o.TopK, o.NegCount, o.NegThreshold, map[string]bool{a.pos: true}, map[string]bool{}, &a.examined)
 	return a
 }
 
@@ -110,27 +109,26 @@ func augmentQuery(cands []Candidate, o AugmentOptions) augmentedQuery {
 // When ctx ends, Augment returns ctx.Err() (checked every checkEvery queries) and leaves no file.
 func Augment(ctx context.Context, in MineInput, o AugmentOptions, out string) (Stats, error) {
 	o = o.withDefaults()
-	return writeQueries(ctx, "Augment", in, o.validate(), out, func(st *Stats, qid string) []pidPair {
+	return writeQueries(ctx, "Augment", in, o.validate(), out, func(st *Stats, qid string, lines []pidPair) []pidPair {
 		cands := in.Candidates[qid]
 		if len(cands) == 0 {
 			st.SkippedNoCandidates++
-			return nil
+			return lines // none
 		}
 		a := augmentQuery(cands, o)
 		st.addExamined(a.examined)
 		if !a.havePos {
 			st.SkippedNoPseudoPositive++
-			return nil
+			return lines // none
 		}
 		if len(a.negs) == 0 {
 			st.SkippedNoNegatives++
-			return nil
+			return lines // none
 		}
 		st.Positives++
 		st.CENegatives += len(a.negs)
-		lines := make([]pidPair, len(a.negs))
-		for i, n := range a.negs {
-			lines[i] = pidPair{a.pos, n}
+		for _, n := range a.negs {
+			lines = append(lines, pidPair{a.pos, n})
 		}
 		return lines
 	})

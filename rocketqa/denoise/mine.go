@@ -124,14 +124,14 @@ type examined struct {
 // ceNegatives is the CE filter of construct_marco_train_de.py and construct_unlabel_train_de.py: over cands (in
 // rank order) down to rank topK, until limit are taken, it takes each candidate that is not excluded, not chosen
 // already and Scored with CEScore < threshold, in rank order, and marks it in chosen. The others it counts in e.
-func ceNegatives(cands []Candidate, topK, limit int, threshold float64, excluded func(pid string) bool, chosen map[string]bool, e *examined) []string {
+func ceNegatives(cands []Candidate, topK, limit int, threshold float64, excluded, chosen map[string]bool, e *examined) []string {
 	var negs []string
 	for _, c := range cands {
 		if c.Rank > topK || len(negs) == limit {
 			break
 		}
 		switch {
-		case excluded(c.PID):
+		case excluded[c.PID]:
 			e.excluded++
 		case chosen[c.PID]:
 		case !c.Scored:
@@ -184,7 +184,7 @@ func mineQuery(positives, additional []string, cands []Candidate, o MineOptions,
 	cands = inRankOrder(cands)
 
 	// 1. The CE filter over the top TopK, in rank order.
-	m.negs = ceNegatives(cands, o.TopK, target, o.Threshold, func(pid string) bool { return blocked[pid] }, chosen, &m.examined)
+	m.negs = ceNegatives(cands, o.TopK, target, o.Threshold, blocked, chosen, &m.examined)
 	m.fromCE = len(m.negs)
 	if len(m.negs) == target || !o.fill() {
 		return m
@@ -363,10 +363,10 @@ func queryText(op string, in MineInput, qid string) (string, error) {
 type pidPair struct{ pos, neg string }
 
 // writeQueries is the loop of Mine and Augment; optErr is their options' validation, returned first. For each qid
-// of in.QIDs, in that order (looking at ctx every checkEvery queries), pairs gives the lines to write, or none to
-// skip the query (pairs counts why in st). The lines go to out, a dual.train.tsv committed only when every query
+// of in.QIDs, in that order (looking at ctx every checkEvery queries), pairs appends the lines to write to buf (an
+// emptied buffer reused from query to query), or none to skip the query (pairs counts why in st). The lines go to out, a dual.train.tsv committed only when every query
 // succeeded. writeQueries fills Stats.Queries, Written and Lines; on an error it returns zero Stats.
-func writeQueries(ctx context.Context, op string, in MineInput, optErr error, out string, pairs func(st *Stats, qid string) []pidPair) (Stats, error) {
+func writeQueries(ctx context.Context, op string, in MineInput, optErr error, out string, pairs func(st *Stats, qid string, buf []pidPair) []pidPair) (Stats, error) {
 	if optErr != nil {
 		return Stats{}, optErr
 	}
@@ -382,12 +382,14 @@ func writeQueries(ctx context.Context, op string, in MineInput, optErr error, ou
 	}
 	st := Stats{Queries: len(in.QIDs)}
 	lw := &lineWriter{op: op, w: w, ps: in.Passages}
+	var buf []pidPair
 	write := func() error {
 		for i, qid := range in.QIDs {
 			if i%checkEvery == 0 && ctx.Err() != nil {
 				return ctx.Err()
 			}
-			ps := pairs(&st, qid)
+			buf = pairs(&st, qid, buf[:0])
+			ps := buf
 			if len(ps) == 0 {
 				continue
 			}
@@ -425,22 +427,22 @@ func writeQueries(ctx context.Context, op string, in MineInput, optErr error, ou
 // When ctx ends, Mine returns ctx.Err() (checked every checkEvery queries) and leaves no file.
 func Mine(ctx context.Context, in MineInput, o MineOptions, out string) (Stats, error) {
 	o = o.withDefaults()
-	return writeQueries(ctx, "Mine", in, o.validate(), out, func(st *Stats, qid string) []pidPair {
+	return writeQueries(ctx, "Mine", in, o.validate(), out, func(st *Stats, qid string, lines []pidPair) []pidPair {
 		pos := dedup(in.Positives[qid])
 		if len(pos) == 0 {
 			st.SkippedNoPositives++
-			return nil
+			return lines // none
 		}
 		cands := in.Candidates[qid]
 		if len(cands) == 0 {
 			st.SkippedNoCandidates++
-			return nil
+			return lines // none
 		}
 		m := mineQuery(pos, in.Additional[qid], cands, o, queryRNG(o.Seed, qid))
 		st.addExamined(m.examined)
 		if len(m.negs) == 0 {
 			st.SkippedNoNegatives++
-			return nil
+			return lines // none
 		}
 		st.Positives += len(pos)
 		st.CENegatives += m.fromCE
@@ -452,7 +454,6 @@ func Mine(ctx context.Context, in MineInput, o MineOptions, out string) (Stats, 
 			st.ShortQueries++
 		}
 		// NegPerPos rounds, each pairing every positive in order with the negative popped from the end of the list.
-		lines := make([]pidPair, 0, len(m.negs))
 		negs := m.negs
 	rounds:
 		for range o.NegPerPos {
