@@ -88,28 +88,30 @@ func (a *AtomicFile) Path() string { return a.path }
 
 // Write buffers p. Errors are sticky: once a write fails, Commit fails too.
 func (a *AtomicFile) Write(p []byte) (int, error) {
-	if a.done {
-		return 0, fmt.Errorf("%s: write after close", a.path)
+	if err := a.writable(); err != nil {
+		return 0, err
 	}
-	if a.err != nil {
-		return 0, a.err
-	}
-	n, err := a.bw.Write(p)
-	if err != nil {
-		a.err = err
-	}
-	return n, err
+	return a.keep(a.bw.Write(p))
 }
 
 // WriteString buffers s.
 func (a *AtomicFile) WriteString(s string) (int, error) {
+	if err := a.writable(); err != nil {
+		return 0, err
+	}
+	return a.keep(a.bw.WriteString(s))
+}
+
+// writable is the error a write gets before it starts: the file is closed, or an earlier write failed.
+func (a *AtomicFile) writable() error {
 	if a.done {
-		return 0, fmt.Errorf("%s: write after close", a.path)
+		return fmt.Errorf("%s: write after close", a.path)
 	}
-	if a.err != nil {
-		return 0, a.err
-	}
-	n, err := a.bw.WriteString(s)
+	return a.err
+}
+
+// keep records a write's error, which makes the later writes and Commit fail.
+func (a *AtomicFile) keep(n int, err error) (int, error) {
 	if err != nil {
 		a.err = err
 	}
@@ -159,25 +161,27 @@ func WriteFileAtomic(path string, fill func(w *AtomicFile) error) error {
 	return a.Commit()
 }
 
-// tsvWriter writes tab-separated rows, refusing fields that would break the
-// format (a TAB, a newline or a carriage return inside a field).
-type tsvWriter struct {
+// rowWriter writes the rows of an atomic file, one a line, with a sticky error:
+// tab-separated rows (row), refusing fields that would break the format (a TAB,
+// a newline or a carriage return inside a field), or lines encoded by the caller
+// (line, for JSON lines). After an error Close discards the file.
+type rowWriter struct {
 	a    *AtomicFile
 	rows int
 	err  error
 }
 
-func createTSV(path string) (*tsvWriter, error) {
+func createRows(path string) (*rowWriter, error) {
 	a, err := CreateAtomic(path)
 	if err != nil {
 		return nil, err
 	}
-	return &tsvWriter{a: a}, nil
+	return &rowWriter{a: a}, nil
 }
 
 var errClosed = errors.New("writer is closed")
 
-func (w *tsvWriter) row(fields ...string) error {
+func (w *rowWriter) row(fields ...string) error {
 	if w.err != nil {
 		return w.err
 	}
@@ -197,7 +201,14 @@ func (w *tsvWriter) row(fields ...string) error {
 		}
 		w.a.WriteString(f)
 	}
-	if _, err := w.a.WriteString("\n"); err != nil {
+	return w.line(newline)
+}
+
+var newline = []byte("\n")
+
+// line writes b, which ends a row, and counts the row.
+func (w *rowWriter) line(b []byte) error {
+	if _, err := w.a.Write(b); err != nil {
 		w.err = err
 		return err
 	}
@@ -206,7 +217,7 @@ func (w *tsvWriter) row(fields ...string) error {
 }
 
 // fail records a refused row: the error is sticky, so Close discards the file.
-func (w *tsvWriter) fail(format string, a ...any) error {
+func (w *rowWriter) fail(format string, a ...any) error {
 	if w.err == nil {
 		w.err = fmt.Errorf("%s: row %d: %s", w.a.path, w.rows+1, fmt.Sprintf(format, a...))
 	}
@@ -214,11 +225,11 @@ func (w *tsvWriter) fail(format string, a ...any) error {
 }
 
 // Rows is the number of rows written so far.
-func (w *tsvWriter) Rows() int { return w.rows }
+func (w *rowWriter) Rows() int { return w.rows }
 
 // Close commits the file; after a failed Write it discards the file and
 // returns that error. Safe to call twice.
-func (w *tsvWriter) Close() error {
+func (w *rowWriter) Close() error {
 	if w.err != nil {
 		w.a.Abort()
 		return w.err
@@ -227,7 +238,7 @@ func (w *tsvWriter) Close() error {
 }
 
 // Abort discards the file.
-func (w *tsvWriter) Abort() error { return w.a.Abort() }
+func (w *rowWriter) Abort() error { return w.a.Abort() }
 
 func clip(s string, n int) string {
 	r := []rune(s)

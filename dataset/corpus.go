@@ -170,11 +170,11 @@ func (r *PassageReader) Close() error {
 }
 
 // PassageWriter writes a collection part file ("-", title, para, "0") atomically.
-type PassageWriter struct{ *tsvWriter }
+type PassageWriter struct{ *rowWriter }
 
 // CreateCollectionPart starts writing a part file.
 func CreateCollectionPart(path string) (*PassageWriter, error) {
-	w, err := createTSV(path)
+	w, err := createRows(path)
 	if err != nil {
 		return nil, err
 	}
@@ -225,11 +225,11 @@ func OpenIDText(path string, opts ...Options) (*IDTextReader, error) {
 func (r *IDTextReader) Record() IDText { return r.cur }
 
 // IDTextWriter writes a two-column "id \t text" file atomically.
-type IDTextWriter struct{ *tsvWriter }
+type IDTextWriter struct{ *rowWriter }
 
 // CreateIDText starts writing a two-column "id \t text" file.
 func CreateIDText(path string) (*IDTextWriter, error) {
-	w, err := createTSV(path)
+	w, err := createRows(path)
 	if err != nil {
 		return nil, err
 	}
@@ -281,11 +281,11 @@ func OpenQueryFormat(path string, opts ...Options) (*QueryFormatReader, error) {
 func (r *QueryFormatReader) Query() string { return r.cur }
 
 // QueryFormatWriter writes a query input file (query, "-", "-", "0") atomically.
-type QueryFormatWriter struct{ *tsvWriter }
+type QueryFormatWriter struct{ *rowWriter }
 
 // CreateQueryFormat starts writing a query input file.
 func CreateQueryFormat(path string) (*QueryFormatWriter, error) {
-	w, err := createTSV(path)
+	w, err := createRows(path)
 	if err != nil {
 		return nil, err
 	}
@@ -361,11 +361,11 @@ func parseQrel(line []byte) (Qrel, error) {
 func (r *QrelsReader) Qrel() Qrel { return r.cur }
 
 // QrelsWriter writes a two-column "qid \t pid" qrels file atomically.
-type QrelsWriter struct{ *tsvWriter }
+type QrelsWriter struct{ *rowWriter }
 
 // CreateQrels starts writing a two-column qrels file.
 func CreateQrels(path string) (*QrelsWriter, error) {
-	w, err := createTSV(path)
+	w, err := createRows(path)
 	if err != nil {
 		return nil, err
 	}

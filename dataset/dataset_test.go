@@ -122,6 +122,41 @@ func TestLineEndingsBOMAndGzip(t *testing.T) {
 	}
 }
 
+// The checks of a cross-encoder line and of a joint-training line, in their order: a joint line may have any
+// integer label and an empty passage.
+func TestCrossAndJointLineChecks(t *testing.T) {
+	cases := []struct{ line, cross, joint string }{
+		{"q\t\tp\t1", "", ""},
+		{"\t\tp\t1", "empty query (column 1)", "empty query (column 1)"},
+		{"q\t\t \t0", "empty passage (column 3)", ""},
+		{"\t\tp\t2", "label 2 is not 0 or 1", "empty query (column 1)"},
+		{"q\t\tp\t2", "label 2 is not 0 or 1", ""},
+		{"q\t\tp\tx", `label "x" is not an integer`, `label "x" is not an integer`},
+	}
+	for _, c := range cases {
+		p := writeFile(t, "f.tsv", c.line+"\n")
+		cr, err := OpenCrossTrain(p)
+		require.NoError(t, err)
+		cr.Next()
+		jr, err := OpenJointLists(p, 1)
+		require.NoError(t, err)
+		jr.Next()
+		for _, g := range []struct {
+			what string
+			err  error
+			want string
+		}{{"cross", cr.Err(), c.cross}, {"joint", jr.Err(), c.joint}} {
+			if g.want == "" {
+				assert.NoError(t, g.err, "%s %q", g.what, c.line)
+			} else {
+				assert.Equal(t, g.want, lineErr(t, g.err).Msg, "%s %q", g.what, c.line)
+			}
+		}
+		cr.Close()
+		jr.Close()
+	}
+}
+
 func TestCrossLabelMustBeBinary(t *testing.T) {
 	p := writeFile(t, "cross.tsv", "q\t\tp\t1\nq\t\tp\t2\n")
 	r, err := OpenCrossTrain(p)
@@ -386,6 +421,17 @@ func TestDevJSON(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, `{"question_id":"q1","question":"问题一","answer_paragraphs":[{"paragraph_id":"p1","paragraph_text":"段落"},{"paragraph_id":"p2"}]}`+"\n"+
 		`{"question_id":"q9","question":"无答案","answer_paragraphs":[]}`+"\n", string(raw))
+
+	// An empty question_id is refused; the error is sticky and Close leaves no file.
+	bad := filepath.Join(t.TempDir(), "bad.json")
+	w, err = CreateDev(bad)
+	require.NoError(t, err)
+	require.NoError(t, w.Write(got[0]))
+	err = w.Write(DevExample{Question: "无编号"})
+	require.EqualError(t, err, bad+": row 2: empty question_id")
+	require.Equal(t, err, w.Write(got[0]))
+	require.Equal(t, err, w.Close())
+	require.NoFileExists(t, bad)
 }
 
 func TestQrelsFormats(t *testing.T) {

@@ -169,3 +169,35 @@ func TestAtomicFileMode(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, FileMode, st.Mode().Perm())
 }
+
+// A failed write is sticky (Write and WriteString return it, Commit returns it and leaves no file), and a write
+// after Commit is refused.
+func TestAtomicFileWriteErrors(t *testing.T) {
+	p := filepath.Join(t.TempDir(), "x.txt")
+	a, err := CreateAtomic(p)
+	require.NoError(t, err)
+	tmp := a.tmp.Name()
+	require.NoError(t, a.tmp.Close()) // the next write that reaches the file fails
+	_, err = a.Write(make([]byte, 1<<20))
+	require.ErrorIs(t, err, os.ErrClosed)
+	_, err2 := a.WriteString("x")
+	require.Equal(t, err, err2)
+	_, err2 = a.Write([]byte("x"))
+	require.Equal(t, err, err2)
+	require.Equal(t, err, a.Commit())
+	require.NoFileExists(t, p)
+	require.NoFileExists(t, tmp)
+
+	a, err = CreateAtomic(p)
+	require.NoError(t, err)
+	_, err = a.WriteString("x")
+	require.NoError(t, err)
+	require.NoError(t, a.Commit())
+	_, err = a.Write([]byte("y"))
+	require.EqualError(t, err, p+": write after close")
+	_, err = a.WriteString("y")
+	require.EqualError(t, err, p+": write after close")
+	b, err := os.ReadFile(p)
+	require.NoError(t, err)
+	require.Equal(t, "x", string(b))
+}

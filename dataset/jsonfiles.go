@@ -427,19 +427,15 @@ func parseDev(line []byte) (DevExample, error) {
 }
 
 // DevWriter writes dev.json (JSON lines) atomically.
-type DevWriter struct {
-	a    *AtomicFile
-	rows int
-	err  error
-}
+type DevWriter struct{ *rowWriter }
 
 // CreateDev starts writing a dev.json file.
 func CreateDev(path string) (*DevWriter, error) {
-	a, err := CreateAtomic(path)
+	w, err := createRows(path)
 	if err != nil {
 		return nil, err
 	}
-	return &DevWriter{a: a}, nil
+	return &DevWriter{w}, nil
 }
 
 // Write appends one question.
@@ -448,8 +444,7 @@ func (w *DevWriter) Write(ex DevExample) error {
 		return w.err
 	}
 	if ex.QuestionID == "" {
-		w.err = fmt.Errorf("%s: row %d: empty question_id", w.a.path, w.rows+1)
-		return w.err
+		return w.fail("empty question_id")
 	}
 	if ex.AnswerParagraphs == nil {
 		ex.AnswerParagraphs = []AnswerParagraph{}
@@ -461,23 +456,5 @@ func (w *DevWriter) Write(ex DevExample) error {
 		w.err = err
 		return err
 	}
-	if _, err := w.a.Write(b.Bytes()); err != nil {
-		w.err = err
-		return err
-	}
-	w.rows++
-	return nil
+	return w.line(b.Bytes())
 }
-
-// Close commits the file (or, after a failed Write, discards it and returns
-// that error). Safe to call twice.
-func (w *DevWriter) Close() error {
-	if w.err != nil {
-		w.a.Abort()
-		return w.err
-	}
-	return w.a.Commit()
-}
-
-// Abort discards the file.
-func (w *DevWriter) Abort() error { return w.a.Abort() }

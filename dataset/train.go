@@ -70,11 +70,11 @@ func parseLabel(s string) (int, error) {
 }
 
 // DualWriter writes a dual-encoder training file atomically.
-type DualWriter struct{ *tsvWriter }
+type DualWriter struct{ *rowWriter }
 
 // CreateDualTrain starts writing a 6-column dual-encoder training file.
 func CreateDualTrain(path string) (*DualWriter, error) {
-	w, err := createTSV(path)
+	w, err := createRows(path)
 	if err != nil {
 		return nil, err
 	}
@@ -113,7 +113,24 @@ func OpenCrossTrain(path string, opts ...Options) (*CrossReader, error) {
 // Example is the current example.
 func (r *CrossReader) Example() CrossExample { return r.cur }
 
+// parseCross reads a cross-encoder training line: a 4-column line (parseQueryPassage) whose label is 0 or 1 and
+// whose passage is not empty.
 func parseCross(line []byte) (CrossExample, error) {
+	ex, err := parseQueryPassage(line, func(label int) error {
+		if label != 0 && label != 1 {
+			return fmt.Errorf("label %d is not 0 or 1", label)
+		}
+		return nil
+	})
+	if err == nil && strings.TrimSpace(ex.Para) == "" {
+		return ex, errors.New("empty passage (column 3)")
+	}
+	return ex, err
+}
+
+// parseQueryPassage reads query, title, para and an integer label, checks the label with checkLabel (when not
+// nil), then requires a non-empty query. A joint-training line is just that; parseCross checks more.
+func parseQueryPassage(line []byte, checkLabel func(int) error) (CrossExample, error) {
 	f, err := splitTab(line, 4)
 	if err != nil {
 		return CrossExample{}, err
@@ -122,25 +139,24 @@ func parseCross(line []byte) (CrossExample, error) {
 	if err != nil {
 		return CrossExample{}, err
 	}
-	if label != 0 && label != 1 {
-		return CrossExample{}, fmt.Errorf("label %d is not 0 or 1", label)
+	if checkLabel != nil {
+		if err := checkLabel(label); err != nil {
+			return CrossExample{}, err
+		}
 	}
 	ex := CrossExample{Query: f[0], Title: f[1], Para: f[2], Label: label}
 	if strings.TrimSpace(ex.Query) == "" {
 		return ex, errors.New("empty query (column 1)")
 	}
-	if strings.TrimSpace(ex.Para) == "" {
-		return ex, errors.New("empty passage (column 3)")
-	}
 	return ex, nil
 }
 
 // CrossWriter writes a cross-encoder training file atomically.
-type CrossWriter struct{ *tsvWriter }
+type CrossWriter struct{ *rowWriter }
 
 // CreateCrossTrain starts writing a 4-column cross-encoder training file.
 func CreateCrossTrain(path string) (*CrossWriter, error) {
-	w, err := createTSV(path)
+	w, err := createRows(path)
 	if err != nil {
 		return nil, err
 	}
@@ -225,7 +241,7 @@ func (r *JointReader) Next() bool {
 			if bad != nil {
 				continue // consume the rest of the block
 			}
-			ex, perr := parseJointLine(line)
+			ex, perr := parseQueryPassage(line, nil)
 			if perr == nil && len(items) > 0 && ex.Query != items[0].Query {
 				perr = fmt.Errorf("query differs from the one on line %d, where this list of %d lines starts", first, r.m)
 			}
@@ -261,22 +277,6 @@ func (r *JointReader) Next() bool {
 	}
 }
 
-func parseJointLine(line []byte) (CrossExample, error) {
-	f, err := splitTab(line, 4)
-	if err != nil {
-		return CrossExample{}, err
-	}
-	label, err := parseLabel(f[3])
-	if err != nil {
-		return CrossExample{}, err
-	}
-	ex := CrossExample{Query: f[0], Title: f[1], Para: f[2], Label: label}
-	if strings.TrimSpace(ex.Query) == "" {
-		return ex, errors.New("empty query (column 1)")
-	}
-	return ex, nil
-}
-
 // List is the current list.
 func (r *JointReader) List() JointList { return r.cur }
 
@@ -294,7 +294,7 @@ func (r *JointReader) Close() error { return r.src.close() }
 
 // JointWriter writes a RocketQA v2 joint-training file atomically.
 type JointWriter struct {
-	*tsvWriter
+	*rowWriter
 	m int
 }
 
@@ -303,7 +303,7 @@ func CreateJointLists(path string, listSize int) (*JointWriter, error) {
 	if listSize < 1 {
 		return nil, fmt.Errorf("%s: list size %d must be at least 1", path, listSize)
 	}
-	w, err := createTSV(path)
+	w, err := createRows(path)
 	if err != nil {
 		return nil, err
 	}

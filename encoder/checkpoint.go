@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 
@@ -247,7 +248,7 @@ func CheckShapes(file string, got map[string]safetensors.Tensor, want map[string
 		switch {
 		case !ok:
 			missing = append(missing, fmt.Sprintf("%s (want %v)", n, shape))
-		case !equalShape(t.Shape, shape):
+		case !slices.Equal(t.Shape, shape):
 			wrong = append(wrong, fmt.Sprintf("%s: want %v, got %v", n, shape, t.Shape))
 		case !isFloat(t.DType):
 			wrong = append(wrong, fmt.Sprintf("%s: dtype %s, want a float type", n, t.DType))
@@ -280,18 +281,6 @@ func CheckShapes(file string, got map[string]safetensors.Tensor, want map[string
 		fmt.Fprintf(&b, "\n  unexpected (%d): %s", len(unexpected), strings.Join(unexpected, ", "))
 	}
 	return errors.New(b.String())
-}
-
-func equalShape(a, b []int64) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
 }
 
 // savedFiles are the files SaveDir writes.

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 
 	"github.com/rocketqa-go/rocketqa/safetensors"
@@ -51,13 +52,15 @@ const (
 	DefaultInitializerRange = 0.02
 )
 
-// knownFields are the JSON names of Config's typed fields.
-var knownFields = map[string]bool{
-	"model_type": true, "vocab_size": true, "hidden_size": true, "num_hidden_layers": true,
-	"num_attention_heads": true, "intermediate_size": true, "hidden_act": true, "hidden_dropout_prob": true,
-	"attention_probs_dropout_prob": true, "max_position_embeddings": true, "type_vocab_size": true,
-	"layer_norm_eps": true, "pad_token_id": true, "initializer_range": true, "use_task_id": true,
-}
+// knownFields are the JSON names of Config's typed fields (the tags of configJSON).
+var knownFields = func() map[string]bool {
+	m := map[string]bool{}
+	t := reflect.TypeOf(configJSON{})
+	for i := range t.NumField() {
+		m[t.Field(i).Tag.Get("json")] = true
+	}
+	return m
+}()
 
 // configJSON mirrors Config with pointers so that absent fields can be told
 // from zero values.
@@ -144,30 +147,26 @@ func deref[T any](p *T, def T) T {
 // MarshalJSON encodes the typed fields and Extra as one JSON object with
 // sorted keys. A typed field wins over an Extra entry of the same name.
 func (c Config) MarshalJSON() ([]byte, error) {
-	m := map[string]any{}
+	type typed Config // Config's fields without this method
+	t := typed(c)
+	if t.ModelType == "" {
+		t.ModelType = "bert"
+	}
+	b, err := json.Marshal(t)
+	if err != nil {
+		return nil, err
+	}
+	var m map[string]json.RawMessage
+	if err := json.Unmarshal(b, &m); err != nil {
+		return nil, err
+	}
+	if !c.UseTaskID {
+		delete(m, "use_task_id")
+	}
 	for k, v := range c.Extra {
-		m[k] = v
-	}
-	mt := c.ModelType
-	if mt == "" {
-		mt = "bert"
-	}
-	m["model_type"] = mt
-	m["vocab_size"] = c.VocabSize
-	m["hidden_size"] = c.HiddenSize
-	m["num_hidden_layers"] = c.NumHiddenLayers
-	m["num_attention_heads"] = c.NumAttentionHeads
-	m["intermediate_size"] = c.IntermediateSize
-	m["hidden_act"] = c.HiddenAct
-	m["hidden_dropout_prob"] = c.HiddenDropoutProb
-	m["attention_probs_dropout_prob"] = c.AttentionDropoutProb
-	m["max_position_embeddings"] = c.MaxPositionEmbeddings
-	m["type_vocab_size"] = c.TypeVocabSize
-	m["layer_norm_eps"] = c.LayerNormEps
-	m["pad_token_id"] = c.PadTokenID
-	m["initializer_range"] = c.InitializerRange
-	if c.UseTaskID {
-		m["use_task_id"] = true
+		if _, ok := m[k]; !ok {
+			m[k] = v
+		}
 	}
 	return json.Marshal(m)
 }

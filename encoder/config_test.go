@@ -2,6 +2,7 @@ package encoder
 
 import (
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"testing"
@@ -227,4 +228,27 @@ func TestVocabLargerThanConfig(t *testing.T) {
 	require.NoError(t, os.WriteFile(vp, []byte("[PAD]\n"), 0o644))
 	_, err = ReadConfig(cp)
 	require.ErrorContains(t, err, vp+" has no [UNK] token", "a broken vocab.txt beside config.json is reported")
+}
+
+// TestConfigMarshalJSON pins the bytes of MarshalJSON: sorted keys, typed fields over Extra entries of the same
+// name, use_task_id only when true (an Extra use_task_id stays when it is false), Extra verbatim but compacted.
+func TestConfigMarshalJSON(t *testing.T) {
+	c := validConfig()
+	c.ModelType = ""
+	c.Extra = map[string]json.RawMessage{"architectures": json.RawMessage(`[ "BertModel" ]`), "hidden_size": json.RawMessage(`7`),
+		"use_task_id": json.RawMessage(`"extra"`)}
+	b, err := json.Marshal(c)
+	require.NoError(t, err)
+	want := fmt.Sprintf(`{"architectures":["BertModel"],"attention_probs_dropout_prob":%v,"hidden_act":%q,"hidden_dropout_prob":%v,`+
+		`"hidden_size":%d,"initializer_range":%v,"intermediate_size":%d,"layer_norm_eps":%v,"max_position_embeddings":%d,`+
+		`"model_type":"bert","num_attention_heads":%d,"num_hidden_layers":%d,"pad_token_id":%d,"type_vocab_size":%d,`+
+		`"use_task_id":"extra","vocab_size":%d}`,
+		c.AttentionDropoutProb, c.HiddenAct, c.HiddenDropoutProb, c.HiddenSize, c.InitializerRange, c.IntermediateSize,
+		c.LayerNormEps, c.MaxPositionEmbeddings, c.NumAttentionHeads, c.NumHiddenLayers, c.PadTokenID, c.TypeVocabSize,
+		c.VocabSize)
+	require.Equal(t, want, string(b))
+	c.UseTaskID = true
+	b, err = json.Marshal(c)
+	require.NoError(t, err)
+	require.Contains(t, string(b), `"use_task_id":true,`)
 }

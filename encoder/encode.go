@@ -85,15 +85,58 @@ type Embedder struct {
 // tokenizing one is not always cheap).
 const tokenizeCheck = 16
 
-// EncodeQueries returns one vector per query, in input order. It returns ctx.Err() when ctx ends, checked while
-// tokenizing and before every batch.
-func (e *Embedder) EncodeQueries(ctx context.Context, queries []string) ([][]float32, error) {
-	encs := make([]tokenizer.Encoding, len(queries))
-	for i, q := range queries {
+// Tokenize returns encode(i) for i in [0, n), in order. It returns ctx.Err() when ctx ends, checked every few
+// texts.
+func Tokenize(ctx context.Context, n int, encode func(i int) tokenizer.Encoding) ([]tokenizer.Encoding, error) {
+	encs := make([]tokenizer.Encoding, n)
+	for i := range encs {
 		if i%tokenizeCheck == 0 && ctx.Err() != nil {
 			return nil, ctx.Err()
 		}
-		encs[i] = e.Tok.EncodeQuery(q, e.QMaxLen)
+		encs[i] = encode(i)
+	}
+	return encs, nil
+}
+
+// Infer runs forward on every batch of plan (indices into encs), in order, under no_grad, each batch in a scope of
+// its own: the batch's encodings are padded by tok and copied to dev, and rows are the batch's indices into encs.
+// After each batch it calls progress, when not nil, with the number of sequences done and len(encs). It returns
+// the first error of forward, or ctx.Err() when ctx ends (checked before every batch).
+func Infer(ctx context.Context, tok *tokenizer.Tokenizer, encs []tokenizer.Encoding, plan [][]int, dev torch.Device,
+	progress func(done, total int), forward func(s *torch.Scope, ids, types, mask *torch.Tensor, rows []int) error) error {
+	var err error
+	done := 0
+	torch.NoGrad(func() {
+		for _, idx := range plan {
+			if err = ctx.Err(); err != nil {
+				return
+			}
+			batch := make([]tokenizer.Encoding, len(idx))
+			for i, j := range idx {
+				batch[i] = encs[j]
+			}
+			err = torch.With(func(s *torch.Scope) error {
+				ids, types, mask := Tensors(s, tok.Pad(batch), dev)
+				return forward(s, ids, types, mask, idx)
+			})
+			if err != nil {
+				return
+			}
+			done += len(idx)
+			if progress != nil {
+				progress(done, len(encs))
+			}
+		}
+	})
+	return err
+}
+
+// EncodeQueries returns one vector per query, in input order. It returns ctx.Err() when ctx ends, checked while
+// tokenizing and before every batch.
+func (e *Embedder) EncodeQueries(ctx context.Context, queries []string) ([][]float32, error) {
+	encs, err := Tokenize(ctx, len(queries), func(i int) tokenizer.Encoding { return e.Tok.EncodeQuery(queries[i], e.QMaxLen) })
+	if err != nil {
+		return nil, err
 	}
 	return e.run(ctx, encs, e.Model.Query)
 }
@@ -104,16 +147,15 @@ func (e *Embedder) EncodePassages(ctx context.Context, titles, paras []string) (
 	if titles != nil && len(titles) != len(paras) {
 		return nil, fmt.Errorf("encoder: %d titles for %d passages", len(titles), len(paras))
 	}
-	encs := make([]tokenizer.Encoding, len(paras))
-	for i, p := range paras {
-		if i%tokenizeCheck == 0 && ctx.Err() != nil {
-			return nil, ctx.Err()
-		}
+	encs, err := Tokenize(ctx, len(paras), func(i int) tokenizer.Encoding {
 		t := ""
 		if titles != nil {
 			t = titles[i]
 		}
-		encs[i] = e.Tok.EncodePassage(t, p, e.PMaxLen)
+		return e.Tok.EncodePassage(t, paras[i], e.PMaxLen)
+	})
+	if err != nil {
+		return nil, err
 	}
 	return e.run(ctx, encs, e.Model.Para)
 }
@@ -126,49 +168,27 @@ func (e *Embedder) run(ctx context.Context, encs []tokenizer.Encoding, m *BERT) 
 	out := make([][]float32, len(encs))
 	h := m.Cfg.HiddenSize
 	dt, bf16 := o.Autocast()
-	var runErr error
-	done := 0
-	torch.NoGrad(func() {
-		for _, idx := range o.Batching().Plan(Lengths(encs)) {
-			if err := ctx.Err(); err != nil {
-				runErr = err
-				return
+	err := Infer(ctx, e.Tok, encs, o.Batching().Plan(Lengths(encs)), o.Device, o.Progress,
+		func(s *torch.Scope, ids, types, mask *torch.Tensor, rows []int) error {
+			var v *torch.Tensor
+			if err := WithAutocast(dt, bf16, func() { v = CLS(m.Forward(s, ids, types, mask, false)) }); err != nil {
+				return err
 			}
-			batch := make([]tokenizer.Encoding, len(idx))
-			for i, j := range idx {
-				batch[i] = encs[j]
+			v = v.To(torch.Float32)
+			if e.Normalized {
+				v = v.Div(v.Norm(1).Unsqueeze(1).ClampMin(1e-12))
 			}
-			err := torch.With(func(s *torch.Scope) error {
-				ids, types, mask := Tensors(s, e.Tok.Pad(batch), o.Device)
-				var v *torch.Tensor
-				if err := WithAutocast(dt, bf16, func() { v = CLS(m.Forward(s, ids, types, mask, false)) }); err != nil {
-					return err
-				}
-				v = v.To(torch.Float32)
-				if e.Normalized {
-					v = v.Div(v.Norm(1).Unsqueeze(1).ClampMin(1e-12))
-				}
-				flat, err := v.Float32s()
-				if err != nil {
-					return err
-				}
-				for i, j := range idx {
-					out[j] = flat[i*h : (i+1)*h : (i+1)*h]
-				}
-				return nil
-			})
+			flat, err := v.Float32s()
 			if err != nil {
-				runErr = err
-				return
+				return err
 			}
-			done += len(idx)
-			if o.Progress != nil {
-				o.Progress(done, len(encs))
+			for i, j := range rows {
+				out[j] = flat[i*h : (i+1)*h : (i+1)*h]
 			}
-		}
-	})
-	if runErr != nil {
-		return nil, runErr
+			return nil
+		})
+	if err != nil {
+		return nil, err
 	}
 	return out, nil
 }

@@ -2,6 +2,7 @@ package encoder
 
 import (
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 
@@ -51,21 +52,17 @@ func NewMLMHead(enc *BERT) (*MLMHead, error) {
 	shapes := MLMShapes(enc.Cfg)
 	std := enc.Cfg.InitializerRange
 	for _, n := range sortedNames(shapes) {
-		t := torch.Zeros(shapes[n], torch.Float32, dev)
-		var err error
+		kind := initZeros
 		switch n {
 		case mlmLNW:
-			err = t.Fill(1)
+			kind = initOnes
 		case mlmDenseW:
-			err = t.TruncNormal(0, std, -2*std, 2*std)
+			kind = initNormal
 		}
-		if err == nil {
-			err = t.Err()
-		}
+		t, err := initTensor(n, shapes[n], dev, kind, std)
 		if err != nil {
-			t.Close()
 			h.Close()
-			return nil, fmt.Errorf("encoder: init %s: %w", n, err)
+			return nil, err
 		}
 		h.add(n, t)
 	}
@@ -104,7 +101,7 @@ func MLMHeadFromStateDict(enc *BERT, raw map[string]safetensors.Tensor, file str
 		switch {
 		case !ok:
 			problems = append(problems, "missing "+n)
-		case !equalShape(t.Shape, shapes[n]):
+		case !slices.Equal(t.Shape, shapes[n]):
 			problems = append(problems, fmt.Sprintf("%s has shape %v, want %v", n, t.Shape, shapes[n]))
 		case !isFloat(t.DType):
 			problems = append(problems, fmt.Sprintf("%s has dtype %s", n, t.DType))
@@ -177,26 +174,14 @@ func (h *MLMHead) Loss(s *torch.Scope, ids, typeIDs, mask, positions, labels *to
 }
 
 // StateDict copies the head's own tensors out with their HF names.
-func (h *MLMHead) StateDict() ([]safetensors.Tensor, error) {
-	out := make([]safetensors.Tensor, 0, len(h.params))
-	for _, p := range h.params {
-		st, err := tensorTo(p.Name, p.Tensor)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, st)
-	}
-	return out, nil
-}
+func (h *MLMHead) StateDict() ([]safetensors.Tensor, error) { return stateDict("", h.params) }
 
 // Close frees the head's own tensors (not the encoder); safe to call twice.
 func (h *MLMHead) Close() {
 	if h == nil {
 		return
 	}
-	for _, p := range h.params {
-		p.Tensor.Close()
-	}
+	closeParams(h.params)
 	h.params = nil
 }
 
@@ -205,16 +190,10 @@ func (h *MLMHead) Close() {
 // bert.embeddings.word_embeddings.weight, as HF's save_pretrained writes it). LoadBERT and InitSpec.Init read it
 // as a plain encoder; LoadMLM reads it with its head; BertForMaskedLM.from_pretrained loads it with the head.
 func SaveMLM(dir string, h *MLMHead, vocabPath string) error {
-	var ts []safetensors.Tensor
-	for _, p := range h.Enc.Params() {
-		if strings.HasPrefix(p.Name, "pooler.") {
-			continue
-		}
-		st, err := tensorTo(MLMPrefix+p.Name, p.Tensor)
-		if err != nil {
-			return err
-		}
-		ts = append(ts, st)
+	enc := slices.DeleteFunc(slices.Clone(h.Enc.Params()), func(p Param) bool { return strings.HasPrefix(p.Name, "pooler.") })
+	ts, err := stateDict(MLMPrefix, enc)
+	if err != nil {
+		return err
 	}
 	head, err := h.StateDict()
 	if err != nil {

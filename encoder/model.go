@@ -67,22 +67,17 @@ func NewBERT(cfg *Config, withPooler bool) (*BERT, error) {
 	names := sortedNames(shapes)
 	std := cfg.InitializerRange
 	for _, n := range names {
-		t := torch.Zeros(shapes[n], torch.Float32, torch.CPU)
-		var err error
+		kind := initNormal
 		switch {
 		case strings.HasSuffix(n, "LayerNorm.weight"):
-			err = t.Fill(1)
+			kind = initOnes
 		case strings.HasSuffix(n, ".bias"):
-		default:
-			err = t.TruncNormal(0, std, -2*std, 2*std)
+			kind = initZeros
 		}
-		if err == nil {
-			err = t.Err()
-		}
+		t, err := initTensor(n, shapes[n], torch.CPU, kind, std)
 		if err != nil {
-			t.Close()
 			m.Close()
-			return nil, fmt.Errorf("encoder: init %s: %w", n, err)
+			return nil, err
 		}
 		m.register(n, t)
 	}
@@ -95,6 +90,35 @@ func NewBERT(cfg *Config, withPooler bool) (*BERT, error) {
 		return nil, err
 	}
 	return m, nil
+}
+
+// initKind is how initTensor fills a new parameter.
+type initKind int
+
+const (
+	initZeros  initKind = iota // biases, LayerNorm biases
+	initOnes                   // LayerNorm weights
+	initNormal                 // weights: truncated normal, as BERT initialises them
+)
+
+// initTensor makes the float32 parameter n of shape on dev: zeros, ones, or normal(0, std) truncated to ±2 std.
+func initTensor(n string, shape []int64, dev torch.Device, kind initKind, std float64) (*torch.Tensor, error) {
+	t := torch.Zeros(shape, torch.Float32, dev)
+	var err error
+	switch kind {
+	case initOnes:
+		err = t.Fill(1)
+	case initNormal:
+		err = t.TruncNormal(0, std, -2*std, 2*std)
+	}
+	if err == nil {
+		err = t.Err()
+	}
+	if err != nil {
+		t.Close()
+		return nil, fmt.Errorf("encoder: init %s: %w", n, err)
+	}
+	return t, nil
 }
 
 func (m *BERT) zeroPadRow() error {
@@ -242,8 +266,13 @@ func (m *BERT) HasPooler() bool { return m.pooler != nil }
 
 // StateDict copies the parameters out as float32 safetensors tensors with their HF names, each prefixed by prefix.
 func (m *BERT) StateDict(prefix string) ([]safetensors.Tensor, error) {
-	out := make([]safetensors.Tensor, 0, len(m.params))
-	for _, p := range m.params {
+	return stateDict(prefix, m.params)
+}
+
+// stateDict copies params out as float32 safetensors tensors, each name prefixed by prefix.
+func stateDict(prefix string, params []Param) ([]safetensors.Tensor, error) {
+	out := make([]safetensors.Tensor, 0, len(params))
+	for _, p := range params {
 		st, err := tensorTo(prefix+p.Name, p.Tensor)
 		if err != nil {
 			return nil, err
@@ -253,14 +282,19 @@ func (m *BERT) StateDict(prefix string) ([]safetensors.Tensor, error) {
 	return out, nil
 }
 
+// closeParams frees the tensors of params.
+func closeParams(params []Param) {
+	for _, p := range params {
+		p.Tensor.Close()
+	}
+}
+
 // Close frees the parameters; safe to call twice.
 func (m *BERT) Close() {
 	if m == nil {
 		return
 	}
-	for _, p := range m.params {
-		p.Tensor.Close()
-	}
+	closeParams(m.params)
 	m.params = nil
 }
 

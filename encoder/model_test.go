@@ -2,6 +2,7 @@ package encoder
 
 import (
 	"encoding/json"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
@@ -44,15 +45,14 @@ func maxDiff(t *testing.T, got, want *torch.Tensor) float64 {
 // this machine when /usr/bin/python3 has torch, else the committed testdata (computed on another CPU).
 func parityDir(t *testing.T) string {
 	t.Helper()
-	ok, why := pyref.Available()
-	if !ok {
-		t.Logf("comparing with the committed testdata (%s)", why)
-		return "testdata"
-	}
-	dir := t.TempDir()
-	require.NoError(t, pyref.Run(filepath.Join("testdata", "gen_encoder_fixtures.py"), dir))
-	t.Logf("comparing with a reference regenerated here (%s)", why)
-	return dir
+	return pyref.Fixture(t, filepath.Join("testdata", "gen_encoder_fixtures.py"), "testdata")
+}
+
+// TestMain removes the references pyref.Fixture regenerated.
+func TestMain(m *testing.M) {
+	code := m.Run()
+	pyref.RemoveFixtures()
+	os.Exit(code)
 }
 
 // parityTol: torch.testing.assert_close's float32 default, elementwise for outputs and normwise (rtol times the
@@ -241,7 +241,9 @@ func TestSaveLoadRoundTripAndPython(t *testing.T) {
 	require.NoError(t, closeto.Slices(l2, l1, parityTol), "logits of the reloaded cross encoder")
 
 	_, _, err = LoadCross(filepath.Join(dir, "de"))
-	require.ErrorContains(t, err, "not a cross_encoder")
+	require.EqualError(t, err, "encoder: "+filepath.Join(dir, "de")+" holds a dual_encoder, not a cross_encoder")
+	_, _, err = LoadDual(filepath.Join(dir, "ce"))
+	require.EqualError(t, err, "encoder: "+filepath.Join(dir, "ce")+" holds a cross_encoder, not a dual_encoder")
 
 	// Python side: the reference module loads the saved query tower strictly and computes the same [CLS]
 	if _, err := exec.Command("/usr/bin/python3", "-c", "import torch").CombinedOutput(); err != nil {

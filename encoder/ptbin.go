@@ -465,6 +465,15 @@ func (u *unpickler) readLen(n int) (int, error) {
 	return int(v), nil
 }
 
+// readSized reads a w-byte little-endian length, then that many bytes.
+func (u *unpickler) readSized(w int) ([]byte, error) {
+	n, err := u.readLen(w)
+	if err != nil {
+		return nil, err
+	}
+	return u.read(n)
+}
+
 func (u *unpickler) readLine() (string, error) {
 	i := bytes.IndexByte(u.data[u.pos:], '\n')
 	if i < 0 {
@@ -491,6 +500,42 @@ func (u *unpickler) top() (any, error) {
 		return nil, errors.New("stack underflow")
 	}
 	return u.stack[len(u.stack)-1], nil
+}
+
+// popN pops the top n items, returned in stack order (a copy).
+func (u *unpickler) popN(n int) ([]any, error) {
+	if len(u.stack) < n {
+		return nil, errors.New("stack underflow")
+	}
+	items := append([]any{}, u.stack[len(u.stack)-n:]...)
+	u.stack = u.stack[:len(u.stack)-n]
+	return items, nil
+}
+
+// containerOperands pops the operands of an opcode that adds to the container beneath them, which must be a C:
+// the top n items for the one-shot forms (SETITEM, APPEND), everything since the last MARK for the batch forms
+// (SETITEMS, APPENDS). The container stays on the stack.
+func containerOperands[C any](u *unpickler, op byte, single bool, n int) (C, []any, error) {
+	var c C
+	var items []any
+	var err error
+	if single {
+		items, err = u.popN(n)
+	} else {
+		items, err = u.popMark()
+	}
+	if err != nil {
+		return c, nil, err
+	}
+	obj, err := u.top()
+	if err != nil {
+		return c, nil, err
+	}
+	c, ok := obj.(C)
+	if !ok {
+		return c, nil, fmt.Errorf("%s on %s", opNames[op], describe(obj))
+	}
+	return c, items, nil
 }
 
 func (u *unpickler) popMark() ([]any, error) {
@@ -558,13 +603,11 @@ func (u *unpickler) step(op byte) error {
 		}
 		u.push(pyTuple(append([]any{}, items...)))
 	case 0x85, 0x86, 0x87: // TUPLE1..3
-		n := int(op - 0x84)
-		if len(u.stack) < n {
-			return errors.New("stack underflow")
+		items, err := u.popN(int(op - 0x84))
+		if err != nil {
+			return err
 		}
-		t := append(pyTuple{}, u.stack[len(u.stack)-n:]...)
-		u.stack = u.stack[:len(u.stack)-n]
-		u.push(t)
+		u.push(pyTuple(items))
 	case '}':
 		u.push(newDict())
 	case ']':
@@ -624,23 +667,13 @@ func (u *unpickler) step(op byte) error {
 		}
 		u.push(math.Float64frombits(binary.BigEndian.Uint64(b)))
 	case 'X', 0x8c, 0x8d, 'T', 'U': // BINUNICODE, SHORT_BINUNICODE, BINUNICODE8, BINSTRING, SHORT_BINSTRING
-		w := map[byte]int{'X': 4, 0x8c: 1, 0x8d: 8, 'T': 4, 'U': 1}[op]
-		n, err := u.readLen(w)
-		if err != nil {
-			return err
-		}
-		b, err := u.read(n)
+		b, err := u.readSized(map[byte]int{'X': 4, 0x8c: 1, 0x8d: 8, 'T': 4, 'U': 1}[op])
 		if err != nil {
 			return err
 		}
 		u.push(string(b))
 	case 'B', 'C', 0x8e: // BINBYTES, SHORT_BINBYTES, BINBYTES8
-		w := map[byte]int{'B': 4, 'C': 1, 0x8e: 8}[op]
-		n, err := u.readLen(w)
-		if err != nil {
-			return err
-		}
-		b, err := u.read(n)
+		b, err := u.readSized(map[byte]int{'B': 4, 'C': 1, 0x8e: 8}[op])
 		if err != nil {
 			return err
 		}
@@ -656,14 +689,11 @@ func (u *unpickler) step(op byte) error {
 		}
 		u.push(pyGlobal{mod, name})
 	case 0x93: // STACK_GLOBAL
-		name, err := u.pop()
+		items, err := u.popN(2)
 		if err != nil {
 			return err
 		}
-		mod, err := u.pop()
-		if err != nil {
-			return err
-		}
+		mod, name := items[0], items[1]
 		ms, ok1 := mod.(string)
 		ns, ok2 := name.(string)
 		if !ok1 || !ok2 {
@@ -671,14 +701,11 @@ func (u *unpickler) step(op byte) error {
 		}
 		u.push(pyGlobal{ms, ns})
 	case 'R', 0x81: // REDUCE, NEWOBJ
-		args, err := u.pop()
+		items, err := u.popN(2)
 		if err != nil {
 			return err
 		}
-		fn, err := u.pop()
-		if err != nil {
-			return err
-		}
+		fn, args := items[0], items[1]
 		t, ok := args.(pyTuple)
 		if !ok {
 			return fmt.Errorf("arguments are %s, want a tuple", describe(args))
@@ -753,36 +780,10 @@ func (u *unpickler) step(op byte) error {
 			return fmt.Errorf("memo entry %d not defined", idx)
 		}
 		u.push(v)
-	case 's': // SETITEM
-		v, err := u.pop()
+	case 's', 'u': // SETITEM (one key and value), SETITEMS (pairs since the MARK)
+		d, items, err := containerOperands[*pyDict](u, op, op == 's', 2)
 		if err != nil {
 			return err
-		}
-		k, err := u.pop()
-		if err != nil {
-			return err
-		}
-		obj, err := u.top()
-		if err != nil {
-			return err
-		}
-		d, ok := obj.(*pyDict)
-		if !ok {
-			return fmt.Errorf("SETITEM on %s", describe(obj))
-		}
-		return d.set(k, v)
-	case 'u': // SETITEMS
-		items, err := u.popMark()
-		if err != nil {
-			return err
-		}
-		obj, err := u.top()
-		if err != nil {
-			return err
-		}
-		d, ok := obj.(*pyDict)
-		if !ok {
-			return fmt.Errorf("SETITEMS on %s", describe(obj))
 		}
 		if len(items)%2 != 0 {
 			return fmt.Errorf("odd number of items (%d)", len(items))
@@ -792,32 +793,10 @@ func (u *unpickler) step(op byte) error {
 				return err
 			}
 		}
-	case 'a': // APPEND
-		v, err := u.pop()
+	case 'a', 'e': // APPEND (one value), APPENDS (the values since the MARK)
+		l, items, err := containerOperands[*pyList](u, op, op == 'a', 1)
 		if err != nil {
 			return err
-		}
-		obj, err := u.top()
-		if err != nil {
-			return err
-		}
-		l, ok := obj.(*pyList)
-		if !ok {
-			return fmt.Errorf("APPEND on %s", describe(obj))
-		}
-		l.items = append(l.items, v)
-	case 'e': // APPENDS
-		items, err := u.popMark()
-		if err != nil {
-			return err
-		}
-		obj, err := u.top()
-		if err != nil {
-			return err
-		}
-		l, ok := obj.(*pyList)
-		if !ok {
-			return fmt.Errorf("APPENDS on %s", describe(obj))
 		}
 		l.items = append(l.items, items...)
 	case '0': // POP

@@ -341,3 +341,59 @@ func FuzzUnpickle(f *testing.F) {
 		}
 	})
 }
+
+// TestPickleOpcodes runs the container opcodes (TUPLE2, SETITEM, SETITEMS, APPEND, APPENDS), the sized strings and
+// bytes, STACK_GLOBAL and REDUCE on hand-written pickles: the values they build and the errors on a wrong target, an
+// odd SETITEMS, a missing MARK, too few items or a truncated length.
+func TestPickleOpcodes(t *testing.T) {
+	run := func(p string) (any, error) {
+		u := &unpickler{data: []byte("\x80\x02" + p), memo: map[int64]any{}}
+		return u.run()
+	}
+	key := func(k string) string { return "X" + string([]byte{byte(len(k)), 0, 0, 0}) + k }
+	cases := []struct {
+		name, pickle string
+		want         any
+		wantErr      string
+	}{
+		{name: "TUPLE2", pickle: "K\x01K\x02\x86.", want: pyTuple{int64(1), int64(2)}},
+		{name: "SETITEM", pickle: "}" + key("a") + "K\x01s" + key("b") + "K\x02s.",
+			want: &pyDict{keys: []any{"a", "b"}, vals: []any{int64(1), int64(2)}, index: map[any]int{"a": 0, "b": 1}}},
+		{name: "SETITEMS", pickle: "}(" + key("a") + "K\x01" + key("b") + "K\x02u.",
+			want: &pyDict{keys: []any{"a", "b"}, vals: []any{int64(1), int64(2)}, index: map[any]int{"a": 0, "b": 1}}},
+		{name: "APPEND and APPENDS", pickle: "]K\x01a(K\x02K\x03e.", want: &pyList{items: []any{int64(1), int64(2), int64(3)}}},
+		{name: "SETITEM on a list", pickle: "]K\x01K\x02s.", wantErr: "SETITEM (0x73) at offset 7: SETITEM on list of length 0"},
+		{name: "SETITEMS on a list", pickle: "](K\x01K\x02u.", wantErr: "SETITEMS on list of length 0"},
+		{name: "odd SETITEMS", pickle: "}(K\x01u.", wantErr: "odd number of items (1)"},
+		{name: "APPEND on a dict", pickle: "}K\x01a.", wantErr: "APPEND on dict of length 0"},
+		{name: "APPENDS on a dict", pickle: "}(K\x01e.", wantErr: "APPENDS on dict of length 0"},
+		{name: "SETITEM short", pickle: "K\x01s.", wantErr: "SETITEM (0x73) at offset 4: stack underflow"},
+		{name: "SETITEM without a dict", pickle: "K\x01K\x02s.", wantErr: "SETITEM (0x73) at offset 6: stack underflow"},
+		{name: "APPENDS without MARK", pickle: "]e.", wantErr: "APPENDS (0x65) at offset 3: no MARK on the stack"},
+		{name: "SHORT_BINUNICODE", pickle: "\x8c\x02ab.", want: "ab"},
+		{name: "BINUNICODE", pickle: key("ab") + ".", want: "ab"},
+		{name: "SHORT_BINBYTES", pickle: "C\x02ab.", want: pyBytes("ab")},
+		{name: "BINBYTES truncated length", pickle: "B\x02\x00", wantErr: "BINBYTES (0x42) at offset 2"},
+		{name: "SHORT_BINUNICODE truncated", pickle: "\x8c\x05ab", wantErr: "SHORT_BINUNICODE (0x8c) at offset 2"},
+		{name: "STACK_GLOBAL", pickle: key("torch") + key("Size") + "\x93.", want: pyGlobal{"torch", "Size"}},
+		{name: "STACK_GLOBAL not strings", pickle: key("torch") + "K\x01\x93.",
+			wantErr: "module and name must be strings, got str \"torch\" and int 1"},
+		{name: "STACK_GLOBAL short", pickle: key("torch") + "\x93.", wantErr: "STACK_GLOBAL (0x93) at offset 12: stack underflow"},
+		{name: "REDUCE", pickle: "ctorch\nSize\n(K\x02K\x03tR.", want: &pyCall{fn: pyGlobal{"torch", "Size"}, args: pyTuple{int64(2), int64(3)}}},
+		{name: "REDUCE args not a tuple", pickle: "ctorch\nSize\nK\x02R.", wantErr: "arguments are int 2, want a tuple"},
+		{name: "REDUCE callable not a global", pickle: "K\x01)R.", wantErr: "callable is int 1, want a global"},
+		{name: "REDUCE short", pickle: ")R.", wantErr: "REDUCE (0x52) at offset 3: stack underflow"},
+		{name: "TUPLE2 short", pickle: "K\x01\x86.", wantErr: "TUPLE2 (0x86) at offset 4: stack underflow"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			v, err := run(c.pickle)
+			if c.wantErr != "" {
+				assert.ErrorContains(t, err, c.wantErr)
+				return
+			}
+			require.NoError(t, err)
+			assert.Equal(t, c.want, v)
+		})
+	}
+}

@@ -107,6 +107,24 @@ func (c *CrossEncoder) ToDevice(dev torch.Device) error {
 // Device is the device of the model's parameters.
 func (c *CrossEncoder) Device() torch.Device { return c.w.Device() }
 
+// CopyFrom copies the weights of src (encoder and head, in Params order) into c, as when a training run loads a
+// checkpoint it saved. The head versions and the tensor counts must match.
+func (c *CrossEncoder) CopyFrom(src *CrossEncoder) error {
+	if src.Version != c.Version {
+		return fmt.Errorf("encoder: CopyFrom: cross-encoder head v%d, destination v%d", src.Version, c.Version)
+	}
+	dst, from := c.Params(), src.Params()
+	if len(dst) != len(from) {
+		return fmt.Errorf("encoder: CopyFrom: %d cross-encoder tensors, destination %d", len(from), len(dst))
+	}
+	for i := range dst {
+		if err := dst[i].Tensor.CopyFrom(from[i].Tensor); err != nil {
+			return fmt.Errorf("encoder: CopyFrom %s: %w", dst[i].Name, err)
+		}
+	}
+	return nil
+}
+
 // Close frees the model; safe to call twice.
 func (c *CrossEncoder) Close() {
 	if c == nil {
@@ -126,6 +144,20 @@ type DualEncoder struct {
 
 // NewDualEncoder builds a dual encoder from a query tower and a passage tower (the same pointer when shared).
 func NewDualEncoder(q, p *BERT) *DualEncoder { return &DualEncoder{Query: q, Para: p, Shared: q == p} }
+
+// CopyFrom copies the weights of src into d: both towers, or the one tower when shared (src must be shared too).
+func (d *DualEncoder) CopyFrom(src *DualEncoder) error {
+	if src.Shared != d.Shared {
+		return fmt.Errorf("encoder: CopyFrom: shared towers %v, destination %v", src.Shared, d.Shared)
+	}
+	if err := d.Query.CopyFrom(src.Query); err != nil {
+		return err
+	}
+	if d.Shared {
+		return nil
+	}
+	return d.Para.CopyFrom(src.Para)
+}
 
 // EncodeQuery returns the [CLS] vectors [B, H] of a padded query batch.
 func (d *DualEncoder) EncodeQuery(s *torch.Scope, ids, typeIDs, mask *torch.Tensor, train bool) *torch.Tensor {
@@ -205,6 +237,18 @@ const (
 	InfoFile = "rocketqa.json"
 )
 
+// readModelInfoOf reads dir/rocketqa.json and requires its model_type to be modelType.
+func readModelInfoOf(dir, modelType string) (*ModelInfo, error) {
+	mi, err := ReadModelInfo(dir)
+	if err != nil {
+		return nil, err
+	}
+	if mi.ModelType != modelType {
+		return nil, fmt.Errorf("encoder: %s holds a %s, not a %s", dir, mi.ModelType, modelType)
+	}
+	return mi, nil
+}
+
 // ReadModelInfo reads dir/rocketqa.json.
 func ReadModelInfo(dir string) (*ModelInfo, error) {
 	b, err := os.ReadFile(filepath.Join(dir, InfoFile))
@@ -260,12 +304,9 @@ func SaveDual(dir string, d *DualEncoder, mi ModelInfo, vocab string) error {
 
 // LoadDual reads a directory written by SaveDual.
 func LoadDual(dir string) (*DualEncoder, *ModelInfo, error) {
-	mi, err := ReadModelInfo(dir)
+	mi, err := readModelInfoOf(dir, "dual_encoder")
 	if err != nil {
 		return nil, nil, err
-	}
-	if mi.ModelType != "dual_encoder" {
-		return nil, nil, fmt.Errorf("encoder: %s holds a %s, not a dual_encoder", dir, mi.ModelType)
 	}
 	q, err := LoadBERT(filepath.Join(dir, QueryDir), false)
 	if err != nil {
@@ -286,16 +327,9 @@ func LoadDual(dir string) (*DualEncoder, *ModelInfo, error) {
 // BertForSequenceClassification) plus rocketqa.json.
 func SaveCross(dir string, c *CrossEncoder, mi ModelInfo, vocab string) error {
 	mi.ModelType, mi.JointTraining = "cross_encoder", c.Version == HeadV2
-	sd, err := c.Enc.StateDict("")
+	sd, err := stateDict("", c.Params()) // the encoder's tensors, then classifier.weight and classifier.bias
 	if err != nil {
 		return err
-	}
-	for _, p := range []Param{{"classifier.weight", c.w}, {"classifier.bias", c.b}} {
-		st, err := tensorTo(p.Name, p.Tensor)
-		if err != nil {
-			return err
-		}
-		sd = append(sd, st)
 	}
 	if err := SaveDir(dir, c.Enc.Cfg, sd, vocab); err != nil {
 		return err
@@ -306,12 +340,9 @@ func SaveCross(dir string, c *CrossEncoder, mi ModelInfo, vocab string) error {
 // LoadCross reads a cross-encoder directory written by SaveCross (or any BertForSequenceClassification-like
 // checkpoint with rocketqa.json beside it).
 func LoadCross(dir string) (*CrossEncoder, *ModelInfo, error) {
-	mi, err := ReadModelInfo(dir)
+	mi, err := readModelInfoOf(dir, "cross_encoder")
 	if err != nil {
 		return nil, nil, err
-	}
-	if mi.ModelType != "cross_encoder" {
-		return nil, nil, fmt.Errorf("encoder: %s holds a %s, not a cross_encoder", dir, mi.ModelType)
 	}
 	c, err := loadCrossWeights(dir, mi.JointTraining)
 	return c, mi, err

@@ -73,3 +73,47 @@ func TestTowersToDevice(t *testing.T) {
 		require.Equal(t, dev, p.Tensor.Device(), p.Name)
 	}
 }
+
+// paramValues returns every parameter's values by name.
+func paramValues(t *testing.T, ps []Param) map[string][]float32 {
+	t.Helper()
+	out := map[string][]float32{}
+	for _, p := range ps {
+		v, err := p.Tensor.Float32s()
+		require.NoError(t, err, p.Name)
+		out[p.Name] = v
+	}
+	return out
+}
+
+// TestCopyFrom: CrossEncoder.CopyFrom and DualEncoder.CopyFrom copy every weight (the head, both towers) and refuse
+// another head version or another tower sharing.
+func TestCopyFrom(t *testing.T) {
+	torch.ManualSeed(4)
+	a, err := NewCrossEncoder(tinyBERT(t, true), HeadV1)
+	require.NoError(t, err)
+	defer a.Close()
+	b, err := NewCrossEncoder(tinyBERT(t, true), HeadV1)
+	require.NoError(t, err)
+	defer b.Close()
+	require.NotEqual(t, paramValues(t, a.Params()), paramValues(t, b.Params()))
+	require.NoError(t, b.CopyFrom(a))
+	require.Equal(t, paramValues(t, a.Params()), paramValues(t, b.Params()))
+	v2, err := NewCrossEncoder(tinyBERT(t, true), HeadV2)
+	require.NoError(t, err)
+	defer v2.Close()
+	require.EqualError(t, v2.CopyFrom(a), "encoder: CopyFrom: cross-encoder head v1, destination v2")
+
+	d1 := NewDualEncoder(tinyBERT(t, false), tinyBERT(t, false))
+	defer d1.Close()
+	d2 := NewDualEncoder(tinyBERT(t, false), tinyBERT(t, false))
+	defer d2.Close()
+	require.NotEqual(t, paramValues(t, d1.Para.Params()), paramValues(t, d2.Para.Params()))
+	require.NoError(t, d2.CopyFrom(d1))
+	require.Equal(t, paramValues(t, d1.Query.Params()), paramValues(t, d2.Query.Params()))
+	require.Equal(t, paramValues(t, d1.Para.Params()), paramValues(t, d2.Para.Params()))
+	shared := tinyBERT(t, false)
+	ds := NewDualEncoder(shared, shared)
+	defer ds.Close()
+	require.EqualError(t, ds.CopyFrom(d1), "encoder: CopyFrom: shared towers false, destination true")
+}

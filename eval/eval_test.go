@@ -155,9 +155,13 @@ func TestLoadRunErrors(t *testing.T) {
 		{"rank.tsv", "1\t2\t0\n", "rank \"0\"", 1},
 		{"rankbig.tsv", "1\t2\t1\n1\t3\t100001\n", "not an integer in 1..100000", 2},
 		{"fivecols.tsv", "1\t2\t1\n1\t3\t2\t0.5\tx\n", "got 5 columns", 2},
+		{"notlist.json", "{\n\"q\": [\"a\"],\n\"r\": \"a\"\n}", "want a list of pids", 3},
+		{"dup.json", "{\n\"q\": [\"a\"],\n\"q\": [\"b\"]\n}", "appears twice", 3},
+		{"badpid.json", "{\n\"q\": [\"a\", null]\n}", "candidate 2", 2},
+		{"array.json", "[]", "want a JSON object", 1},
 	}
 	for _, c := range cases {
-		_, err := LoadRunTSV(write(c.name, c.content))
+		_, err := LoadRun(write(c.name, c.content)) // LoadRunTSV, or LoadDuReaderRun for .json
 		require.Error(t, err, c.name)
 		assert.Contains(t, err.Error(), c.want, c.name)
 		var le *dataset.LineError
@@ -172,23 +176,21 @@ func TestLoadRunErrors(t *testing.T) {
 	run, err = LoadRunTSV(write("trec.txt", "7 Q0 d1 1 9.5 tag\n7 Q0 d3 3 8.0 tag\n"))
 	require.NoError(t, err)
 	assert.Equal(t, Run{"7": {"d1", "", "d3"}}, run)
+}
 
-	jcases := []struct {
+func TestLoadEmptyFiles(t *testing.T) {
+	dir := t.TempDir()
+	for _, c := range []struct {
 		name, content, want string
-		line                int
+		load                func(string) error
 	}{
-		{"notlist.json", "{\n\"q\": [\"a\"],\n\"r\": \"a\"\n}", "want a list of pids", 3},
-		{"dup.json", "{\n\"q\": [\"a\"],\n\"q\": [\"b\"]\n}", "appears twice", 3},
-		{"badpid.json", "{\n\"q\": [\"a\", null]\n}", "candidate 2", 2},
-		{"array.json", "[]", "want a JSON object", 1},
-	}
-	for _, c := range jcases {
-		_, err := LoadDuReaderRun(write(c.name, c.content))
-		require.Error(t, err, c.name)
-		assert.Contains(t, err.Error(), c.want, c.name)
-		var le *dataset.LineError
-		require.True(t, errors.As(err, &le), c.name)
-		assert.Equal(t, c.line, le.Line, c.name)
+		{"run.tsv", "\n\n", "empty run", func(p string) error { _, err := LoadRunTSV(p); return err }},
+		{"qrels.tsv", "", "no judgements", func(p string) error { _, err := LoadQrels(p); return err }},
+		{"dev.json", "", "no questions", func(p string) error { _, err := LoadDuReaderReference(p); return err }},
+	} {
+		p := filepath.Join(dir, c.name)
+		require.NoError(t, os.WriteFile(p, []byte(c.content), 0o644))
+		assert.EqualError(t, c.load(p), p+": "+c.want)
 	}
 }
 

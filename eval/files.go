@@ -17,22 +17,39 @@ func LoadDuReaderReference(path string) (Qrels, error) {
 	if err != nil {
 		return nil, err
 	}
-	defer r.Close()
-	q := Qrels{}
-	for r.Next() {
+	return collect(path, r, Qrels{}, "no questions", func(q Qrels) error {
 		ex := r.Example()
 		q.Add(ex.QuestionID, "")
 		for _, p := range ex.AnswerParagraphs {
 			q.Add(ex.QuestionID, p.ParagraphID)
 		}
+		return nil
+	})
+}
+
+// recordReader is what collect needs of a dataset reader.
+type recordReader interface {
+	Next() bool
+	Err() error
+	Close() error
+}
+
+// collect reads every record of r with add, which files the current record into m, and closes r. It returns the
+// first error of add or r, or an error saying empty when m is still empty.
+func collect[M ~map[string]V, V any](path string, r recordReader, m M, empty string, add func(M) error) (M, error) {
+	defer r.Close()
+	for r.Next() {
+		if err := add(m); err != nil {
+			return nil, err
+		}
 	}
 	if err := r.Err(); err != nil {
 		return nil, err
 	}
-	if len(q) == 0 {
-		return nil, fmt.Errorf("%s: no questions", path)
+	if len(m) == 0 {
+		return nil, fmt.Errorf("%s: %s", path, empty)
 	}
-	return q, nil
+	return m, nil
 }
 
 // LoadQrels reads a qrels file ("qid \t pid", or TREC "qid 0 pid rel") into
@@ -43,23 +60,15 @@ func LoadQrels(path string) (Qrels, error) {
 	if err != nil {
 		return nil, err
 	}
-	defer r.Close()
-	q := Qrels{}
-	for r.Next() {
+	return collect(path, r, Qrels{}, "no judgements", func(q Qrels) error {
 		x := r.Qrel()
 		if x.Rel > 0 {
 			q.Add(x.QID, x.PID)
 		} else {
 			q.Add(x.QID, "")
 		}
-	}
-	if err := r.Err(); err != nil {
-		return nil, err
-	}
-	if len(q) == 0 {
-		return nil, fmt.Errorf("%s: no judgements", path)
-	}
-	return q, nil
+		return nil
+	})
 }
 
 // LoadDuReaderRun reads a DuReader prediction file: one JSON object
@@ -96,13 +105,11 @@ func LoadRunTSV(path string) (Run, error) {
 	if err != nil {
 		return nil, err
 	}
-	defer r.Close()
 	r.IgnoreScores()
-	run := Run{}
-	for r.Next() {
+	return collect(path, r, Run{}, "empty run", func(run Run) error {
 		e := r.Entry()
 		if e.Rank > MaxRunRank {
-			return nil, &dataset.LineError{Path: path, Line: r.Line(),
+			return &dataset.LineError{Path: path, Line: r.Line(),
 				Msg: fmt.Sprintf("rank %d is not an integer in 1..%d", e.Rank, MaxRunRank)}
 		}
 		slots := run[e.QID]
@@ -111,14 +118,8 @@ func LoadRunTSV(path string) (Run, error) {
 		}
 		slots[e.Rank-1] = e.PID
 		run[e.QID] = slots
-	}
-	if err := r.Err(); err != nil {
-		return nil, err
-	}
-	if len(run) == 0 {
-		return nil, fmt.Errorf("%s: empty run", path)
-	}
-	return run, nil
+		return nil
+	})
 }
 
 // WriteDuReaderRun writes run as a DuReader prediction file

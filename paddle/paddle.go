@@ -27,6 +27,8 @@ import (
 	"io"
 	"math"
 	"os"
+
+	"github.com/rocketqa-go/rocketqa/safetensors"
 )
 
 // DType is a VarType.Type value of framework.proto.
@@ -96,12 +98,21 @@ func (t *Tensor) NumElements() int64 {
 	return n
 }
 
-// Float32s converts the data of a floating-point tensor (float32, float16, bfloat16, float64) to float32.
-func (t *Tensor) Float32s() ([]float32, error) {
+// checkedNumElements is NumElements after a check that Data holds that many elements of DType.
+func (t *Tensor) checkedNumElements() (int64, error) {
 	n := t.NumElements()
 	sz, _ := t.DType.Size()
 	if int64(len(t.Data)) != n*sz {
-		return nil, fmt.Errorf("paddle: %s: %d data bytes for %d elements of %s", t.Name, len(t.Data), n, t.DType)
+		return 0, fmt.Errorf("paddle: %s: %d data bytes for %d elements of %s", t.Name, len(t.Data), n, t.DType)
+	}
+	return n, nil
+}
+
+// Float32s converts the data of a floating-point tensor (float32, float16, bfloat16, float64) to float32.
+func (t *Tensor) Float32s() ([]float32, error) {
+	n, err := t.checkedNumElements()
+	if err != nil {
+		return nil, err
 	}
 	out := make([]float32, n)
 	b := t.Data
@@ -112,7 +123,7 @@ func (t *Tensor) Float32s() ([]float32, error) {
 		}
 	case FP16:
 		for i := range out {
-			out[i] = halfToFloat32(binary.LittleEndian.Uint16(b[2*i:]))
+			out[i] = safetensors.HalfToFloat32(binary.LittleEndian.Uint16(b[2*i:]))
 		}
 	case BF16:
 		for i := range out {
@@ -130,10 +141,9 @@ func (t *Tensor) Float32s() ([]float32, error) {
 
 // Int64s converts the data of an integer or bool tensor to int64.
 func (t *Tensor) Int64s() ([]int64, error) {
-	n := t.NumElements()
-	sz, _ := t.DType.Size()
-	if int64(len(t.Data)) != n*sz {
-		return nil, fmt.Errorf("paddle: %s: %d data bytes for %d elements of %s", t.Name, len(t.Data), n, t.DType)
+	n, err := t.checkedNumElements()
+	if err != nil {
+		return nil, err
 	}
 	out := make([]int64, n)
 	b := t.Data
@@ -154,27 +164,6 @@ func (t *Tensor) Int64s() ([]int64, error) {
 		}
 	}
 	return out, nil
-}
-
-// halfToFloat32 converts IEEE 754 binary16 bits to float32 (exact).
-func halfToFloat32(h uint16) float32 {
-	sign := uint32(h>>15) << 31
-	exp := uint32(h>>10) & 0x1f
-	frac := uint32(h) & 0x3ff
-	switch {
-	case exp == 0x1f:
-		return math.Float32frombits(sign | 0x7f800000 | frac<<13)
-	case exp == 0 && frac == 0:
-		return math.Float32frombits(sign)
-	case exp == 0: // subnormal: normalise
-		e := uint32(127 - 15 + 1)
-		for frac&0x400 == 0 {
-			frac <<= 1
-			e--
-		}
-		return math.Float32frombits(sign | e<<23 | (frac&0x3ff)<<13)
-	}
-	return math.Float32frombits(sign | (exp+127-15)<<23 | frac<<13)
 }
 
 // ReadFile reads one variable file; the tensor is named after the file's base name.

@@ -7,6 +7,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -39,14 +40,14 @@ func TestReadDTypes(t *testing.T) {
 		if err != nil {
 			t.Fatalf("%s: %v", c.File, err)
 		}
-		if tn.Name != c.File || tn.DType.String() != c.DType || !equalDims(tn.Dims, c.Dims) {
+		if tn.Name != c.File || tn.DType.String() != c.DType || !slices.Equal(tn.Dims, c.Dims) {
 			t.Fatalf("%s: got name %q dtype %s dims %v", c.File, tn.Name, tn.DType, tn.Dims)
 		}
 		if len(c.LoD) != len(tn.LoD) {
 			t.Fatalf("%s: LoD %v, want %v", c.File, tn.LoD, c.LoD)
 		}
 		for i := range c.LoD {
-			if !equalU(tn.LoD[i], c.LoD[i]) {
+			if !slices.Equal(tn.LoD[i], c.LoD[i]) {
 				t.Fatalf("%s: LoD %v, want %v", c.File, tn.LoD, c.LoD)
 			}
 		}
@@ -92,41 +93,33 @@ func TestReadDTypes(t *testing.T) {
 	}
 }
 
-func equalDims(a, b []int64) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
-}
-
-func equalU(a, b []uint64) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
-}
-
+// TestHalf: FP16 data widens exactly (normal, subnormal, largest, signed zero, infinity, NaN).
 func TestHalf(t *testing.T) {
-	for _, c := range []struct {
+	cases := []struct {
 		h uint16
 		f float32
-	}{{0x3c00, 1}, {0xc000, -2}, {0x0001, float32(math.Ldexp(1, -24))}, {0x7bff, 65504}, {0x8000, float32(math.Copysign(0, -1))}} {
-		if g := halfToFloat32(c.h); g != c.f || math.Signbit(float64(g)) != math.Signbit(float64(c.f)) {
+	}{{0x3c00, 1}, {0xc000, -2}, {0x0001, float32(math.Ldexp(1, -24))}, {0x7bff, 65504}, {0x8000, float32(math.Copysign(0, -1))},
+		{0x7c00, float32(math.Inf(1))}}
+	tn := &Tensor{Name: "h", DType: FP16, Dims: []int64{int64(len(cases)) + 1}}
+	for _, c := range cases {
+		tn.Data = binary.LittleEndian.AppendUint16(tn.Data, c.h)
+	}
+	tn.Data = binary.LittleEndian.AppendUint16(tn.Data, 0x7e00)
+	got, err := tn.Float32s()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, c := range cases {
+		if g := got[i]; g != c.f || math.Signbit(float64(g)) != math.Signbit(float64(c.f)) {
 			t.Fatalf("%#x -> %v, want %v", c.h, g, c.f)
 		}
 	}
-	if !math.IsInf(float64(halfToFloat32(0x7c00)), 1) || !math.IsNaN(float64(halfToFloat32(0x7e00))) {
-		t.Fatal("inf/nan")
+	if !math.IsNaN(float64(got[len(cases)])) {
+		t.Fatalf("0x7e00 -> %v, want NaN", got[len(cases)])
+	}
+	tn.Data = tn.Data[1:]
+	if _, err := tn.Float32s(); err == nil || !strings.Contains(err.Error(), "paddle: h: 13 data bytes for 7 elements of") {
+		t.Fatalf("short data: %v", err)
 	}
 }
 
@@ -225,7 +218,7 @@ func TestPackedDims(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if tn.DType != FP16 || !equalDims(tn.Dims, dims) {
+	if tn.DType != FP16 || !slices.Equal(tn.Dims, dims) {
 		t.Fatalf("got %s %v", tn.DType, tn.Dims)
 	}
 }
@@ -257,7 +250,7 @@ func FuzzDecode(f *testing.F) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if tn2.DType != tn.DType || !equalDims(tn2.Dims, tn.Dims) || !bytes.Equal(tn2.Data, tn.Data) || len(tn2.LoD) != len(tn.LoD) {
+		if tn2.DType != tn.DType || !slices.Equal(tn2.Dims, tn.Dims) || !bytes.Equal(tn2.Data, tn.Data) || len(tn2.LoD) != len(tn.LoD) {
 			t.Fatal("round trip differs")
 		}
 		_, _ = tn.Float32s()

@@ -83,36 +83,45 @@ func Load(dir string, o LoadOptions) (*Model, error) {
 	m.life, m.kill = context.WithCancel(context.Background())
 	switch info.ModelType {
 	case "dual_encoder":
-		d, _, err := encoder.LoadDual(dir)
+		d, err := loadOn(dir, o.Device, encoder.LoadDual)
 		if err != nil {
-			return nil, err
-		}
-		m.Dual = d
-		if err := d.ToDevice(o.Device); err != nil {
-			d.Close()
 			return nil, err
 		}
 		if m.Tok, err = TokenizerFor(filepath.Join(dir, encoder.QueryDir, "vocab.txt"), *info); err != nil {
 			d.Close()
 			return nil, err
 		}
+		m.Dual = d
 		m.emb = &encoder.Embedder{Model: d, Tok: m.Tok, QMaxLen: orDefault(info.QMaxSeqLen, 32), PMaxLen: orDefault(info.PMaxSeqLen, 384),
 			Options: encoder.EncodeOptions{BatchSize: o.BatchSize, Device: o.Device}}
 	default:
-		c, _, err := encoder.LoadCross(dir)
+		c, err := loadOn(dir, o.Device, encoder.LoadCross)
 		if err != nil {
-			return nil, err
-		}
-		m.Cross = c
-		if err := c.ToDevice(o.Device); err != nil {
-			c.Close()
 			return nil, err
 		}
 		if m.Tok, err = TokenizerFor(filepath.Join(dir, "vocab.txt"), *info); err != nil {
 			c.Close()
 			return nil, err
 		}
+		m.Cross = c
 		m.rr = &Reranker{Model: c, Tok: m.Tok, MaxSeqLen: orDefault(info.MaxSeqLen, 384), BatchSize: o.BatchSize, Device: o.Device}
+	}
+	return m, nil
+}
+
+// loadOn reads the model in dir with load and moves it to dev; on failure nothing stays allocated.
+func loadOn[M interface {
+	ToDevice(torch.Device) error
+	Close()
+}](dir string, dev torch.Device, load func(string) (M, *encoder.ModelInfo, error)) (M, error) {
+	var none M
+	m, _, err := load(dir)
+	if err != nil {
+		return none, err
+	}
+	if err := m.ToDevice(dev); err != nil {
+		m.Close()
+		return none, err
 	}
 	return m, nil
 }

@@ -43,23 +43,7 @@ func (t *CrossTask) SaveModel(dir string) error {
 }
 
 // LoadModel implements train.Task.
-func (t *CrossTask) LoadModel(dir string) error {
-	src, _, err := encoder.LoadCross(dir)
-	if err != nil {
-		return err
-	}
-	defer src.Close()
-	dst, from := t.Model.Params(), src.Params()
-	if len(dst) != len(from) {
-		return fmt.Errorf("rocketqa: %s has %d tensors, the model %d", dir, len(from), len(dst))
-	}
-	for i := range dst {
-		if err := dst[i].Tensor.CopyFrom(from[i].Tensor); err != nil {
-			return fmt.Errorf("rocketqa: load %s: %w", dst[i].Name, err)
-		}
-	}
-	return nil
-}
+func (t *CrossTask) LoadModel(dir string) error { return loadInto(dir, t.Model, encoder.LoadCross) }
 
 // Step implements train.Task.
 func (t *CrossTask) Step(s *torch.Scope, idx []int) (float64, error) {
@@ -157,57 +141,35 @@ func (r *Reranker) Score(ctx context.Context, queries, titles, paras []string) (
 	if bs <= 0 {
 		bs = 32
 	}
-	encs := make([]tokenizer.Encoding, len(paras))
-	for i := range paras {
-		if i%16 == 0 && ctx.Err() != nil {
-			return nil, ctx.Err()
-		}
+	encs, err := encoder.Tokenize(ctx, len(paras), func(i int) tokenizer.Encoding {
 		title := ""
 		if titles != nil {
 			title = titles[i]
 		}
-		encs[i] = r.Tok.EncodePair(queries[i], title, paras[i], r.MaxSeqLen)
+		return r.Tok.EncodePair(queries[i], title, paras[i], r.MaxSeqLen)
+	})
+	if err != nil {
+		return nil, err
 	}
 	plan := encoder.Batching{BatchSize: bs, TokenBudget: r.TokenBudget, SortWindow: r.SortWindow}.Plan(encoder.Lengths(encs))
 	dt, bf16 := encoder.AutocastFor(r.Device, r.BF16, r.ForceBF16)
 	out := make([]float32, len(paras))
-	var runErr error
-	done := 0
-	torch.NoGrad(func() {
-		for _, idx := range plan {
-			if runErr = ctx.Err(); runErr != nil {
-				return
-			}
-			batch := make([]tokenizer.Encoding, len(idx))
-			for i, j := range idx {
-				batch[i] = encs[j]
-			}
-			runErr = torch.With(func(s *torch.Scope) error {
-				ids, types, mask := encoder.Tensors(s, r.Tok.Pad(batch), r.Device)
-				var logits *torch.Tensor
-				if err := encoder.WithAutocast(dt, bf16, func() { logits = r.Model.Logits(s, ids, types, mask, false) }); err != nil {
-					return err
-				}
-				v, err := r.Model.Scores(logits.To(torch.Float32)).Float32s()
-				if err != nil {
-					return err
-				}
-				for i, j := range idx {
-					out[j] = v[i]
-				}
-				return nil
-			})
-			if runErr != nil {
-				return
-			}
-			done += len(idx)
-			if r.Progress != nil {
-				r.Progress(done, len(paras))
-			}
+	err = encoder.Infer(ctx, r.Tok, encs, plan, r.Device, r.Progress, func(s *torch.Scope, ids, types, mask *torch.Tensor, rows []int) error {
+		var logits *torch.Tensor
+		if err := encoder.WithAutocast(dt, bf16, func() { logits = r.Model.Logits(s, ids, types, mask, false) }); err != nil {
+			return err
 		}
+		v, err := r.Model.Scores(logits.To(torch.Float32)).Float32s()
+		if err != nil {
+			return err
+		}
+		for i, j := range rows {
+			out[j] = v[i]
+		}
+		return nil
 	})
-	if runErr != nil {
-		return nil, runErr
+	if err != nil {
+		return nil, err
 	}
 	for i, v := range out {
 		if math.IsNaN(float64(v)) {

@@ -167,3 +167,30 @@ func TestCrossInitFromDualTower(t *testing.T) {
 	_, err = encoder.NewCrossEncoder(m, encoder.HeadV1)
 	require.NoError(t, err)
 }
+
+// TestCrossResumeIsExact: a cross-encoder run stopped at step 3 and resumed (CrossTask.LoadModel) ends with the
+// weights of an uninterrupted 6-step run.
+func TestCrossResumeIsExact(t *testing.T) {
+	tinytest.RequireResumeExact(t, func() train.Task { return tinyCrossTask(t, true) }, train.Options{BatchSize: 4, MaxSteps: 6,
+		LR: 1e-3, WarmupProportion: 0.2, SaveEvery: 3, Seed: 5, Log: io.Discard}, 3)
+}
+
+// TestLoadBothKindsAndDeviceFailure: Load reads a dual and a cross-encoder directory, and a device it cannot move
+// them to is an error (without CUDA, cuda:0).
+func TestLoadBothKindsAndDeviceFailure(t *testing.T) {
+	de, ce := filepath.Join(t.TempDir(), "de"), filepath.Join(t.TempDir(), "ce")
+	require.NoError(t, tinyTask(t, 4, false).SaveModel(de))
+	require.NoError(t, tinyCrossTask(t, false).SaveModel(ce))
+	for _, dir := range []string{de, ce} {
+		m, err := Load(dir, LoadOptions{})
+		require.NoError(t, err, dir)
+		require.Equal(t, dir == de, m.Dual != nil, dir)
+		require.Equal(t, dir == ce, m.Cross != nil, dir)
+		require.NotNil(t, m.Tok, dir)
+		m.Close()
+		if !torch.CUDAAvailable() {
+			_, err = Load(dir, LoadOptions{Device: torch.CUDA(0)})
+			require.Error(t, err, dir)
+		}
+	}
+}

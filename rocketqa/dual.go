@@ -65,22 +65,22 @@ func (t *DualTask) SaveModel(dir string) error {
 }
 
 // LoadModel implements train.Task: it copies the weights saved in dir into the model.
-func (t *DualTask) LoadModel(dir string) error {
-	src, _, err := encoder.LoadDual(dir)
+func (t *DualTask) LoadModel(dir string) error { return loadInto(dir, t.Model, encoder.LoadDual) }
+
+// loadInto copies the weights of the model that load reads from dir into dst.
+func loadInto[M interface {
+	CopyFrom(M) error
+	Close()
+}](dir string, dst M, load func(string) (M, *encoder.ModelInfo, error)) error {
+	src, _, err := load(dir)
 	if err != nil {
 		return err
 	}
 	defer src.Close()
-	if src.Shared != t.Model.Shared {
-		return fmt.Errorf("rocketqa: %s: shared towers %v, model %v", dir, src.Shared, t.Model.Shared)
+	if err := dst.CopyFrom(src); err != nil {
+		return fmt.Errorf("rocketqa: %s: %w", dir, err)
 	}
-	if err := t.Model.Query.CopyFrom(src.Query); err != nil {
-		return err
-	}
-	if t.Model.Shared {
-		return nil
-	}
-	return t.Model.Para.CopyFrom(src.Para)
+	return nil
 }
 
 // encodings tokenizes the batch: B queries, then the B·G passages slot by slot (all positives, then every group's

@@ -4,8 +4,6 @@ import (
 	"fmt"
 	"math"
 	"os"
-	"path/filepath"
-	"sync"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -25,39 +23,16 @@ import (
 // AVX-512; both within normwise rtol, not the first within elementwise rtol.
 var tol = closeto.Float32
 
-var (
-	refOnce sync.Once
-	refPath string
-	refErr  error
-)
-
 // fixturePath is the reference file: gen_fixtures.py rerun on this machine when /usr/bin/python3 has torch, else
 // the committed testdata/ops.safetensors (written on another CPU).
 func fixturePath(t *testing.T) string {
 	t.Helper()
-	ok, why := pyref.Available()
-	if !ok {
-		t.Logf("comparing with the committed testdata/ops.safetensors (%s)", why)
-		return "testdata/ops.safetensors"
-	}
-	refOnce.Do(func() {
-		dir, err := os.MkdirTemp("", "torch-fixtures")
-		if err != nil {
-			refErr = err
-			return
-		}
-		refPath = filepath.Join(dir, "ops.safetensors")
-		refErr = pyref.Run("testdata/gen_fixtures.py", refPath)
-	})
-	require.NoError(t, refErr)
-	return refPath
+	return pyref.Fixture(t, "testdata/gen_fixtures.py", "testdata/ops.safetensors")
 }
 
 func TestMain(m *testing.M) {
 	code := m.Run()
-	if refPath != "" {
-		os.RemoveAll(filepath.Dir(refPath))
-	}
+	pyref.RemoveFixtures()
 	os.Exit(code)
 }
 

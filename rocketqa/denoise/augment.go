@@ -56,12 +56,10 @@ func (o AugmentOptions) validate() error {
 
 // augmentedQuery is the outcome of AugmentQuery with the counts Stats needs.
 type augmentedQuery struct {
-	havePos  bool
-	pos      string
-	negs     []string
-	rejected int // examined scored top-K candidates with CE >= NegThreshold
-	unscored int // examined top-K candidates without a CE score
-	excluded int // examined top-K candidates equal to the pseudo-positive
+	havePos bool
+	pos     string
+	negs    []string
+	examined
 }
 
 // AugmentQuery pseudo-labels one unlabelled query (construct_unlabel_train_de.py). The pseudo-positive is the
@@ -93,28 +91,11 @@ func augmentQuery(cands []Candidate, o AugmentOptions) augmentedQuery {
 	if !a.havePos {
 		return a
 	}
-	chosen := map[string]bool{}
-	for _, c := range cands {
-		if c.Rank > o.TopK || len(a.negs) == o.NegCount {
-			break
-		}
-		switch {
-		// The pseudo-positive is excluded by exact pid comparison. The official script writes
-		// `_pid in pos_qp[qid]` where pos_qp[qid] is the pseudo-positive's pid string, a substring test: it
-		// also drops every candidate whose pid is a substring of the pseudo-positive's (pid "12" when the
-		// pseudo-positive is "3125"). That is a bug and is deliberately not reproduced.
-		case c.PID == a.pos:
-			a.excluded++
-		case chosen[c.PID]:
-		case !c.Scored:
-			a.unscored++
-		case float64(c.CEScore) < o.NegThreshold:
-			chosen[c.PID] = true
-			a.negs = append(a.negs, c.PID)
-		default:
-			a.rejected++
-		}
-	}
+	// The pseudo-positive is excluded by exact pid comparison. The official script writes `_pid in pos_qp[qid]`
+	// where pos_qp[qid] is the pseudo-positive's pid string, a substring test: it also drops every candidate whose
+	// pid is a substring of the pseudo-positive's (pid "12" when the pseudo-positive is "3125"). That is a bug and
+	// is deliberately not reproduced.
+	a.negs = ceNegatives(cands, o.TopK, o.NegCount, o.NegThreshold, map[string]bool{a.pos: true}, map[string]bool{}, &a.examined)
 	return a
 }
 
@@ -127,56 +108,28 @@ func augmentQuery(cands []Candidate, o AugmentOptions) augmentedQuery {
 // The result is usually concatenated after the step-3 file with Merge (the official `cat de1 unlabel > de2`).
 // When ctx ends, Augment returns ctx.Err() (checked every checkEvery queries) and leaves no file.
 func Augment(ctx context.Context, in MineInput, o AugmentOptions, out string) (Stats, error) {
-	const op = "Augment"
-	var st Stats
 	o = o.withDefaults()
-	if err := o.validate(); err != nil {
-		return st, err
-	}
-	if err := checkQIDs(op, in.QIDs); err != nil {
-		return st, err
-	}
-	st.Queries = len(in.QIDs)
-	err := writeDual(op, out, in.Passages, func(lw *lineWriter) error {
-		for i, qid := range in.QIDs {
-			if i%checkEvery == 0 && ctx.Err() != nil {
-				return ctx.Err()
-			}
-			cands := in.Candidates[qid]
-			if len(cands) == 0 {
-				st.SkippedNoCandidates++
-				continue
-			}
-			a := augmentQuery(cands, o)
-			st.Rejected += a.rejected
-			st.Unscored += a.unscored
-			st.Excluded += a.excluded
-			if !a.havePos {
-				st.SkippedNoPseudoPositive++
-				continue
-			}
-			if len(a.negs) == 0 {
-				st.SkippedNoNegatives++
-				continue
-			}
-			query, err := queryText(op, in, qid)
-			if err != nil {
-				return err
-			}
-			st.Written++
-			st.Positives++
-			st.CENegatives += len(a.negs)
-			for _, n := range a.negs {
-				if err := lw.write(qid, query, a.pos, n); err != nil {
-					return err
-				}
-			}
+	return writeQueries(ctx, "Augment", in, o.validate(), out, func(st *Stats, qid string, lines []pidPair) []pidPair {
+		cands := in.Candidates[qid]
+		if len(cands) == 0 {
+			st.SkippedNoCandidates++
+			return lines // none
 		}
-		st.Lines = lw.rows
-		return nil
+		a := augmentQuery(cands, o)
+		st.addExamined(a.examined)
+		if !a.havePos {
+			st.SkippedNoPseudoPositive++
+			return lines // none
+		}
+		if len(a.negs) == 0 {
+			st.SkippedNoNegatives++
+			return lines // none
+		}
+		st.Positives++
+		st.CENegatives += len(a.negs)
+		for _, n := range a.negs {
+			lines = append(lines, pidPair{a.pos, n})
+		}
+		return lines
 	})
-	if err != nil {
-		return Stats{}, err
-	}
-	return st, nil
 }

@@ -114,14 +114,44 @@ func dedup(ids []string) []string {
 	return out
 }
 
+// examined counts the top-K candidates that the CE filter looked at and did not take.
+type examined struct {
+	rejected int // scored, with CE >= the negative threshold
+	unscored int // without a CE score
+	excluded int // positives and additional positives (Mine), the pseudo-positive (Augment)
+}
+
+// ceNegatives is the CE filter of construct_marco_train_de.py and construct_unlabel_train_de.py: over cands (in
+// rank order) down to rank topK, until limit are taken, it takes each candidate that is not excluded, not chosen
+// already and Scored with CEScore < threshold, in rank order, and marks it in chosen. The others it counts in e.
+func ceNegatives(cands []Candidate, topK, limit int, threshold float64, excluded, chosen map[string]bool, e *examined) []string {
+	var negs []string
+	for _, c := range cands {
+		if c.Rank > topK || len(negs) == limit {
+			break
+		}
+		switch {
+		case excluded[c.PID]:
+			e.excluded++
+		case chosen[c.PID]:
+		case !c.Scored:
+			e.unscored++
+		case float64(c.CEScore) < threshold:
+			chosen[c.PID] = true
+			negs = append(negs, c.PID)
+		default:
+			e.rejected++
+		}
+	}
+	return negs
+}
+
 // minedQuery is the outcome of mining one query, with the counts Stats needs.
 type minedQuery struct {
-	negs     []string // CE negatives in rank order, then the fill in draw order
-	fromCE   int      // how many of negs came through the CE filter
-	filled   int      // how many came from the random fill
-	rejected int      // examined top-K candidates with CE >= threshold
-	unscored int      // examined top-K candidates without a CE score
-	excluded int      // examined top-K candidates that were positives or additional positives
+	negs   []string // CE negatives in rank order, then the fill in draw order
+	fromCE int      // how many of negs came through the CE filter
+	filled int      // how many came from the random fill
+	examined
 }
 
 // MineQuery picks the negatives of one query following construct_marco_train_de.py: candidates in rank order from
@@ -154,24 +184,8 @@ func mineQuery(positives, additional []string, cands []Candidate, o MineOptions,
 	cands = inRankOrder(cands)
 
 	// 1. The CE filter over the top TopK, in rank order.
-	for _, c := range cands {
-		if c.Rank > o.TopK || len(m.negs) == target {
-			break
-		}
-		switch {
-		case blocked[c.PID]:
-			m.excluded++
-		case chosen[c.PID]:
-		case !c.Scored:
-			m.unscored++
-		case float64(c.CEScore) < o.Threshold:
-			chosen[c.PID] = true
-			m.negs = append(m.negs, c.PID)
-			m.fromCE++
-		default:
-			m.rejected++
-		}
-	}
+	m.negs = ceNegatives(cands, o.TopK, target, o.Threshold, blocked, chosen, &m.examined)
+	m.fromCE = len(m.negs)
 	if len(m.negs) == target || !o.fill() {
 		return m
 	}
@@ -252,6 +266,13 @@ type Stats struct {
 	SkippedNoPseudoPositive int
 	// SkippedNoNegatives counts queries for which no negative was found.
 	SkippedNoNegatives int
+}
+
+// addExamined adds a query's counts of examined candidates.
+func (s *Stats) addExamined(e examined) {
+	s.Rejected += e.rejected
+	s.Unscored += e.unscored
+	s.Excluded += e.excluded
 }
 
 // String is a one-line summary.
@@ -338,22 +359,61 @@ func queryText(op string, in MineInput, qid string) (string, error) {
 	return q, nil
 }
 
-// writeDual runs body with a DualWriter on out and commits the file only when body succeeds.
-func writeDual(op, out string, ps *dataset.Passages, body func(lw *lineWriter) error) error {
-	if ps == nil {
-		return fmt.Errorf("denoise: %s: no passage store", op)
+// pidPair is one line to write: a positive (or pseudo-positive) and a negative pid.
+type pidPair struct{ pos, neg string }
+
+// writeQueries is the loop of Mine and Augment; optErr is their options' validation, returned first. For each qid
+// of in.QIDs, in that order (looking at ctx every checkEvery queries), pairs appends the lines to write to buf (an
+// emptied buffer reused from query to query), or none to skip the query (pairs counts why in st). The lines go to out, a dual.train.tsv committed only when every query
+// succeeded. writeQueries fills Stats.Queries, Written and Lines; on an error it returns zero Stats.
+func writeQueries(ctx context.Context, op string, in MineInput, optErr error, out string, pairs func(st *Stats, qid string, buf []pidPair) []pidPair) (Stats, error) {
+	if optErr != nil {
+		return Stats{}, optErr
+	}
+	if err := checkQIDs(op, in.QIDs); err != nil {
+		return Stats{}, err
+	}
+	if in.Passages == nil {
+		return Stats{}, fmt.Errorf("denoise: %s: no passage store", op)
 	}
 	w, err := dataset.CreateDualTrain(out)
 	if err != nil {
-		return fmt.Errorf("denoise: %s: %w", op, err)
+		return Stats{}, fmt.Errorf("denoise: %s: %w", op, err)
 	}
-	if err := body(&lineWriter{op: op, w: w, ps: ps}); err != nil {
-		return errors.Join(err, w.Abort())
+	st := Stats{Queries: len(in.QIDs)}
+	lw := &lineWriter{op: op, w: w, ps: in.Passages}
+	var buf []pidPair
+	write := func() error {
+		for i, qid := range in.QIDs {
+			if i%checkEvery == 0 && ctx.Err() != nil {
+				return ctx.Err()
+			}
+			buf = pairs(&st, qid, buf[:0])
+			ps := buf
+			if len(ps) == 0 {
+				continue
+			}
+			query, err := queryText(op, in, qid)
+			if err != nil {
+				return err
+			}
+			st.Written++
+			for _, p := range ps {
+				if err := lw.write(qid, query, p.pos, p.neg); err != nil {
+					return err
+				}
+			}
+		}
+		return nil
+	}
+	if err := write(); err != nil {
+		return Stats{}, errors.Join(err, w.Abort())
 	}
 	if err := w.Close(); err != nil {
-		return fmt.Errorf("denoise: %s: %w", op, err)
+		return Stats{}, fmt.Errorf("denoise: %s: %w", op, err)
 	}
-	return nil
+	st.Lines = lw.rows
+	return st, nil
 }
 
 // Mine writes a dual.train.tsv of denoised hard negatives (construct_marco_train_de.py). For each query of
@@ -366,73 +426,45 @@ func writeDual(op, out string, ps *dataset.Passages, body func(lw *lineWriter) e
 //
 // When ctx ends, Mine returns ctx.Err() (checked every checkEvery queries) and leaves no file.
 func Mine(ctx context.Context, in MineInput, o MineOptions, out string) (Stats, error) {
-	const op = "Mine"
-	var st Stats
 	o = o.withDefaults()
-	if err := o.validate(); err != nil {
-		return st, err
-	}
-	if err := checkQIDs(op, in.QIDs); err != nil {
-		return st, err
-	}
-	st.Queries = len(in.QIDs)
-	err := writeDual(op, out, in.Passages, func(lw *lineWriter) error {
-		for i, qid := range in.QIDs {
-			if i%checkEvery == 0 && ctx.Err() != nil {
-				return ctx.Err()
-			}
-			pos := dedup(in.Positives[qid])
-			if len(pos) == 0 {
-				st.SkippedNoPositives++
-				continue
-			}
-			cands := in.Candidates[qid]
-			if len(cands) == 0 {
-				st.SkippedNoCandidates++
-				continue
-			}
-			m := mineQuery(pos, in.Additional[qid], cands, o, queryRNG(o.Seed, qid))
-			st.Rejected += m.rejected
-			st.Unscored += m.unscored
-			st.Excluded += m.excluded
-			if len(m.negs) == 0 {
-				st.SkippedNoNegatives++
-				continue
-			}
-			query, err := queryText(op, in, qid)
-			if err != nil {
-				return err
-			}
-			st.Written++
-			st.Positives += len(pos)
-			st.CENegatives += m.fromCE
-			st.FilledNegatives += m.filled
-			if m.filled > 0 {
-				st.FilledQueries++
-			}
-			if len(m.negs) < o.NegPerPos*len(pos) {
-				st.ShortQueries++
-			}
-			negs := m.negs
-		rounds:
-			for range o.NegPerPos {
-				for _, p := range pos {
-					if len(negs) == 0 {
-						break rounds
-					}
-					n := negs[len(negs)-1]
-					negs = negs[:len(negs)-1]
-					if err := lw.write(qid, query, p, n); err != nil {
-						return err
-					}
+	return writeQueries(ctx, "Mine", in, o.validate(), out, func(st *Stats, qid string, lines []pidPair) []pidPair {
+		pos := dedup(in.Positives[qid])
+		if len(pos) == 0 {
+			st.SkippedNoPositives++
+			return lines // none
+		}
+		cands := in.Candidates[qid]
+		if len(cands) == 0 {
+			st.SkippedNoCandidates++
+			return lines // none
+		}
+		m := mineQuery(pos, in.Additional[qid], cands, o, queryRNG(o.Seed, qid))
+		st.addExamined(m.examined)
+		if len(m.negs) == 0 {
+			st.SkippedNoNegatives++
+			return lines // none
+		}
+		st.Positives += len(pos)
+		st.CENegatives += m.fromCE
+		st.FilledNegatives += m.filled
+		if m.filled > 0 {
+			st.FilledQueries++
+		}
+		if len(m.negs) < o.NegPerPos*len(pos) {
+			st.ShortQueries++
+		}
+		// NegPerPos rounds, each pairing every positive in order with the negative popped from the end of the list.
+		negs := m.negs
+	rounds:
+		for range o.NegPerPos {
+			for _, p := range pos {
+				if len(negs) == 0 {
+					break rounds
 				}
+				lines = append(lines, pidPair{p, negs[len(negs)-1]})
+				negs = negs[:len(negs)-1]
 			}
 		}
-		st.Lines = lw.rows
-		return nil
+		return lines
 	})
-	if err != nil {
-		return Stats{}, err
-	}
-	return st, nil
 }
