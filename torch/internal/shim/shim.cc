@@ -12,7 +12,7 @@
 #ifdef USE_C10D_NCCL
 #include <torch/csrc/distributed/c10d/ProcessGroupNCCL.hpp>
 #endif
-#ifdef ROCKETQA_CUDA // built by scripts/gpu/build-shim.sh against a CUDA libtorch (needs the CUDA headers)
+#ifdef ROCKETQA_CUDA // set by build.sh for a CUDA libtorch when the CUDA headers are found
 #include <c10/cuda/CUDACachingAllocator.h>
 #endif
 
@@ -509,7 +509,7 @@ char *tt_cuda_memory(int dev_index, bool reset_peak, int64_t *allocated, int64_t
   if (reset_peak) c10::cuda::CUDACachingAllocator::resetPeakStats((c10::DeviceIndex)dev_index);
 #else
   (void)dev_index, (void)reset_peak, (void)allocated, (void)peak, (void)reserved;
-  throw std::runtime_error("CUDA memory statistics need the shim built with -DROCKETQA_CUDA (scripts/gpu/build-shim.sh)");
+  throw std::runtime_error("CUDA memory statistics need the shim built with -DROCKETQA_CUDA (torch/internal/shim/build.sh with CUDA_HOME)");
 #endif
   CATCH
 }
