@@ -167,9 +167,19 @@ char* rq_index_reserve(rq_index* ix, int64_t n, int* applied) {
     *applied = 0;
     return guard([&] {
         if (auto fc = dynamic_cast<faiss::IndexFlatCodes*>(as_index(ix))) {
+#if FAISS_VERSION_MAJOR > 1 || (FAISS_VERSION_MAJOR == 1 && FAISS_VERSION_MINOR >= 11)
+            // FAISS 1.11 made codes a MaybeOwnedVector (owned, or a view of a memory-mapped file) without reserve():
+            // reserve the vector it owns and re-point its cached data pointer, which reserve may move.
+            if (!fc->codes.is_owned) return;
+            if (n > fc->ntotal) {
+                fc->codes.owned_data.reserve(size_t(n) * fc->code_size);
+                fc->codes.c_ptr = fc->codes.owned_data.data();
+            }
+#else
             if (n > fc->ntotal) {
                 fc->codes.reserve(size_t(n) * fc->code_size);
             }
+#endif
             *applied = 1;
         }
     });

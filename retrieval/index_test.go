@@ -319,6 +319,35 @@ func TestThreadsAndBLASInfo(t *testing.T) {
 	t.Log(info)
 }
 
+// TestReserveAfterAdd grows the buffer of an index that already holds vectors: the codes move, and search must
+// read them where they are now (FAISS 1.11 caches the data pointer of its code vector beside the vector).
+func TestReserveAfterAdd(t *testing.T) {
+	rng := rand.New(rand.NewPCG(17, 18))
+	const d, n = 8, 100
+	xb := randVecs(rng, n, d)
+	xq := randVecs(rng, 3, d)
+	for _, factory := range []string{"Flat", "SQ8"} {
+		ix, err := NewIndex(d, factory, InnerProduct)
+		require.NoError(t, err)
+		if !ix.IsTrained() {
+			require.NoError(t, ix.Train(xb))
+		}
+		require.NoError(t, ix.Add(xb))
+		wantS, wantI, err := ix.Search(xq, n)
+		require.NoError(t, err)
+		ok, err := ix.Reserve(100000)
+		require.NoError(t, err)
+		require.True(t, ok, factory)
+		gotS, gotI, err := ix.Search(xq, n) // same index and data in one process: identical results
+		require.NoError(t, err)
+		assert.Equal(t, wantI, gotI, factory)
+		assert.Equal(t, wantS, gotS, factory)
+		require.NoError(t, ix.Add(xb[:d]))
+		assert.Equal(t, int64(n+1), ix.Ntotal())
+		require.NoError(t, ix.Close())
+	}
+}
+
 func TestReserve(t *testing.T) {
 	rng := rand.New(rand.NewPCG(15, 16))
 	const d = 8

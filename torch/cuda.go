@@ -32,8 +32,8 @@ type CUDAMemory struct {
 }
 
 // CUDAMemoryStats returns the caching allocator's statistics of the CUDA device d, then resets the peak when
-// resetPeak is set. It needs the shim built with the CUDA headers (scripts/gpu/build-shim.sh, docs/cuda.md); the
-// default cgo build returns an error saying so.
+// resetPeak is set. It needs the shim built with the CUDA headers (torch/internal/shim/build.sh finds them through
+// CUDA_HOME or nvcc; docs/cuda.md); the default cgo build returns an error saying so.
 func CUDAMemoryStats(d Device, resetPeak bool) (CUDAMemory, error) {
 	var m CUDAMemory
 	if d.Type != CUDADevice {

@@ -32,7 +32,11 @@ else
   flags+=(-I/usr/include/torch/csrc/api/include)
   link=()
 fi
-[[ -e $libdir/libc10.so ]] || { echo "build.sh: no libc10.so in $libdir" >&2; exit 2; }
+if [[ ! -e $libdir/libc10.so ]]; then
+  # Debian's python3-torch links include/ into /usr/include and keeps the libraries in /usr/lib: use the default.
+  echo "build.sh: no libc10.so in $libdir (a distribution's torch package: run build.sh without ROCKETQA_PYTHON / ROCKETQA_LIBTORCH for the system libtorch)" >&2
+  exit 2
+fi
 # The C++ ABI must match libtorch's; the Go side only sees C, so either ABI works with the same Go binaries.
 abi=0
 if [[ -n ${ROCKETQA_PYTHON:-} && -z ${ROCKETQA_LIBTORCH:-} ]]; then

@@ -12,7 +12,7 @@
 #ifdef USE_C10D_NCCL
 #include <torch/csrc/distributed/c10d/ProcessGroupNCCL.hpp>
 #endif
-#ifdef ROCKETQA_CUDA // built by scripts/gpu/build-shim.sh against a CUDA libtorch (needs the CUDA headers)
+#ifdef ROCKETQA_CUDA // set by build.sh for a CUDA libtorch when the CUDA headers are found
 #include <c10/cuda/CUDACachingAllocator.h>
 #endif
 
@@ -475,8 +475,7 @@ bool tt_set_autocast(int dev_type, bool on, int dtype) {
   prev = at::autocast::is_autocast_enabled(dt);
   if (on) at::autocast::set_autocast_dtype(dt, st(dtype));
   at::autocast::set_autocast_enabled(dt, on);
-  return prev;
-#endif
+#else
   if (dev_type == 1) {
     prev = at::autocast::is_enabled();
     if (on) at::autocast::set_autocast_gpu_dtype(st(dtype));
@@ -486,6 +485,7 @@ bool tt_set_autocast(int dev_type, bool on, int dtype) {
     if (on) at::autocast::set_autocast_cpu_dtype(st(dtype));
     at::autocast::set_cpu_enabled(on);
   }
+#endif
   return prev;
 }
 void tt_autocast_clear_cache(void) { at::autocast::clear_cache(); }
@@ -509,7 +509,7 @@ char *tt_cuda_memory(int dev_index, bool reset_peak, int64_t *allocated, int64_t
   if (reset_peak) c10::cuda::CUDACachingAllocator::resetPeakStats((c10::DeviceIndex)dev_index);
 #else
   (void)dev_index, (void)reset_peak, (void)allocated, (void)peak, (void)reserved;
-  throw std::runtime_error("CUDA memory statistics need the shim built with -DROCKETQA_CUDA (scripts/gpu/build-shim.sh)");
+  throw std::runtime_error("CUDA memory statistics need the shim built with -DROCKETQA_CUDA (torch/internal/shim/build.sh with CUDA_HOME)");
 #endif
   CATCH
 }
@@ -616,7 +616,22 @@ char *tt_pg_new(const char *backend, const char *host, int port, int rank, int w
   so.numWorkers = (size_t)world;
   so.waitWorkers = true;
   so.timeout = timeout;
-  auto store = c10::make_intrusive<c10d::TCPStore>(h, so);
+  c10::intrusive_ptr<c10d::TCPStore> store;
+#if TT_TORCH_AT_LEAST(2, 4)
+  // 2.4 made the libuv TCPStore backend the default, and a libtorch built without libuv (Debian's 2.6) refuses it:
+  // fall back to the classic backend then. USE_LIBUV=0 picks the classic one, as in PyTorch's Python frontend.
+  const char *uv = getenv("USE_LIBUV");
+  so.useLibUV = !(uv && std::string(uv) == "0");
+  try {
+    store = c10::make_intrusive<c10d::TCPStore>(h, so);
+  } catch (const c10::Error &e) {
+    if (!so.useLibUV || std::string(e.what_without_backtrace()).find("without libuv") == std::string::npos) throw;
+    so.useLibUV = false;
+    store = c10::make_intrusive<c10d::TCPStore>(h, so);
+  }
+#else
+  store = c10::make_intrusive<c10d::TCPStore>(h, so);
+#endif
   auto pg = new PG{store, {}, rank, world};
   try {
     if (b == "gloo") {
