@@ -3,6 +3,7 @@ package rocketqa
 import (
 	"errors"
 	"fmt"
+	"runtime"
 
 	"github.com/rocketqa-go/rocketqa/dataset"
 	"github.com/rocketqa-go/rocketqa/encoder"
@@ -158,8 +159,12 @@ func (t *DualTask) forward(s *torch.Scope, m *encoder.BERT, encs []tokenizer.Enc
 	return out
 }
 
-// Step implements train.Task.
+// Step implements train.Task. It runs on one OS thread: autograd orders the backward passes of a loss's gathers by
+// sequence numbers that libtorch counts per thread, and every rank must run them in the same order (train.Run holds
+// one thread for the whole run; this covers direct callers).
 func (t *DualTask) Step(s *torch.Scope, idx []int) (float64, error) {
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
 	if len(idx) == 0 {
 		return 0, errors.New("rocketqa: empty batch")
 	}

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -197,6 +198,8 @@ func TestDistWorker(t *testing.T) {
 				return err
 			}
 			return s.Err()
+		case "order":
+			return gathersOutOfOrder(pg)
 		}
 		return fmt.Errorf("unknown role %q", role)
 	}()
@@ -204,8 +207,54 @@ func TestDistWorker(t *testing.T) {
 		res.Error = err.Error()
 	}
 	proctest.WriteResult(t, res)
-	if role == "die" && !strings.Contains(res.Error, "no error") {
+	if role == "die" && !strings.Contains(res.Error, "no error") || role == "order" {
 		return
 	}
 	require.Empty(t, res.Error)
 }
+
+// TestDistGatherBackwardOrder: two gathers of one shape whose graphs were built on different OS threads on rank 0
+// and on one thread on rank 1. libtorch numbers autograd nodes per thread, so the ranks run the two backward
+// all-reduces in opposite orders; Gloo would sum one gather's gradient with the other's and give every rank wrong
+// gradients without a word. Both ranks must fail with an error saying so.
+func TestDistGatherBackwardOrder(t *testing.T) {
+	res := proctest.Run[workerResult](t, "TestDistWorker", 2, "TORCH_TEST_WORKER=order")
+	for r := range res {
+		t.Logf("rank %d: %s", r, res[r].Error)
+		require.Contains(t, res[r].Error, "different orders", "rank %d", r)
+	}
+}
+
+// gathersOutOfOrder builds loss = 1·sum(gather(w·x)) + 2·sum(gather(w·y)) as TestDistGatherBackwardOrder describes
+// and returns the error of its backward pass.
+func gathersOutOfOrder(pg *torch.ProcessGroup) error {
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	s := torch.NewScope()
+	defer s.Close()
+	w := s.Ones([]int64{4}, torch.Float32, torch.CPU).SetRequiresGrad(true)
+	for i := 0; i < 20000; i++ { // number many autograd nodes on this thread
+		s.Use(w).MulScalar(1).Close()
+	}
+	a := pg.AllGather(w.MulScalar(3))
+	var b *torch.Tensor
+	if pg.Rank() == 0 {
+		done := make(chan struct{})
+		go func() { // a thread whose count is far lower
+			runtime.LockOSThread()
+			defer runtime.UnlockOSThread()
+			b = pg.AllGather(w.MulScalar(5))
+			close(done)
+		}()
+		<-done
+	} else {
+		b = pg.AllGather(w.MulScalar(5))
+	}
+	loss := a.Sum().Add(b.Sum().MulScalar(2))
+	if err := loss.Backward(); err != nil {
+		return err
+	}
+	return fmt.Errorf("backward succeeded (gradient %v)", must(s.Adopt(w.Grad()).Float32s()))
+}
+
+func must[T any](v T, _ error) T { return v }

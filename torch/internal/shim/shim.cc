@@ -604,6 +604,7 @@ struct PG {
   c10::intrusive_ptr<c10d::Store> store;
   c10::intrusive_ptr<PGBase> pg;
   int rank, world;
+  int64_t gathers = 0; // differentiable all_gathers so far: the id of each, the same on every rank
 };
 static PG &P(TPG p) { return *static_cast<PG *>(p); }
 
@@ -707,16 +708,32 @@ at::Tensor gather_cat(PG &p, const at::Tensor &x) {
 }
 
 // all_gather along dim 0 whose backward hands each rank the sum over ranks of the gradient of its own slice.
+// Autograd runs ready nodes by sequence number, which libtorch counts per OS thread: a graph built on several
+// threads (Go moves goroutines between threads) can run two gathers' backward all-reduces in different orders on
+// different ranks, and Gloo/NCCL would then silently sum one gather's gradient with another's. Each backward first
+// all-reduces (id, id^2) of its gather; unequal ids on any rank make both sums differ from world*(id, id^2), and
+// every rank fails with an error instead.
 struct AllGather : public torch::autograd::Function<AllGather> {
   static at::Tensor forward(torch::autograd::AutogradContext *ctx, at::Tensor x, int64_t handle) {
+    auto &p = *reinterpret_cast<PG *>(handle);
     ctx->saved_data["h"] = handle;
     ctx->saved_data["n"] = x.size(0);
-    return gather_cat(*reinterpret_cast<PG *>(handle), x);
+    ctx->saved_data["id"] = p.gathers++ % (1 << 20) + 1;
+    return gather_cat(p, x);
   }
   static torch::autograd::variable_list backward(torch::autograd::AutogradContext *ctx,
                                                  torch::autograd::variable_list grads) {
     auto &p = *reinterpret_cast<PG *>(ctx->saved_data["h"].toInt());
     int64_t n = ctx->saved_data["n"].toInt();
+    double id = (double)ctx->saved_data["id"].toInt();
+    auto chk = torch::tensor({id, id * id}, torch::TensorOptions().dtype(torch::kFloat64)).to(grads[0].device());
+    std::vector<at::Tensor> cv{chk};
+    p.pg->allreduce(cv)->wait();
+    auto sums = chk.cpu();
+    if (sums[0].item<double>() != p.world * id || sums[1].item<double>() != p.world * id * id)
+      throw std::runtime_error("all_gather backward: the ranks ran their gathers' backward passes in different orders "
+                               "(this rank: gather " + std::to_string((int64_t)id) + "); build each step's graph on "
+                               "one OS thread (runtime.LockOSThread), as train.Run and DualTask.Step do");
     auto g = grads[0].contiguous().clone();
     std::vector<at::Tensor> v{g};
     p.pg->allreduce(v)->wait();
