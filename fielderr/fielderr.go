@@ -91,33 +91,29 @@ func First(errs ...error) error {
 
 // IsFile fails, naming the field, unless path is a regular file (or something that reads like one: a FIFO, a
 // device); an empty path is skipped.
-func IsFile(pkg, field, path string) error {
-	if path == "" {
-		return nil
-	}
-	st, err := os.Stat(path)
-	switch {
-	case err != nil:
-		return &Error{Pkg: pkg, Msg: fmt.Sprintf("{%s} %s: %v", field, path, pathErr(err)), File: true}
-	case st.IsDir():
-		return &Error{Pkg: pkg, Msg: fmt.Sprintf("{%s} %s: is a directory, want a file", field, path), File: true}
-	}
-	return nil
-}
+func IsFile(pkg, field, path string) error { return isKind(pkg, field, path, false) }
 
 // IsDir fails, naming the field, unless path is a directory; an empty path is skipped.
-func IsDir(pkg, field, path string) error {
+func IsDir(pkg, field, path string) error { return isKind(pkg, field, path, true) }
+
+// isKind is IsFile (dir false) or IsDir (dir true).
+func isKind(pkg, field, path string, dir bool) error {
 	if path == "" {
 		return nil
 	}
 	st, err := os.Stat(path)
+	msg := ""
 	switch {
 	case err != nil:
-		return &Error{Pkg: pkg, Msg: fmt.Sprintf("{%s} %s: %v", field, path, pathErr(err)), File: true}
-	case !st.IsDir():
-		return &Error{Pkg: pkg, Msg: fmt.Sprintf("{%s} %s: not a directory", field, path), File: true}
+		msg = pathErr(err).Error()
+	case dir && !st.IsDir():
+		msg = "not a directory"
+	case !dir && st.IsDir():
+		msg = "is a directory, want a file"
+	default:
+		return nil
 	}
-	return nil
+	return &Error{Pkg: pkg, Msg: fmt.Sprintf("{%s} %s: %s", field, path, msg), File: true}
 }
 
 // Exists fails, naming the field, when path does not exist; an empty path is skipped.
