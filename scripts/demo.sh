@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
 # The README's main job: build the Debian demo corpus, train a small RocketQA v1 dual encoder on CPU from random
 # initialisation, encode, index, search and evaluate, and print the table beside the untrained model; then pre-train
-# the encoder with masked LM on the collection (once: cached in out/mlm, which
-# `go run ./examples/pipeline -preset small -pretrain-dir out/mlm` reuses) and train the same model from it.
+# the encoder on the collection without labels by the Inverse Cloze Task (once: cached in out/ict, which
+# `go run ./examples/pipeline -preset small -pretrain-dir out/ict` reuses), evaluate it as it is and train the same
+# model from it.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh
 source scripts/env.sh
 export PATH=$PATH:/usr/local/go/bin
 scripts/demo-corpus.sh data/demo
-go run ./examples/demo -data data/demo -out out/demo -pretrain-dir out/mlm "$@"
+go run ./examples/demo -data data/demo -out out/demo -pretrain-dir out/ict "$@"

@@ -36,6 +36,7 @@ var commands []*cli.Sub
 func init() {
 	commands = []*cli.Sub{
 		{Name: "pretrain", Summary: "masked-LM pre-training of a BERT/ERNIE encoder on a passage collection (an --init for the others)", Run: runPretrain},
+		{Name: "ict", Summary: "Inverse Cloze Task pre-training lines (dual.train.tsv layout) from a passage collection, for train-de", Run: runICT},
 		{Name: "train-de", Summary: "train a dual encoder (RocketQA v1 cross-batch loss) from a dual.train.tsv", Run: runTrainDE},
 		{Name: "train-pair", Summary: "train a PAIR dual encoder (shared tower, passage-centric loss): --stage pretrain|finetune", Run: runTrainPair},
 		{Name: "train-ce", Summary: "train a cross-encoder (re-ranker) from a cross.train.tsv", Run: runTrainCE},

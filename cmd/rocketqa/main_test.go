@@ -119,6 +119,7 @@ func TestHelp(t *testing.T) {
 		"train-pair": {"--stage", "--alpha", "--lamb", "--train", "--init", "--out", "--batch", "--chunk", "--grad-cache", "--no-cross-batch"},
 		"pretrain": {"--collection", "--init", "--config", "--vocab", "--out", "--max-len", "--masking", "--mask-prob",
 			"--batch", "--max-steps", "--lr", "--seed", "--lang"},
+		"ict": {"--collection", "--out", "--per-passage", "--min-chars", "--max-chars", "--keep", "--seed"},
 		"train-ce": {"--train", "--init", "--config", "--vocab", "--out", "--max-len", "--v2-head", "--perturb", "--lr",
 			"--batch", "--epochs", "--wd", "--warmup", "--schedule", "--lang", "--optimizer"},
 		"encode":  {"--model", "--collection", "--out", "--batch", "--device"},

@@ -1,7 +1,9 @@
 // Command demo is the README's first command: on the Debian demo corpus (scripts/demo-corpus.sh), it trains a
 // small RocketQA v1 dual encoder from random initialisation on CPU, then encodes the passage collection, builds
 // FAISS indexes, searches the dev queries and evaluates, beside the same model before training; then it pre-trains
-// the encoder with masked LM on the collection (cached) and trains the same model from that checkpoint.
+// the encoder on the collection without labels (cached), by default with the Inverse Cloze Task (-pretrain ict: a
+// sentence of a passage as the query, the rest of the passage as its positive; or -pretrain mlm, masked LM),
+// evaluates the pre-trained model as it is, and trains the same model from it.
 //
 //	go run ./examples/demo -data data/demo -out out/demo
 package main
@@ -36,19 +38,37 @@ func main() {
 	plen := flag.Int("p-len", 64, "passage length in tokens")
 	layers := flag.Int("layers", 2, "transformer layers")
 	initStd := flag.Float64("init-std", 0.1, "initializer_range of the random init")
-	ptSteps := flag.Int("pretrain-steps", demo.DefaultPretrain().Steps, "masked-LM pre-training steps on the collection (0: none, only the model from random weights)")
-	ptDir := flag.String("pretrain-dir", "", "where the pre-trained encoder is cached (default OUT/mlm); reused when it is there")
+	objective := flag.String("pretrain", "ict", "pre-training on the collection: ict (Inverse Cloze Task), mlm (masked LM) or none")
+	ptSteps := flag.Int("pretrain-steps", demo.DefaultPretrain().Steps, "masked-LM pre-training steps (-pretrain mlm)")
+	ptDir := flag.String("pretrain-dir", "", "where the pre-trained encoder is cached (default OUT/ict or OUT/mlm); reused when it is there")
 	flag.Parse()
-	if *ptDir == "" {
-		*ptDir = filepath.Join(*out, "mlm")
+	switch *objective {
+	case "ict", "mlm", "none":
+	default:
+		fmt.Fprintf(os.Stderr, "demo: -pretrain %q: want ict, mlm or none\n", *objective)
+		os.Exit(2)
 	}
-	if err := run(*data, *out, *epochs, *batch, *lr, *threads, *shared, *plen, *layers, *initStd, *ptSteps, *ptDir); err != nil {
+	if *ptDir == "" {
+		*ptDir = filepath.Join(*out, *objective)
+	}
+	pt := pretraining{objective: *objective, mlmSteps: *ptSteps, dir: *ptDir}
+	if *objective == "none" || *objective == "mlm" && *ptSteps <= 0 {
+		pt.objective = ""
+	}
+	if err := run(*data, *out, *epochs, *batch, *lr, *threads, *shared, *plen, *layers, *initStd, pt); err != nil {
 		fmt.Fprintln(os.Stderr, "demo:", err)
 		os.Exit(1)
 	}
 }
 
-func run(data, out string, epochs, batch int, lr float64, threads int, shared bool, plen, layers int, initStd float64, ptSteps int, ptDir string) error {
+// pretraining is the -pretrain choice: objective "ict", "mlm" or "" (none).
+type pretraining struct {
+	objective string
+	mlmSteps  int
+	dir       string
+}
+
+func run(data, out string, epochs, batch int, lr float64, threads int, shared bool, plen, layers int, initStd float64, pt pretraining) error {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
 	if threads <= 0 {
@@ -122,22 +142,40 @@ func run(data, out string, epochs, batch int, lr float64, threads int, shared bo
 	final := res.FinalDir
 
 	var ptTime, ptTrainTime time.Duration
-	if ptSteps > 0 {
-		// the same training, started from the encoder pre-trained with masked LM on the collection
+	var ptDesc string
+	if pt.objective != "" {
+		// the same training, started from the encoder pre-trained on the collection without labels
 		collection, err := dataset.LoadDuReaderCollection(filepath.Join(data, "passage-collection"))
 		if err != nil {
 			return err
 		}
 		t0 = time.Now()
-		o := demo.DefaultPretrain()
-		o.Dir, o.Passages, o.Vocab, o.VocabSize, o.Steps = ptDir, collection, vocab, n, ptSteps
-		mlm, err := demo.Pretrain(ctx, o)
+		var pre string
+		if pt.objective == "mlm" {
+			o := demo.DefaultPretrain()
+			o.Dir, o.Passages, o.Vocab, o.VocabSize, o.Steps = pt.dir, collection, vocab, n, pt.mlmSteps
+			pre, err = demo.Pretrain(ctx, o)
+			ptDesc = fmt.Sprintf("masked-LM pre-training (%d steps, cached in %s)", pt.mlmSteps, pt.dir)
+		} else {
+			o := demo.DefaultICT()
+			o.Dir, o.Passages, o.Vocab, o.VocabSize, o.PLen, o.Batch = pt.dir, collection, vocab, n, plen, batch
+			pre, err = demo.PretrainICT(ctx, o)
+			ptDesc = fmt.Sprintf("ICT pre-training (%d epochs, cached in %s)", o.Epochs, pt.dir)
+		}
 		if err != nil {
 			return err
 		}
 		ptTime = time.Since(t0)
+		if pt.objective == "ict" {
+			// the ICT model is itself a dual encoder: how far the collection alone takes retrieval
+			row, err := evaluate("ICT pre-trained, no labels", pre)
+			if err != nil {
+				return err
+			}
+			rows = append(rows, row)
+		}
 		pcfg := cfg
-		pcfg.InitSpec = rocketqa.InitSpec{Init: mlm}
+		pcfg.InitSpec = rocketqa.InitSpec{Init: pre}
 		pcfg.Train.OutDir = filepath.Join(out, "de-pretrained")
 		t0 = time.Now()
 		pres, err := rocketqa.TrainDual(ctx, pcfg)
@@ -155,8 +193,8 @@ func run(data, out string, epochs, batch int, lr float64, threads int, shared bo
 	fmt.Printf("Demo corpus %s: dev queries %d, passages retrieved from the whole collection, FAISS IndexFlatIP, top 50.\n", data, before.M.ReferenceQueries)
 	demo.PrintTable(os.Stdout, rows)
 	fmt.Printf("\ntraining: %d steps of %d queries in %s (%.1f queries/s, %d threads)", res.Steps, batch, trainTime.Round(time.Second), res.ExamplesS, torch.NumThreads())
-	if ptSteps > 0 {
-		fmt.Printf("; masked-LM pre-training %s (%d steps, cached in %s), training from it %s", ptTime.Round(time.Second), ptSteps, ptDir, ptTrainTime.Round(time.Second))
+	if pt.objective != "" {
+		fmt.Printf("; %s %s, training from it %s", ptDesc, ptTime.Round(time.Second), ptTrainTime.Round(time.Second))
 	}
 	fmt.Printf("\ntotal wall time %s\n", time.Since(start).Round(time.Second))
 	fmt.Printf("model: %s (HuggingFace layout, %s/ holds the shared tower)\n", final, encoder.QueryDir)

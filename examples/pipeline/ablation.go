@@ -52,17 +52,54 @@ func readStats(path string, st *denoise.Stats) error {
 	return nil
 }
 
-// pretrain runs (or reuses) the masked-LM pre-training of the small preset's encoder on the collection and returns
-// the model directory (HuggingFace BertForMaskedLM layout).
+// pretrain runs (or reuses) the small preset's pre-training on the collection (r.p.pretrain) and returns the model
+// directory every model starts from.
 func (r *runner) pretrain(ctx context.Context, vocabSize int, vocab string) (string, error) {
 	dir := r.pretrainDir
 	if dir == "" {
-		dir = r.path("mlm")
+		dir = r.path(pretrainDirName(r.p.pretrain))
 	}
-	o := demo.DefaultPretrain()
-	o.Dir, o.Passages, o.Vocab, o.VocabSize, o.Device = dir, r.collection, vocab, vocabSize, r.dev
-	o.Steps, o.Batch, o.MaxLen, o.LR = r.p.pretrainSteps, r.p.pretrainBatch, r.p.pretrainLen, r.p.pretrainLR
-	return demo.Pretrain(ctx, o)
+	mlm := func(dir string) (string, error) {
+		o := demo.DefaultPretrain()
+		o.Dir, o.Passages, o.Vocab, o.VocabSize, o.Device = dir, r.collection, vocab, vocabSize, r.dev
+		o.Steps, o.Batch, o.MaxLen, o.LR = r.p.pretrainSteps, r.p.pretrainBatch, r.p.pretrainLen, r.p.pretrainLR
+		return demo.Pretrain(ctx, o)
+	}
+	ict := func(dir, init string) (string, error) {
+		o := demo.DefaultICT()
+		o.Dir, o.Passages, o.Vocab, o.VocabSize, o.Device, o.Init = dir, r.collection, vocab, vocabSize, r.dev, init
+		o.QLen, o.PLen, o.Batch = r.p.qLen, r.p.pLen, r.p.deBatch
+		return demo.PretrainICT(ctx, o)
+	}
+	switch r.p.pretrain {
+	case "mlm":
+		return mlm(dir)
+	case "ict":
+		return ict(dir, "")
+	case "mlm+ict":
+		m, err := mlm(filepath.Join(dir, "mlm"))
+		if err != nil {
+			return "", err
+		}
+		return ict(dir, m)
+	}
+	return "", fmt.Errorf("pipeline: unknown pre-training %q", r.p.pretrain)
+}
+
+// pretrainDirName is the default cache directory of a pre-training under OUT.
+func pretrainDirName(objective string) string {
+	return strings.ReplaceAll(objective, "+", "-")
+}
+
+// pretrainName describes a pre-training in the tables.
+func pretrainName(objective string) string {
+	switch objective {
+	case "mlm":
+		return "pre-trained (masked LM on the collection)"
+	case "ict":
+		return "pre-trained (ICT on the collection)"
+	}
+	return "pre-trained (masked LM, then ICT on the collection)"
 }
 
 // rerankDev scores M_D(0)'s dev top 50 (written by evaluate) with the cross-encoder and evaluates both rankings.
@@ -161,11 +198,11 @@ func runSeeds(ctx context.Context, base runner, seeds []uint64, scratch bool) er
 		r.seed = seeds[0]
 		return r.run(ctx)
 	}
-	if base.pretrainDir == "" {
-		base.pretrainDir = filepath.Join(base.out, "mlm")
+	if base.pretrainDir == "" && base.p.pretrain != "" {
+		base.pretrainDir = filepath.Join(base.out, pretrainDirName(base.p.pretrain))
 	}
 	variants := []bool{false}
-	if scratch && base.p.pretrainSteps > 0 {
+	if scratch && base.p.pretrain != "" {
 		variants = append(variants, true)
 	}
 	type result struct {
@@ -174,8 +211,8 @@ func runSeeds(ctx context.Context, base runner, seeds []uint64, scratch bool) er
 	}
 	var results []result
 	for _, noPT := range variants {
-		res := result{name: "pre-trained (masked LM on the collection)"}
-		if base.p.pretrainSteps == 0 {
+		res := result{name: pretrainName(base.p.pretrain)}
+		if base.p.pretrain == "" {
 			res.name = "from the given init"
 			if base.init == "" {
 				res.name = "from random weights"

@@ -13,8 +13,10 @@
 //	go run ./examples/pipeline -preset small -data data/demo -out out/pipeline        # Debian demo corpus, CPU
 //	go run ./examples/pipeline -preset dureader -init ernie-1.0-base-zh -data dureader-retrieval-baseline-dataset
 //
-// The small preset first pre-trains its tiny encoder with masked LM on the collection (package pretrain; cached in
-// OUT/mlm or -pretrain-dir, -pretrain-steps 0 to skip) and starts every model from it. -seeds 1,2,3 runs every step
+// The small preset first pre-trains its tiny encoder on the collection, without labels, and starts every model
+// from it: by default with the Inverse Cloze Task (a sentence of a passage as the query, the rest of the passage as
+// its positive; pretrain.WriteICT), or with -pretrain mlm (masked LM, package pretrain) or mlm+ict; cached in
+// OUT/ict (OUT/mlm, OUT/mlm-ict) or -pretrain-dir, -pretrain none to skip. -seeds 1,2,3 runs every step
 // once per seed (OUT/seed-N) and prints mean and spread; -compare-scratch adds the same runs from random weights
 // (OUT/scratch-seed-N); -ablate-batch also trains M_D(0) with twice the batch at equal steps (the negatives of
 // cross-batch training over 2 processes). Each run prints the cross-encoder's dev re-ranking of M_D(0)'s top 50
@@ -55,8 +57,11 @@ type preset struct {
 	qLen, pLen, pairLen, retrieveK int
 	forCN, shared, perturb         bool
 	labelledShare                  float64
-	// pretrainSteps > 0: the small preset first pre-trains its encoder with masked-LM on the collection (package
-	// pretrain) and starts every model from it, as the papers start from ERNIE
+	// pretrain names the small preset's pre-training on the collection, which every model then starts from, as the
+	// papers start from ERNIE: "ict" (the Inverse Cloze Task, pretrain.WriteICT, trained as a dual encoder), "mlm"
+	// (masked LM, package pretrain), "mlm+ict" (ICT continued from the masked-LM encoder) or "" (none)
+	pretrain string
+	// pretrainSteps are the masked-LM steps (mlm, mlm+ict)
 	pretrainSteps, pretrainBatch, pretrainLen int
 	pretrainLR                                float64
 	deSchedule                                train.Schedule // "" is train's default (linear)
@@ -74,7 +79,7 @@ func official(de, ce rocketqa.Preset, retrieveK int) preset {
 var presets = map[string]preset{
 	// tiny models from scratch on the Debian demo corpus, minutes on 2 CPU cores
 	"small": {deEpochs: 12, deEpochsLater: 4, ceEpochs: 4, deBatch: 32, ceBatch: 32, deLR: 1e-3, ceLR: 5e-4, deWarmup: 0.1, ceWD: 0.01,
-		qLen: 32, pLen: 64, pairLen: 96, retrieveK: 100, forCN: true, shared: true, labelledShare: 0.7,
+		qLen: 32, pLen: 64, pairLen: 96, retrieveK: 100, forCN: true, shared: true, labelledShare: 0.7, pretrain: "ict",
 		pretrainSteps: demo.DefaultPretrain().Steps, pretrainBatch: demo.DefaultPretrain().Batch,
 		pretrainLen: demo.DefaultPretrain().MaxLen, pretrainLR: demo.DefaultPretrain().LR},
 	// DuReader-retrieval baseline (docs/method.md §6.2): ERNIE 1.0 twin init, batch 512 over cross-batch, 10 epochs DE, 3 CE
@@ -93,8 +98,9 @@ func main() {
 	chunk := flag.Int("chunk", 0, "forward micro-batch; with -grad-cache the whole batch still shares one softmax")
 	gradCache := flag.Bool("grad-cache", false, "gradient caching for batches larger than memory")
 	threads := flag.Int("threads", runtime.NumCPU(), "libtorch threads")
-	pretrainSteps := flag.Int("pretrain-steps", -1, "masked-LM pre-training steps before step 1 (small preset; -1: the preset's, 0: none)")
-	pretrainDir := flag.String("pretrain-dir", "", "where the pre-trained encoder is cached (default: OUT/mlm); reused when it is there")
+	pretrainObj := flag.String("pretrain", "", "pre-training on the collection before step 1 (small preset): ict, mlm, mlm+ict or none (default: the preset's, ict)")
+	pretrainSteps := flag.Int("pretrain-steps", -1, "masked-LM pre-training steps (-pretrain mlm, mlm+ict; -1: the preset's, 0: no pre-training)")
+	pretrainDir := flag.String("pretrain-dir", "", "where the pre-trained encoder is cached (default: OUT/ict, OUT/mlm or OUT/mlm-ict); reused when it is there")
 	seeds := flag.String("seeds", "1", "comma-separated training seeds: every step runs once per seed and the table prints mean and spread")
 	scratch := flag.Bool("compare-scratch", false, "also run every step without pre-training (the same models from random weights)")
 	ablateBatch := flag.Bool("ablate-batch", false, "also train M_D(0) with twice the batch at equal steps (= cross-batch negatives over 2 processes)")
@@ -116,11 +122,21 @@ func main() {
 	torch.SetNumThreads(*threads)
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
+	switch *pretrainObj {
+	case "":
+	case "ict", "mlm", "mlm+ict":
+		p.pretrain = *pretrainObj
+	case "none":
+		p.pretrain = ""
+	default:
+		fmt.Fprintf(os.Stderr, "pipeline: -pretrain %q: want ict, mlm, mlm+ict or none\n", *pretrainObj)
+		os.Exit(2)
+	}
 	if *pretrainSteps >= 0 {
 		p.pretrainSteps = *pretrainSteps
 	}
-	if *init != "" {
-		p.pretrainSteps = 0
+	if *init != "" || p.pretrainSteps == 0 && p.pretrain != "ict" {
+		p.pretrain = ""
 	}
 	seedList, err := parseSeeds(*seeds)
 	if err != nil {
@@ -150,7 +166,7 @@ type runner struct {
 	rows            []demo.Row
 
 	seed        uint64 // training seed of every model [1]
-	pretrainDir string // cached masked-LM pre-training [out/mlm]
+	pretrainDir string // cached pre-training [out/ict, out/mlm or out/mlm-ict]
 	noPretrain  bool   // train from random weights even when the preset pre-trains
 	ablateBatch bool   // also train M_D(0) with twice the batch at equal steps
 	collection  *dataset.Passages
@@ -210,12 +226,12 @@ func (r *runner) run(ctx context.Context) error {
 			return err
 		}
 		r.spec = rocketqa.InitSpec{Config: cfg, Vocab: vocab}
-		if r.p.pretrainSteps > 0 && !r.noPretrain {
-			mlm, err := r.pretrain(ctx, n, vocab)
+		if r.p.pretrain != "" && !r.noPretrain {
+			pre, err := r.pretrain(ctx, n, vocab)
 			if err != nil {
 				return err
 			}
-			r.spec = rocketqa.InitSpec{Init: mlm}
+			r.spec = rocketqa.InitSpec{Init: pre}
 		}
 	}
 

@@ -73,18 +73,9 @@ func Pretrain(ctx context.Context, o PretrainOptions) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	sPath := filepath.Join(o.Dir, "settings.json")
-	if got, err := os.ReadFile(sPath); err == nil {
-		if !bytes.Equal(got, want) {
-			return "", fmt.Errorf("%s holds a pre-training with other settings or another vocabulary: delete it or choose another directory", o.Dir)
-		}
-	} else if err := dataset.WriteFileAtomic(sPath, func(w *dataset.AtomicFile) error { _, err := w.Write(want); return err }); err != nil {
-		return "", err
-	}
-	final := filepath.Join(o.Dir, "final")
-	if _, err := os.Stat(filepath.Join(final, "model.safetensors")); err == nil {
-		slog.Info("pre-trained encoder (cached)", "model", final)
-		return final, nil
+	final, cached, err := checkCache(o.Dir, want, "model.safetensors")
+	if err != nil || cached {
+		return final, err
 	}
 	slog.Info("masked-LM pre-training on the collection", "steps", o.Steps, "batch", o.Batch, "len", o.MaxLen, "out", o.Dir)
 	t0 := time.Now()
@@ -97,4 +88,23 @@ func Pretrain(ctx context.Context, o PretrainOptions) (string, error) {
 	}
 	slog.Info("pre-trained", "steps", res.Steps, "last_loss", res.LastLoss, "time", time.Since(t0).Round(time.Second))
 	return res.FinalDir, nil
+}
+
+// checkCache records the settings of a cached pre-training in dir/settings.json, or refuses a cache made with other
+// settings, and reports whether dir/final already holds the model (its file marker).
+func checkCache(dir string, want []byte, marker string) (final string, cached bool, err error) {
+	sPath := filepath.Join(dir, "settings.json")
+	if got, err := os.ReadFile(sPath); err == nil {
+		if !bytes.Equal(got, want) {
+			return "", false, fmt.Errorf("%s holds a pre-training with other settings or another vocabulary: delete it or choose another directory", dir)
+		}
+	} else if err := dataset.WriteFileAtomic(sPath, func(w *dataset.AtomicFile) error { _, err := w.Write(want); return err }); err != nil {
+		return "", false, err
+	}
+	final = filepath.Join(dir, "final")
+	if _, err := os.Stat(filepath.Join(final, marker)); err == nil {
+		slog.Info("pre-trained encoder (cached)", "model", final)
+		return final, true, nil
+	}
+	return final, false, nil
 }
