@@ -1,5 +1,6 @@
 // Command jointtrain runs RocketQA v2 joint training on the demo corpus (scripts/demo-corpus.sh) on CPU, from
-// small random-init models: it trains M_D(0) (a v1 dual encoder) and a v1 cross-encoder (from M_D(0)'s tower),
+// small models pre-trained on the collection with the Inverse Cloze Task (cached in OUT/ict; -pretrain none: random
+// weights): it trains M_D(0) (a v1 dual encoder) and a v1 cross-encoder (from M_D(0)'s tower),
 // retrieves the training
 // queries' top 50 with M_D(0) and scores them with the cross-encoder, then
 //
@@ -42,6 +43,7 @@ type opts struct {
 	m, lists, chunk                         int
 	deLR, ceLR, jtLR                        float64
 	threads, plen, celen                    int
+	pretrain, pretrainDir                   string
 }
 
 func main() {
@@ -61,7 +63,13 @@ func main() {
 	flag.IntVar(&o.threads, "threads", 0, "libtorch threads (0: all cores)")
 	flag.IntVar(&o.plen, "p-len", 64, "passage length")
 	flag.IntVar(&o.celen, "ce-len", 96, "pair length")
+	flag.StringVar(&o.pretrain, "pretrain", "ict", "pre-training on the collection every model starts from: ict (Inverse Cloze Task) or none (random weights)")
+	flag.StringVar(&o.pretrainDir, "pretrain-dir", "", "where the pre-trained encoder is cached (default OUT/ict; out/ict of scripts/demo.sh is the same model)")
 	flag.Parse()
+	if o.pretrain != "ict" && o.pretrain != "none" {
+		fmt.Fprintf(os.Stderr, "jointtrain: -pretrain %q: want ict or none\n", o.pretrain)
+		os.Exit(2)
+	}
 	if err := run(o); err != nil {
 		fmt.Fprintln(os.Stderr, "jointtrain:", err)
 		os.Exit(1)
@@ -89,6 +97,22 @@ func run(o opts) error {
 		return err
 	}
 	init := rocketqa.InitSpec{Config: cfgPath, Vocab: vocab}
+	if o.pretrain == "ict" {
+		coll, err := dataset.LoadDuReaderCollection(filepath.Join(o.data, "passage-collection"))
+		if err != nil {
+			return err
+		}
+		po := demo.DefaultICT()
+		po.Dir, po.Passages, po.Vocab, po.VocabSize, po.PLen = o.pretrainDir, coll, vocab, n, o.plen
+		if po.Dir == "" {
+			po.Dir = filepath.Join(o.out, "ict")
+		}
+		pre, err := demo.PretrainICT(ctx, po)
+		if err != nil {
+			return err
+		}
+		init = rocketqa.InitSpec{Init: pre}
+	}
 	topts := func(dir string, epochs, batch int, lr float64, sched train.Schedule, warm float64) train.Options {
 		return train.Options{OutDir: filepath.Join(o.out, dir), Epochs: epochs, BatchSize: batch, LR: lr, Schedule: sched,
 			WarmupProportion: warm, Seed: 1, LogEvery: 50, WeightDecay: 0.01}

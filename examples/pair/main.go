@@ -6,7 +6,8 @@
 // that denoise.Augment builds from the pipeline's unlabelled queries, their M_D(1) run and its cross-encoder
 // scores (md1/unlabelled.run.tsv, md1/unlabelled.ce50.tsv): a positive above -pos-threshold (official 0.9),
 // negatives below -neg-threshold (official 0.1). Stage 2 fine-tunes on the pipeline's denoised hard negatives
-// (data/de1.train.tsv, denoise.Mine). Both use the pipeline's vocabulary and small random-init config. Both models
+// (data/de1.train.tsv, denoise.Mine). Both start from the pipeline's ICT pre-trained encoder (OUT/ict/final) when
+// the pipeline has one, otherwise from its vocabulary and small random-init config. Both models
 // use one shared tower; the v1 model differs only in its loss (the query-centric term alone, i.e. PAIR with α = 0).
 //
 // The demo's small cross-encoder is far from confident (its scores on the demo corpus stay within about
@@ -85,6 +86,11 @@ func run(o options) ([]result, error) {
 		}
 	}
 	spec := rocketqa.InitSpec{Config: in("config.json"), Vocab: in("vocab.txt")}
+	if pre := filepath.Join(o.pipeline, "ict", "final"); exists(filepath.Join(pre, "rocketqa.json")) {
+		// the pipeline's small preset pre-trained its encoder on the collection (ICT): start from it too
+		spec = rocketqa.InitSpec{Init: pre}
+		slog.Info("starting from the pipeline's pre-trained encoder", "model", pre)
+	}
 	if err := os.MkdirAll(o.out, 0o755); err != nil {
 		return nil, err
 	}
