@@ -502,3 +502,57 @@ func syncDir(dir string) error {
 	defer d.Close()
 	return d.Sync()
 }
+
+// Vocab is a vocabulary file and the tokenizer_config.json beside it (when there is one), read into memory when a
+// run starts, so that every model the run saves carries the vocabulary it was trained with, even when the file is
+// changed, moved or deleted meanwhile (the init directory of a long run, say).
+type Vocab struct {
+	Path   string // the file it was read from
+	text   []byte
+	tokCfg []byte // nil: none beside it
+}
+
+// ReadVocab reads a vocab.txt (and the tokenizer_config.json in its directory, if any).
+func ReadVocab(path string) (*Vocab, error) {
+	text, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	v := &Vocab{Path: path, text: text}
+	cfg, err := os.ReadFile(filepath.Join(filepath.Dir(path), TokenizerConfigFile))
+	switch {
+	case err == nil:
+		v.tokCfg = cfg
+	case !errors.Is(err, os.ErrNotExist):
+		return nil, err
+	}
+	return v, nil
+}
+
+// With writes the vocabulary into a new temporary directory beside dir (where a model is being saved), calls save
+// with the path of its vocab.txt (the vocabPath of SaveDir, SaveDual, SaveCross, SaveMLM) and removes the
+// directory again. A nil Vocab calls save with fallback (a vocab.txt path read as it is then).
+func (v *Vocab) With(dir, fallback string, save func(vocabPath string) error) error {
+	if v == nil {
+		return save(fallback)
+	}
+	parent := filepath.Dir(filepath.Clean(dir))
+	if err := os.MkdirAll(parent, 0o755); err != nil {
+		return err
+	}
+	tmp, err := os.MkdirTemp(parent, ".vocab-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(tmp)
+	path := filepath.Join(tmp, VocabFile)
+	if err := os.WriteFile(path, v.text, 0o644); err != nil {
+		return err
+	}
+	if v.tokCfg != nil {
+		if err := os.WriteFile(filepath.Join(tmp, TokenizerConfigFile), v.tokCfg, 0o644); err != nil {
+			return err
+		}
+	}
+	return save(path)
+}

@@ -42,8 +42,10 @@ type Task struct {
 	Cached bool
 	// DEInfo (q/p lengths) and CEInfo (pair length) are saved with the models.
 	DEInfo, CEInfo encoder.ModelInfo
-	Vocab          string
-	Device         torch.Device
+	Vocab          string // vocab.txt copied into saved models (when VocabFiles is nil)
+	// VocabFiles is the vocabulary as read when the task was made (Train sets it).
+	VocabFiles *encoder.Vocab
+	Device     torch.Device
 	// Autocast runs the forward passes in bfloat16 autocast on CUDA (ignored on CPU).
 	Autocast bool
 
@@ -102,10 +104,12 @@ func (t *Task) NumExamples() int { return len(t.Lists) }
 
 // SaveModel implements train.Task: dir/de (a dual encoder) and dir/ce (a cross-encoder).
 func (t *Task) SaveModel(dir string) error {
-	if err := encoder.SaveDual(filepath.Join(dir, DEDir), t.DE, t.DEInfo, t.Vocab); err != nil {
-		return err
-	}
-	return encoder.SaveCross(filepath.Join(dir, CEDir), t.CE, t.CEInfo, t.Vocab)
+	return t.VocabFiles.With(dir, t.Vocab, func(vocab string) error {
+		if err := encoder.SaveDual(filepath.Join(dir, DEDir), t.DE, t.DEInfo, vocab); err != nil {
+			return err
+		}
+		return encoder.SaveCross(filepath.Join(dir, CEDir), t.CE, t.CEInfo, vocab)
+	})
 }
 
 // LoadModel implements train.Task: it copies the weights saved in dir/de and dir/ce into the models.

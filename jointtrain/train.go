@@ -128,13 +128,18 @@ func Models(cfg Config) (*Task, error) {
 		ce.Close()
 		return fail(err)
 	}
+	vocabFiles, err := encoder.ReadVocab(vocab)
+	if err != nil {
+		ce.Close()
+		return fail(err)
+	}
 	di, ci := *deInfo, *ceInfo
 	di.QMaxSeqLen = pick(cfg.QMaxSeqLen, di.QMaxSeqLen, 32)
 	di.PMaxSeqLen = pick(cfg.PMaxSeqLen, di.PMaxSeqLen, 128)
 	ci.MaxSeqLen = pick(cfg.CEMaxSeqLen, ci.MaxSeqLen, 160)
 	ci.ForCN, ci.DoLowerCase = di.ForCN, di.DoLowerCase
 	return &Task{DE: de, CE: ce, Tok: tok, M: cfg.ListSize, Variant: cfg.Variant, QueryOnce: cfg.QueryOnce,
-		ChunkSize: cfg.ChunkSize, Cached: cfg.Cached, DEInfo: di, CEInfo: ci, Vocab: vocab, Device: cfg.Device,
+		ChunkSize: cfg.ChunkSize, Cached: cfg.Cached, DEInfo: di, CEInfo: ci, Vocab: vocab, VocabFiles: vocabFiles, Device: cfg.Device,
 		Autocast: cfg.Autocast}, nil
 }
 

@@ -58,9 +58,11 @@ type Task struct {
 	Tok      *tokenizer.Tokenizer
 	Masker   *Masker
 	Examples []tokenizer.Encoding // one sequence each: [CLS] title [SEP] window of the passage [SEP]
-	Vocab    string
-	Device   torch.Device
-	Seed     uint64 // masks are drawn from (Seed, the batch's example indices)
+	Vocab    string               // vocab.txt copied into saved models (when VocabFiles is nil)
+	// VocabFiles is the vocabulary as read when the task was made (NewTask sets it).
+	VocabFiles *encoder.Vocab
+	Device     torch.Device
+	Seed       uint64 // masks are drawn from (Seed, the batch's example indices)
 	// Fresh reports that the head was newly initialised (no checkpoint, or one without an MLM head).
 	Fresh bool
 }
@@ -125,7 +127,11 @@ func NewTask(c Config) (*Task, error) {
 			return nil, err
 		}
 	}
-	t := &Task{Tok: tok, Masker: masker, Vocab: vocab, Device: c.Device, Seed: c.Train.Seed}
+	vocabFiles, err := encoder.ReadVocab(vocab)
+	if err != nil {
+		return nil, err
+	}
+	t := &Task{Tok: tok, Masker: masker, Vocab: vocab, VocabFiles: vocabFiles, Device: c.Device, Seed: c.Train.Seed}
 	if t.Seed == 0 {
 		t.Seed = 1
 	}
@@ -249,7 +255,9 @@ func (t *Task) Params() []encoder.Param {
 func (t *Task) NumExamples() int { return len(t.Examples) }
 
 // SaveModel implements train.Task: a HuggingFace BertForMaskedLM directory.
-func (t *Task) SaveModel(dir string) error { return encoder.SaveMLM(dir, t.Head, t.Vocab) }
+func (t *Task) SaveModel(dir string) error {
+	return t.VocabFiles.With(dir, t.Vocab, func(vocab string) error { return encoder.SaveMLM(dir, t.Head, vocab) })
+}
 
 // LoadModel implements train.Task.
 func (t *Task) LoadModel(dir string) error {

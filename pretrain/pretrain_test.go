@@ -294,3 +294,20 @@ func mean(v []float64) float64 {
 	}
 	return s / float64(len(v))
 }
+
+// TestSavedVocabSurvivesItsFile: the task reads its vocabulary when it is made; a save after the file was replaced
+// still writes the one the model was trained with (before: the replacement, silently).
+func TestSavedVocabSurvivesItsFile(t *testing.T) {
+	f := writeFixture(t)
+	want, err := os.ReadFile(f.vocab)
+	require.NoError(t, err)
+	task, err := NewTask(Config{Passages: f.pool, Config: f.cfg, Vocab: f.vocab, MaxLen: 16, ForCN: true})
+	require.NoError(t, err)
+	defer task.Close()
+	require.NoError(t, os.WriteFile(f.vocab, []byte("[PAD]\n"), 0o644))
+	out := filepath.Join(f.dir, "saved")
+	require.NoError(t, task.SaveModel(out))
+	got, err := os.ReadFile(filepath.Join(out, "vocab.txt"))
+	require.NoError(t, err)
+	require.Equal(t, want, got)
+}

@@ -385,6 +385,10 @@ func NewDualTask(ctx context.Context, c DualConfig) (*DualTask, error) {
 	if err != nil {
 		return nil, err
 	}
+	vocabFiles, err := encoder.ReadVocab(vocab)
+	if err != nil {
+		return nil, err
+	}
 	info := encoder.ModelInfo{QMaxSeqLen: orDefault(c.QMaxLen, 32), PMaxSeqLen: orDefault(c.PMaxLen, 384), ForCN: c.ForCN, DoLowerCase: !c.Cased}
 	tok, err := TokenizerFor(vocab, info)
 	if err != nil {
@@ -407,7 +411,7 @@ func NewDualTask(ctx context.Context, c DualConfig) (*DualTask, error) {
 		d.Close()
 		return nil, err
 	}
-	return &DualTask{Model: d, Tok: tok, Examples: exs, Info: info, Vocab: vocab, ChunkSize: c.ChunkSize, GradCache: c.GradCache,
+	return &DualTask{Model: d, Tok: tok, Examples: exs, Info: info, Vocab: vocab, VocabFiles: vocabFiles, ChunkSize: c.ChunkSize, GradCache: c.GradCache,
 		Loss: c.Loss, PG: c.Train.PG, CrossBatch: !c.NoCrossBatch, Device: c.Device, Autocast: c.Autocast}, nil
 }
 
@@ -455,6 +459,10 @@ func NewCrossTask(ctx context.Context, c CrossConfig) (*CrossTask, error) {
 	if err != nil {
 		return nil, err
 	}
+	vocabFiles, err := encoder.ReadVocab(vocab)
+	if err != nil {
+		return nil, err
+	}
 	info := encoder.ModelInfo{MaxSeqLen: orDefault(c.MaxSeqLen, 384), ForCN: c.ForCN, DoLowerCase: !c.Cased, JointTraining: c.V2Head}
 	tok, err := TokenizerFor(vocab, info)
 	if err != nil {
@@ -478,7 +486,7 @@ func NewCrossTask(ctx context.Context, c CrossConfig) (*CrossTask, error) {
 		model.Close()
 		return nil, err
 	}
-	return &CrossTask{Model: model, Tok: tok, Examples: exs, Info: info, Vocab: vocab, Perturb: c.Perturb, Device: c.Device, Autocast: c.Autocast}, nil
+	return &CrossTask{Model: model, Tok: tok, Examples: exs, Info: info, Vocab: vocab, VocabFiles: vocabFiles, Perturb: c.Perturb, Device: c.Device, Autocast: c.Autocast}, nil
 }
 
 // TrainCross trains a RocketQA v1 cross-encoder (step 2 of the pipeline).

@@ -19,8 +19,10 @@ type CrossTask struct {
 	Tok      *tokenizer.Tokenizer
 	Examples []dataset.CrossExample
 	Info     encoder.ModelInfo // MaxSeqLen (pair length), for_cn
-	Vocab    string
-	Device   torch.Device
+	Vocab    string            // vocab.txt copied into saved models (when VocabFiles is nil)
+	// VocabFiles is the vocabulary as read when the task was made (NewCrossTask sets it).
+	VocabFiles *encoder.Vocab
+	Device     torch.Device
 	// Perturb adds the official embedding-gradient step: a first pass without dropout gives g = ∂L/∂E (E the word
 	// embedding table); E is moved by Epsilon·g/‖g‖ for the training pass (with dropout), then restored.
 	Perturb bool
@@ -39,7 +41,7 @@ func (t *CrossTask) NumExamples() int { return len(t.Examples) }
 
 // SaveModel implements train.Task.
 func (t *CrossTask) SaveModel(dir string) error {
-	return encoder.SaveCross(dir, t.Model, t.Info, t.Vocab)
+	return t.VocabFiles.With(dir, t.Vocab, func(vocab string) error { return encoder.SaveCross(dir, t.Model, t.Info, vocab) })
 }
 
 // LoadModel implements train.Task.

@@ -24,7 +24,10 @@ type DualTask struct {
 	// Loss is the training loss [CrossBatchLoss].
 	Loss  DualLoss
 	Info  encoder.ModelInfo // q/p max lengths, for_cn: saved with the model
-	Vocab string            // vocab.txt copied into saved models
+	Vocab string            // vocab.txt copied into saved models (when VocabFiles is nil)
+	// VocabFiles is the vocabulary as read when the task was made (NewDualTask sets it): saved models carry it even
+	// when the file changes or disappears during the run.
+	VocabFiles *encoder.Vocab
 
 	// ChunkSize is the micro-batch of one forward pass (0: the whole local batch at once).
 	ChunkSize int
@@ -62,7 +65,7 @@ func (t *DualTask) group(j int) dataset.Group {
 
 // SaveModel implements train.Task.
 func (t *DualTask) SaveModel(dir string) error {
-	return encoder.SaveDual(dir, t.Model, t.Info, t.Vocab)
+	return t.VocabFiles.With(dir, t.Vocab, func(vocab string) error { return encoder.SaveDual(dir, t.Model, t.Info, vocab) })
 }
 
 // LoadModel implements train.Task: it copies the weights saved in dir into the model.

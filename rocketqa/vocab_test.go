@@ -1,0 +1,71 @@
+package rocketqa
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/rocketqa-go/rocketqa/dataset"
+	"github.com/rocketqa-go/rocketqa/encoder"
+	"github.com/rocketqa-go/rocketqa/internal/tinytest"
+	"github.com/rocketqa-go/rocketqa/train"
+)
+
+// TestSavedVocabIsTheOneTrainedWith: a task reads its vocabulary when it is made, so that models saved later carry
+// it even when the file is replaced or deleted meanwhile (a moved init directory during a long run). Before, every
+// save copied the file as it was then: a replaced vocab.txt went into the model silently, a deleted one failed the
+// run at its first checkpoint ("open .../vocab.txt: no such file or directory").
+func TestSavedVocabIsTheOneTrainedWith(t *testing.T) {
+	want, err := os.ReadFile(tinytest.Vocab(t))
+	require.NoError(t, err)
+	for _, edit := range []struct {
+		name string
+		do   func(path string) error
+	}{
+		{"replaced", func(p string) error { return os.WriteFile(p, []byte("[PAD]\n[UNK]\n"), 0o644) }},
+		{"deleted", func(p string) error { return os.RemoveAll(filepath.Dir(p)) }},
+	} {
+		t.Run(edit.name, func(t *testing.T) {
+			dir := t.TempDir()
+			src := filepath.Join(dir, "init")
+			require.NoError(t, os.MkdirAll(src, 0o755))
+			vocab := filepath.Join(src, "vocab.txt")
+			require.NoError(t, os.WriteFile(vocab, want, 0o644))
+			spec := InitSpec{Config: filepath.Join(tinytest.ErnieDir(t), "config.json"), Vocab: vocab}
+			dualFile, crossFile := filepath.Join(dir, "dual.tsv"), filepath.Join(dir, "cross.tsv")
+			exs := tinytest.DualExamples(t, 4, 1)
+			tinytest.WriteDualTrain(t, dualFile, exs)
+			w, err := dataset.CreateCrossTrain(crossFile)
+			require.NoError(t, err)
+			for _, ex := range exs {
+				require.NoError(t, w.Write(dataset.CrossExample{Query: ex.Query, Para: ex.PosPara, Label: 1}))
+				require.NoError(t, w.Write(dataset.CrossExample{Query: ex.Query, Para: ex.NegPara, Label: 0}))
+			}
+			require.NoError(t, w.Close())
+			opts := train.Options{OutDir: filepath.Join(dir, "out"), BatchSize: 2, LR: 1e-3}
+			dual, err := NewDualTask(context.Background(), DualConfig{InitSpec: spec, TrainFile: dualFile, QMaxLen: 16, PMaxLen: 24, Train: opts})
+			require.NoError(t, err)
+			defer dual.Model.Close()
+			cross, err := NewCrossTask(context.Background(), CrossConfig{InitSpec: spec, TrainFile: crossFile, MaxSeqLen: 32, Train: opts})
+			require.NoError(t, err)
+			defer cross.Model.Close()
+
+			require.NoError(t, edit.do(vocab))
+			require.NoError(t, dual.SaveModel(filepath.Join(dir, "dual")))
+			require.NoError(t, cross.SaveModel(filepath.Join(dir, "cross")))
+			for _, saved := range []string{filepath.Join(dir, "dual", encoder.QueryDir, "vocab.txt"), filepath.Join(dir, "cross", "vocab.txt")} {
+				got, err := os.ReadFile(saved)
+				require.NoError(t, err)
+				require.Equal(t, want, got, saved)
+			}
+			entries, err := os.ReadDir(dir)
+			require.NoError(t, err)
+			for _, e := range entries {
+				require.NotContains(t, e.Name(), ".vocab-", "the temporary vocabulary is removed")
+			}
+		})
+	}
+}
