@@ -35,9 +35,11 @@ func TestPipelineSmall(t *testing.T) {
 	require.Len(t, r.rows, 3)
 	for _, row := range r.rows {
 		t.Logf("%-34s MRR@10 %.4f R@1 %.4f R@50 %.4f", row.Name, row.M.MRR10, row.M.Recall1, row.M.Recall50)
-		// a random ranking of ~1,000 passages gives MRR@10 about 0.003 and R@50 about 0.05
-		require.Greater(t, row.M.MRR10, 0.05, row.Name)
-		require.Greater(t, row.M.Recall50, 0.25, row.Name)
+		// a random ranking of ~1,000 passages gives MRR@10 about 0.003 and R@50 about 0.05. Measured with 3 seeds:
+		// from random weights (no pre-training) these rows reached MRR@10 0.085-0.114 and R@50 0.41-0.48, from the
+		// ICT pre-training 0.145-0.184 and 0.54-0.62 (seed 1, this test's: 0.145 and 0.54)
+		require.Greater(t, row.M.MRR10, 0.11, row.Name)
+		require.Greater(t, row.M.Recall50, 0.48, row.Name)
 	}
 	c := r.counts
 	t.Logf("CE re-ranking of M_D(0) top 50: MRR@10 %.4f -> %.4f; denoised negatives %d, filled %d, pseudo-positives %d",
