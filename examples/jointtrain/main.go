@@ -64,7 +64,7 @@ func main() {
 	flag.IntVar(&o.plen, "p-len", 64, "passage length")
 	flag.IntVar(&o.celen, "ce-len", 96, "pair length")
 	flag.StringVar(&o.pretrain, "pretrain", "ict", "pre-training on the collection every model starts from: ict (Inverse Cloze Task) or none (random weights)")
-	flag.StringVar(&o.pretrainDir, "pretrain-dir", "", "where the pre-trained encoder is cached (default OUT/ict; out/ict of scripts/demo.sh is the same model)")
+	flag.StringVar(&o.pretrainDir, "pretrain-dir", "", "where the pre-trained encoder is cached (default OUT/ict; out/demo/ict of scripts/demo.sh is the same model)")
 	flag.Parse()
 	if o.pretrain != "ict" && o.pretrain != "none" {
 		fmt.Fprintf(os.Stderr, "jointtrain: -pretrain %q: want ict or none\n", o.pretrain)

@@ -166,7 +166,7 @@ type runner struct {
 	rows            []demo.Row
 
 	seed        uint64 // training seed of every model [1]
-	pretrainDir string // cached pre-training [out/ict, out/mlm or out/mlm-ict]
+	pretrainDir string // cached pre-training [OUT/ict, OUT/mlm or OUT/mlm-ict]
 	noPretrain  bool   // train from random weights even when the preset pre-trains
 	ablateBatch bool   // also train M_D(0) with twice the batch at equal steps
 	collection  *dataset.Passages
