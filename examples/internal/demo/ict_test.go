@@ -63,4 +63,11 @@ func TestPretrainICT(t *testing.T) {
 	other.Epochs = 2
 	_, err = PretrainICT(context.Background(), other)
 	assert.ErrorContains(t, err, "other settings")
+
+	// continued from a model (the pipeline's mlm+ict continues from the masked-LM encoder)
+	cont := o
+	cont.Dir, cont.Init = filepath.Join(dir, "ict-continued"), model
+	model2, err := PretrainICT(context.Background(), cont)
+	require.NoError(t, err)
+	require.FileExists(t, filepath.Join(model2, "rocketqa.json"))
 }
