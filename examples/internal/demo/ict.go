@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"github.com/rocketqa-go/rocketqa/dataset"
-	"github.com/rocketqa-go/rocketqa/internal/dirlock"
 	"github.com/rocketqa-go/rocketqa/pretrain"
 	"github.com/rocketqa-go/rocketqa/rocketqa"
 	"github.com/rocketqa-go/rocketqa/torch"
@@ -45,10 +44,7 @@ func DefaultICT() ICTOptions {
 // as Init to every model of the demos: dual encoders start from its tower, cross-encoders from its tower with a new
 // pooler and head. An interrupted run resumes.
 func PretrainICT(ctx context.Context, o ICTOptions) (string, error) {
-	if err := os.MkdirAll(o.Dir, 0o755); err != nil {
-		return "", err
-	}
-	lock, err := dirlock.Acquire(filepath.Join(o.Dir, "cache"), "ICT pre-training of the demo encoder")
+	lock, err := lockCache(o.Dir, "ICT pre-training of the demo encoder")
 	if err != nil {
 		return "", err
 	}
@@ -56,11 +52,8 @@ func PretrainICT(ctx context.Context, o ICTOptions) (string, error) {
 	spec := rocketqa.InitSpec{Init: o.Init}
 	var cfgJSON []byte
 	if o.Init == "" {
-		cfgPath := filepath.Join(o.Dir, "config.json")
-		if err := SmallConfig(o.VocabSize, 160, 2, 0.1).WriteFile(cfgPath); err != nil {
-			return "", err
-		}
-		if cfgJSON, err = os.ReadFile(cfgPath); err != nil {
+		var cfgPath string
+		if cfgPath, cfgJSON, err = writeSmallConfig(o.Dir, o.VocabSize, 0.1); err != nil {
 			return "", err
 		}
 		spec = rocketqa.InitSpec{Config: cfgPath, Vocab: o.Vocab}

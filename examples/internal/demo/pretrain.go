@@ -47,21 +47,12 @@ type settings struct {
 // LM on the collection, or reuses the model cached in o.Dir, and returns the model directory (HuggingFace
 // BertForMaskedLM layout), to be given as Init to every model of the demos. An interrupted run resumes.
 func Pretrain(ctx context.Context, o PretrainOptions) (string, error) {
-	if err := os.MkdirAll(o.Dir, 0o755); err != nil {
-		return "", err
-	}
-	// the cache's own lock (o.Dir/cache/.lock): train.Run locks o.Dir itself while it trains
-	lock, err := dirlock.Acquire(filepath.Join(o.Dir, "cache"), "masked-LM pre-training of the demo encoder")
+	lock, err := lockCache(o.Dir, "masked-LM pre-training of the demo encoder")
 	if err != nil {
 		return "", err
 	}
 	defer lock.Release()
-	cfg := SmallConfig(o.VocabSize, 160, 2, 0.02)
-	cfgPath := filepath.Join(o.Dir, "config.json")
-	if err := cfg.WriteFile(cfgPath); err != nil {
-		return "", err
-	}
-	cfgJSON, err := os.ReadFile(cfgPath)
+	cfgPath, cfgJSON, err := writeSmallConfig(o.Dir, o.VocabSize, 0.02)
 	if err != nil {
 		return "", err
 	}
@@ -107,4 +98,23 @@ func checkCache(dir string, want []byte, marker string) (final string, cached bo
 		return final, true, nil
 	}
 	return final, false, nil
+}
+
+// lockCache creates a cache directory and takes its own lock (dir/cache/.lock; train.Run locks dir itself while it
+// trains).
+func lockCache(dir, what string) (*dirlock.Lock, error) {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, err
+	}
+	return dirlock.Acquire(filepath.Join(dir, "cache"), what)
+}
+
+// writeSmallConfig writes dir/config.json of the small demo encoder and returns its path and bytes.
+func writeSmallConfig(dir string, vocabSize int, initStd float64) (string, []byte, error) {
+	path := filepath.Join(dir, "config.json")
+	if err := SmallConfig(vocabSize, 160, 2, initStd).WriteFile(path); err != nil {
+		return "", nil, err
+	}
+	b, err := os.ReadFile(path)
+	return path, b, err
 }
