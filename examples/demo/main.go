@@ -159,6 +159,7 @@ func run(data, out string, epochs, batch int, lr float64, threads int, shared bo
 		} else {
 			o := demo.DefaultICT()
 			o.Dir, o.Passages, o.Vocab, o.VocabSize, o.PLen, o.Batch = pt.dir, collection, vocab, n, plen, batch
+			o.Layers, o.InitStd = layers, initStd // the same architecture as the model trained from random weights
 			pre, err = demo.PretrainICT(ctx, o)
 			ptDesc = fmt.Sprintf("ICT pre-training (%d epochs, cached in %s)", o.Epochs, pt.dir)
 		}

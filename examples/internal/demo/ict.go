@@ -22,9 +22,12 @@ type ICTOptions struct {
 	Passages  *dataset.Passages // the collection
 	Vocab     string            // vocab.txt (BuildVocab)
 	VocabSize int
-	// Init continues from a model (e.g. Pretrain's masked-LM encoder); "" starts from random weights
-	// (SmallConfig with initializer_range 0.1, as the demos' models from random weights).
+	// Init continues from a model (e.g. Pretrain's masked-LM encoder); "" starts from random weights:
+	// SmallConfig with Layers layers and initializer_range InitStd (2 and 0.1, as the demos' models from random
+	// weights).
 	Init       string
+	Layers     int
+	InitStd    float64
 	PerPassage int     // pseudo-queries per passage
 	Epochs     int     // passes over the ICT lines
 	Batch      int     // queries per step (in-batch negatives: 2·Batch−1 passages per query)
@@ -36,7 +39,7 @@ type ICTOptions struct {
 // DefaultICT are the settings of the small presets: 4 pseudo-queries per passage, 6 epochs, batch 32, lr 1e-3, the
 // small presets' query and passage lengths (about two minutes per thousand passages on 2 CPU cores).
 func DefaultICT() ICTOptions {
-	return ICTOptions{PerPassage: 4, Epochs: 6, Batch: 32, LR: 1e-3, QLen: 32, PLen: 64}
+	return ICTOptions{Layers: 2, InitStd: 0.1, PerPassage: 4, Epochs: 6, Batch: 32, LR: 1e-3, QLen: 32, PLen: 64}
 }
 
 // PretrainICT pre-trains the small encoder with the Inverse Cloze Task on the collection, or reuses the model cached
@@ -53,7 +56,7 @@ func PretrainICT(ctx context.Context, o ICTOptions) (string, error) {
 	var cfgJSON []byte
 	if o.Init == "" {
 		var cfgPath string
-		if cfgPath, cfgJSON, err = writeSmallConfig(o.Dir, o.VocabSize, 0.1); err != nil {
+		if cfgPath, cfgJSON, err = writeSmallConfig(o.Dir, o.VocabSize, o.Layers, o.InitStd); err != nil {
 			return "", err
 		}
 		spec = rocketqa.InitSpec{Config: cfgPath, Vocab: o.Vocab}

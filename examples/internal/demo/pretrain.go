@@ -52,7 +52,7 @@ func Pretrain(ctx context.Context, o PretrainOptions) (string, error) {
 		return "", err
 	}
 	defer lock.Release()
-	cfgPath, cfgJSON, err := writeSmallConfig(o.Dir, o.VocabSize, 0.02)
+	cfgPath, cfgJSON, err := writeSmallConfig(o.Dir, o.VocabSize, 2, 0.02)
 	if err != nil {
 		return "", err
 	}
@@ -110,9 +110,9 @@ func lockCache(dir, what string) (*dirlock.Lock, error) {
 }
 
 // writeSmallConfig writes dir/config.json of the small demo encoder and returns its path and bytes.
-func writeSmallConfig(dir string, vocabSize int, initStd float64) (string, []byte, error) {
+func writeSmallConfig(dir string, vocabSize, layers int, initStd float64) (string, []byte, error) {
 	path := filepath.Join(dir, "config.json")
-	if err := SmallConfig(vocabSize, 160, 2, initStd).WriteFile(path); err != nil {
+	if err := SmallConfig(vocabSize, 160, layers, initStd).WriteFile(path); err != nil {
 		return "", nil, err
 	}
 	b, err := os.ReadFile(path)
