@@ -167,8 +167,12 @@ func run(o options) ([]result, error) {
 	lines = lines[:min(len(lines), o.marginLines)]
 	var rows []demo.Row
 	var results []result
+	startName := "untrained (random init)"
+	if spec.Init != "" {
+		startName = "start (ICT pre-trained)"
+	}
 	for _, m := range []struct{ name, dir string }{
-		{"untrained (random init)", untrained},
+		{startName, untrained},
 		{"v1 stage 1 (pseudo-labels)", v1}, {"v1 stage 2 (denoised)", v2},
 		{fmt.Sprintf("PAIR stage 1 (α=%g)", o.alpha), p1}, {"PAIR stage 2", p2},
 	} {
