@@ -24,7 +24,7 @@ import (
 func mkfifo(t *testing.T) string { return canceltest.FIFO(t, "train.tsv") }
 
 // Reading a training file returns within a second of cancellation: a FIFO without a writer (open(2) blocks), a
-// FIFO whose writer writes nothing (read(2) blocks), /dev/zero (one endless line), a large regular file.
+// FIFO whose writer writes nothing (read(2) blocks), a FIFO fed one endless line, a large regular file.
 func TestReadExamplesCancel(t *testing.T) {
 	bigDual, bigCross := filepath.Join(t.TempDir(), "dual.tsv"), filepath.Join(t.TempDir(), "cross.tsv")
 	var sd, sc strings.Builder
@@ -35,7 +35,7 @@ func TestReadExamplesCancel(t *testing.T) {
 	require.NoError(t, os.WriteFile(bigDual, []byte(sd.String()), 0o600))
 	require.NoError(t, os.WriteFile(bigCross, []byte(sc.String()), 0o600))
 	silent := func(t *testing.T) string { return canceltest.SilentFIFO(t, "train.tsv") }
-	devZero := func(*testing.T) string { return "/dev/zero" }
+	endless := func(t *testing.T) string { return canceltest.EndlessLineFIFO(t, "train.tsv") }
 	cases := []struct {
 		name        string
 		dual, cross func(t *testing.T) string
@@ -43,7 +43,7 @@ func TestReadExamplesCancel(t *testing.T) {
 	}{
 		{"fifo without writer", mkfifo, mkfifo, 100 * time.Millisecond},
 		{"fifo with silent writer", silent, silent, 100 * time.Millisecond},
-		{"dev zero", devZero, devZero, 100 * time.Millisecond},
+		{"endless line", endless, endless, 100 * time.Millisecond},
 		{"large file", func(*testing.T) string { return bigDual }, func(*testing.T) string { return bigCross }, 20 * time.Millisecond},
 	}
 	for _, c := range cases {

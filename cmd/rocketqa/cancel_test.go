@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/rocketqa-go/rocketqa/internal/canceltest"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -43,32 +44,7 @@ func TestTrainDESIGTERMWhileReading(t *testing.T) {
 			}()
 			return p
 		}, syscall.SIGINT},
-		{"endless line", func(t *testing.T) string {
-			// A FIFO fed one line that never ends, 4 KiB every 5 ms. It was /dev/zero, but a fast machine reads
-			// the 64 MiB line limit within the test's 300 ms wait and ends with "line too long" before the signal.
-			p := fifo(t)
-			stop := make(chan struct{})
-			t.Cleanup(func() { close(stop) })
-			go func() {
-				w, err := os.OpenFile(p, os.O_WRONLY, 0)
-				if err != nil {
-					return
-				}
-				defer w.Close()
-				chunk := bytes.Repeat([]byte{'q'}, 4096)
-				for {
-					select {
-					case <-stop:
-						return
-					case <-time.After(5 * time.Millisecond):
-					}
-					if _, err := w.Write(chunk); err != nil {
-						return // the reader has gone
-					}
-				}
-			}()
-			return p
-		}, syscall.SIGTERM},
+		{"endless line", func(t *testing.T) string { return canceltest.EndlessLineFIFO(t, "dual.train.tsv") }, syscall.SIGTERM},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

@@ -1,8 +1,9 @@
 // Package canceltest holds what the cancellation tests share: a check that a call returns within a time limit,
-// contexts that end on cue, and FIFOs that block a reader in open(2) or in read(2).
+// contexts that end on cue, and FIFOs that block a reader in open(2) or in read(2) or feed it an endless line.
 package canceltest
 
 import (
+	"bytes"
 	"context"
 	"os"
 	"path/filepath"
@@ -72,5 +73,34 @@ func SilentFIFO(t testing.TB, name string) string {
 		case <-time.After(time.Second):
 		}
 	})
+	return p
+}
+
+// EndlessLineFIFO is a FIFO (see FIFO) fed one line that never ends, 4 KiB every 5 ms until the test ends or the
+// reader goes: a reader is always in the middle of a line. It stands in for /dev/zero, which a fast machine reads
+// to a reader's line-length limit (an error, not a cancellation) within the time a test waits before it cancels.
+func EndlessLineFIFO(t testing.TB, name string) string {
+	t.Helper()
+	p := FIFO(t, name)
+	stop := make(chan struct{})
+	t.Cleanup(func() { close(stop) })
+	go func() {
+		w, err := os.OpenFile(p, os.O_WRONLY, 0)
+		if err != nil {
+			return
+		}
+		defer w.Close()
+		chunk := bytes.Repeat([]byte{'q'}, 4096)
+		for {
+			select {
+			case <-stop:
+				return
+			case <-time.After(5 * time.Millisecond):
+			}
+			if _, err := w.Write(chunk); err != nil {
+				return // the reader has gone
+			}
+		}
+	}()
 	return p
 }

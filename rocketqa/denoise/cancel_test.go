@@ -115,7 +115,7 @@ func TestMergeCancel(t *testing.T) {
 	}{
 		{"fifo without writer", func(t *testing.T) string { return canceltest.FIFO(t, "b.tsv") }},
 		{"fifo with silent writer", func(t *testing.T) string { return canceltest.SilentFIFO(t, "b.tsv") }},
-		{"dev zero", func(*testing.T) string { return "/dev/zero" }},
+		{"endless line", func(t *testing.T) string { return canceltest.EndlessLineFIFO(t, "b.tsv") }},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			out := filepath.Join(t.TempDir(), "out.tsv")
