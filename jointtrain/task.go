@@ -46,8 +46,10 @@ type Task struct {
 	// VocabFiles is the vocabulary as read when the task was made (Train sets it).
 	VocabFiles *encoder.Vocab
 	Device     torch.Device
-	// Autocast runs the forward passes in bfloat16 autocast on CUDA (ignored on CPU).
-	Autocast bool
+	// Autocast runs the forward passes in bfloat16 autocast: on CUDA always, on the CPU when it multiplies bfloat16
+	// natively (torch.BF16Supported) or ForceAutocast is set, else in float32. Weights, gradients, optimizer state
+	// and the losses stay float32.
+	Autocast, ForceAutocast bool
 
 	// Last holds the terms of the last step's loss.
 	Last struct{ Sup, KL float64 }
@@ -250,8 +252,8 @@ func (t *Task) forward(s *torch.Scope, c chunk) *torch.Tensor {
 			out = CEScores(t.CE, t.CE.Logits(s, ids, types, mask, !t.variant().FrozenCE()))
 		}
 	}
-	if t.Autocast && t.Device.Type == torch.CUDADevice {
-		if err := torch.Autocast(torch.CUDADevice, torch.BFloat16, run); err != nil {
+	if dt, on := encoder.AutocastFor(t.Device, t.Autocast, t.ForceAutocast); on {
+		if err := torch.Autocast(dt, torch.BFloat16, run); err != nil {
 			return s.Error(err)
 		}
 		return out.To(torch.Float32)

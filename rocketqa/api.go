@@ -27,6 +27,11 @@ var OfficialModels = []string{
 type LoadOptions struct {
 	Device    torch.Device // [CPU]
 	BatchSize int          // inference batch [32]
+	// TokenBudget, when > 0, batches by padded tokens (after length sorting) instead of BatchSize sequences.
+	TokenBudget int
+	// BF16 encodes and scores in bfloat16 autocast: on CUDA, or on a CPU that multiplies bfloat16 natively
+	// (avx512_bf16 or amx_bf16); elsewhere in float32 (torch.CPUBF16 gives the message). Outputs stay float32.
+	BF16 bool
 }
 
 // Model is a loaded dual or cross encoder with the official package's methods. Safe for concurrent use, Close
@@ -93,7 +98,7 @@ func Load(dir string, o LoadOptions) (*Model, error) {
 		}
 		m.Dual = d
 		m.emb = &encoder.Embedder{Model: d, Tok: m.Tok, QMaxLen: orDefault(info.QMaxSeqLen, 32), PMaxLen: orDefault(info.PMaxSeqLen, 384),
-			Options: encoder.EncodeOptions{BatchSize: o.BatchSize, Device: o.Device}}
+			Options: encoder.EncodeOptions{BatchSize: o.BatchSize, TokenBudget: o.TokenBudget, Device: o.Device, BF16: o.BF16}}
 	default:
 		c, err := loadOn(dir, o.Device, encoder.LoadCross)
 		if err != nil {
@@ -104,7 +109,8 @@ func Load(dir string, o LoadOptions) (*Model, error) {
 			return nil, err
 		}
 		m.Cross = c
-		m.rr = &Reranker{Model: c, Tok: m.Tok, MaxSeqLen: orDefault(info.MaxSeqLen, 384), BatchSize: o.BatchSize, Device: o.Device}
+		m.rr = &Reranker{Model: c, Tok: m.Tok, MaxSeqLen: orDefault(info.MaxSeqLen, 384), BatchSize: o.BatchSize,
+			TokenBudget: o.TokenBudget, Device: o.Device, BF16: o.BF16}
 	}
 	return m, nil
 }

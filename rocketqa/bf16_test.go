@@ -3,6 +3,8 @@ package rocketqa
 import (
 	"context"
 	"math"
+	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -113,4 +115,67 @@ func TestRerankerBatching(t *testing.T) {
 	cancel()
 	_, err = r.Score(ctx, qs, nil, ps)
 	require.ErrorIs(t, err, context.Canceled)
+}
+
+// TestLoadBF16: LoadOptions.BF16 and TokenBudget reach the dual encoder's Embedder and the cross encoder's Reranker.
+// On a CPU that multiplies bfloat16 natively the vectors and scores differ from float32 (autocast ran) and stay
+// close (cosine >= 0.999, scores within 2%); elsewhere BF16 falls back to float32 and they are identical.
+func TestLoadBF16(t *testing.T) {
+	native := torch.BF16Supported()
+	qs, ps := make([]string, 12), make([]string, 12)
+	for i, ex := range tinytest.DualExamples(t, 12, 5) {
+		qs[i], ps[i] = ex.Query, ex.PosPara
+	}
+	ctx := context.Background()
+
+	de := filepath.Join(t.TempDir(), "de")
+	require.NoError(t, tinyTask(t, 8, false).SaveModel(de))
+	m32, err := Load(de, LoadOptions{BatchSize: 4})
+	require.NoError(t, err)
+	defer m32.Close()
+	m16, err := Load(de, LoadOptions{BatchSize: 4, BF16: true, TokenBudget: 64})
+	require.NoError(t, err)
+	defer m16.Close()
+	require.True(t, m16.Embedder().Options.BF16)
+	require.Equal(t, 64, m16.Embedder().Options.TokenBudget)
+	v32, err := m32.EncodePara(ctx, ps, nil)
+	require.NoError(t, err)
+	v16, err := m16.EncodePara(ctx, ps, nil)
+	require.NoError(t, err)
+	same := true
+	for i := range v32 {
+		c := cosine(v32[i], v16[i])
+		require.GreaterOrEqual(t, c, 0.999, "passage %d", i)
+		same = same && slices.Equal(v32[i], v16[i])
+	}
+	require.Equal(t, !native, same, "native bf16 %v: vectors identical to float32 %v", native, same)
+
+	ce := filepath.Join(t.TempDir(), "ce")
+	require.NoError(t, tinyCrossTask(t, false).SaveModel(ce))
+	c32, err := Load(ce, LoadOptions{BatchSize: 4})
+	require.NoError(t, err)
+	defer c32.Close()
+	c16, err := Load(ce, LoadOptions{BatchSize: 4, BF16: true, TokenBudget: 64})
+	require.NoError(t, err)
+	defer c16.Close()
+	require.True(t, c16.rr.BF16)
+	require.Equal(t, 64, c16.rr.TokenBudget)
+	s32, err := c32.Matching(ctx, qs, ps, nil)
+	require.NoError(t, err)
+	s16, err := c16.Matching(ctx, qs, ps, nil)
+	require.NoError(t, err)
+	for i := range s32 {
+		require.InDelta(t, s32[i], s16[i], 0.02*math.Abs(float64(s32[i]))+1e-3, "pair %d", i)
+	}
+	require.Equal(t, !native, slices.Equal(s32, s16), "native bf16 %v", native)
+}
+
+func cosine(a, b []float32) float64 {
+	var ab, aa, bb float64
+	for i := range a {
+		ab += float64(a[i]) * float64(b[i])
+		aa += float64(a[i]) * float64(a[i])
+		bb += float64(b[i]) * float64(b[i])
+	}
+	return ab / math.Sqrt(aa*bb)
 }

@@ -34,7 +34,7 @@ func runTrainJoint(ctx context.Context, args []string) error {
 		cli.Flag{"chunk", "ChunkSize", "rows per forward pass (0: all rows of a tower at once)"},
 		cli.Flag{"cached", "Cached", "with --chunk: the two-pass step (one chunk's graph in memory)"},
 		cli.Flag{"q-len", "QMaxSeqLen", "query length (default: the preset's)"}, cli.Flag{"p-len", "PMaxSeqLen", "passage length (default: the preset's)"},
-		cli.Flag{"ce-len", "CEMaxSeqLen", "pair length (default: the preset's)"}, cli.Flag{"bf16", "Autocast", "bfloat16 autocast on CUDA"})
+		cli.Flag{"ce-len", "CEMaxSeqLen", "pair length (default: the preset's)"}, cli.Flag{"bf16", "Autocast", "bfloat16 autocast for the forward passes (CUDA, or a CPU with avx512_bf16/amx_bf16;\nweights, optimizer state and losses stay float32)"})
 	c.FS.StringVar(&preset, "preset", preset, "official settings: marco (m=128) or nq (m=32)")
 	rt := addRuntime(c, true)
 	c.Require("de", "ce", "train", "out")
@@ -60,6 +60,7 @@ func runTrainJoint(ctx context.Context, args []string) error {
 	if rank, world := rocketqa.RankWorld(pg); rank == 0 {
 		logf("train-joint", "%s: lists of %d, %d process(es) x %d lists; variant %s; chunk %d (cached %v); device %s; %s",
 			cfg.TrainFile, cfg.ListSize, world, l.batch, cfg.Variant, cfg.ChunkSize, cfg.Cached, dev, runtimeInfo())
+		autocastNote("train-joint", cfg.Autocast, dev)
 	}
 	cfg.Train.Identity = map[string]string{"command": "train-joint", "preset": preset}
 	res, err := jointtrain.Train(ctx, cfg)

@@ -50,6 +50,7 @@ func runTrainPair(ctx context.Context, args []string) error {
 	if rank, world := rocketqa.RankWorld(pg); rank == 0 {
 		logf("train-pair", "stage %s (alpha %v); %s; %d process(es) x batch %d, %d candidates per query; device %s; %s",
 			cfg.Stage, cfg.Alpha, d.TrainFile, world, l.batch, 2*l.candidates(d.NoCrossBatch), dev, runtimeInfo())
+		autocastNote("train-pair", d.Autocast, dev)
 	}
 	res, err := pair.Train(ctx, cfg)
 	return trainSummary("train-pair", res, err, pg)

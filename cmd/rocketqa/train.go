@@ -26,6 +26,14 @@ func dualFlags(prefix, noCross string) []cli.Flag {
 		cli.Flag{"eval-batch", prefix + "EvalBatch", "encoding batch of the --dev evaluation"})
 }
 
+// autocastNote says, in the log of the command name, why the bfloat16 autocast that was asked for does not run:
+// a CPU without avx512_bf16/amx_bf16 trains in float32 instead.
+func autocastNote(name string, want bool, dev torch.Device) {
+	if _, msg := torch.CPUBF16(want, false); dev.Type == torch.CPUDevice && msg != "" {
+		logf(name, "%s", msg)
+	}
+}
+
 // pLenFlag is --p-len with its two defaults in the usage.
 func pLenFlag(field string, zh, en int) cli.Flag {
 	return cli.Flag{"p-len", field, fmt.Sprintf("passage length in tokens (default %d; %d with --lang en)", zh, en)}
@@ -61,6 +69,7 @@ func runTrainDE(ctx context.Context, args []string) error {
 	}
 	if rank, world := rocketqa.RankWorld(pg); rank == 0 {
 		logf("train-de", "%s; %d process(es) x batch %d, %d negatives per query; device %s; %s", cfg.TrainFile, world, l.batch, 2*l.candidates(cfg.NoCrossBatch)-1, dev, runtimeInfo())
+		autocastNote("train-de", cfg.Autocast, dev)
 	}
 	res, err := rocketqa.TrainDual(ctx, cfg)
 	return trainSummary("train-de", res, err, pg)
@@ -94,6 +103,7 @@ func runTrainCE(ctx context.Context, args []string) error {
 	cfg.Device = dev
 	if rank, world := rocketqa.RankWorld(pg); rank == 0 {
 		logf("train-ce", "%s; %d process(es) x batch %d; device %s; %s", cfg.TrainFile, world, l.batch, dev, runtimeInfo())
+		autocastNote("train-ce", cfg.Autocast, dev)
 	}
 	if cfg.Train.Identity, err = cfg.RunIdentity("train-ce", cfg.TrainFile, cfg.ForCN, cfg.Cased, map[string]string{"max_len": strconv.Itoa(cfg.MaxSeqLen),
 		"v2_head": strconv.FormatBool(cfg.V2Head), "perturb": strconv.FormatBool(cfg.Perturb), "autocast": strconv.FormatBool(cfg.Autocast)}); err != nil {

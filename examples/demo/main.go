@@ -40,6 +40,8 @@ func main() {
 	initStd := flag.Float64("init-std", 0.1, "initializer_range of the random init")
 	objective := flag.String("pretrain", "ict", "pre-training on the collection: ict (Inverse Cloze Task), mlm (masked LM) or none")
 	ptSteps := flag.Int("pretrain-steps", demo.DefaultPretrain().Steps, "masked-LM pre-training steps (-pretrain mlm)")
+	bf16 := flag.Bool("bf16", false, "fine-tune with bfloat16 autocast forward passes and encode in bfloat16 (a CPU with avx512_bf16/amx_bf16; elsewhere a note and float32); the cached pre-training is not redone")
+	seed := flag.Uint64("seed", 1, "training seed (initialisation, shuffling, dropout)")
 	ptDir := flag.String("pretrain-dir", "", "where the pre-trained encoder is cached (default OUT/ict or OUT/mlm); reused when it is there")
 	flag.Parse()
 	switch *objective {
@@ -52,10 +54,11 @@ func main() {
 		*ptDir = filepath.Join(*out, *objective)
 	}
 	pt := pretraining{objective: *objective, mlmSteps: *ptSteps, dir: *ptDir}
+	prec := precision{bf16: *bf16, seed: *seed}
 	if *objective == "none" || *objective == "mlm" && *ptSteps <= 0 {
 		pt.objective = ""
 	}
-	if err := run(*data, *out, *epochs, *batch, *lr, *threads, *shared, *plen, *layers, *initStd, pt); err != nil {
+	if err := run(*data, *out, *epochs, *batch, *lr, *threads, *shared, *plen, *layers, *initStd, pt, prec); err != nil {
 		fmt.Fprintln(os.Stderr, "demo:", err)
 		os.Exit(1)
 	}
@@ -68,7 +71,13 @@ type pretraining struct {
 	dir       string
 }
 
-func run(data, out string, epochs, batch int, lr float64, threads int, shared bool, plen, layers int, initStd float64, pt pretraining) error {
+// precision is the -bf16 and -seed choice for the trained models.
+type precision struct {
+	bf16 bool
+	seed uint64
+}
+
+func run(data, out string, epochs, batch int, lr float64, threads int, shared bool, plen, layers int, initStd float64, pt pretraining, prec precision) error {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
 	if threads <= 0 {
@@ -89,16 +98,20 @@ func run(data, out string, epochs, batch int, lr float64, threads int, shared bo
 		return err
 	}
 	slog.Info("demo corpus", "dir", data, "vocab", n, "threads", torch.NumThreads(), "blas", os.Getenv("OPENBLAS_CORETYPE"))
+	if _, note := torch.CPUBF16(prec.bf16, false); note != "" {
+		slog.Warn(note)
+	}
 
 	cfg := rocketqa.DualConfig{
 		InitSpec:  rocketqa.InitSpec{Config: cfgPath, Vocab: vocab},
 		TrainFile: filepath.Join(data, "train", "dual.train.tsv"),
 		QMaxLen:   32, PMaxLen: plen, ForCN: true, Shared: shared,
 		Train: train.Options{OutDir: filepath.Join(out, "de"), Epochs: epochs, BatchSize: batch, LR: lr,
-			WarmupProportion: 0.1, Seed: 1, LogEvery: 20},
+			WarmupProportion: 0.1, Seed: prec.seed, LogEvery: 20},
+		Autocast: prec.bf16,
 	}
 	evaluate := func(name, dir string) (demo.Row, error) {
-		m, err := rocketqa.Load(dir, rocketqa.LoadOptions{BatchSize: 64})
+		m, err := rocketqa.Load(dir, rocketqa.LoadOptions{BatchSize: 64, BF16: prec.bf16})
 		if err != nil {
 			return demo.Row{}, err
 		}
@@ -193,7 +206,11 @@ func run(data, out string, epochs, batch int, lr float64, threads int, shared bo
 	fmt.Println()
 	fmt.Printf("Demo corpus %s: dev queries %d, passages retrieved from the whole collection, FAISS IndexFlatIP, top 50.\n", data, before.M.ReferenceQueries)
 	demo.PrintTable(os.Stdout, rows)
-	fmt.Printf("\ntraining: %d steps of %d queries in %s (%.1f queries/s, %d threads)", res.Steps, batch, trainTime.Round(time.Second), res.ExamplesS, torch.NumThreads())
+	mode := "float32"
+	if use, _ := torch.CPUBF16(prec.bf16, false); use {
+		mode = "bfloat16 autocast"
+	}
+	fmt.Printf("\ntraining (%s, seed %d): %d steps of %d queries in %s (%.1f queries/s, %d threads)", mode, prec.seed, res.Steps, batch, trainTime.Round(time.Second), res.ExamplesS, torch.NumThreads())
 	if pt.objective != "" {
 		fmt.Printf("; %s %s, training from it %s", ptDesc, ptTime.Round(time.Second), ptTrainTime.Round(time.Second))
 	}
