@@ -11,6 +11,7 @@ import (
 	"sort"
 	"strings"
 	"unicode"
+	"unicode/utf8"
 
 	"github.com/rocketqa-go/rocketqa/dataset"
 	"github.com/rocketqa-go/rocketqa/encoder"
@@ -152,8 +153,12 @@ type Row struct {
 
 // PrintTable prints MRR@10 / Recall@1 / Recall@50 (percent) per row.
 func PrintTable(w io.Writer, rows []Row) {
-	fmt.Fprintf(w, "%-34s %8s %8s %8s  %s\n", "model", "MRR@10", "R@1", "R@50", "")
+	width := 34 // the model column fits the longest name
 	for _, r := range rows {
-		fmt.Fprintf(w, "%-34s %8.2f %8.2f %8.2f  %s\n", r.Name, 100*r.M.MRR10, 100*r.M.Recall1, 100*r.M.Recall50, r.Note)
+		width = max(width, utf8.RuneCountInString(r.Name))
+	}
+	fmt.Fprintf(w, "%-*s %8s %8s %8s  %s\n", width, "model", "MRR@10", "R@1", "R@50", "")
+	for _, r := range rows {
+		fmt.Fprintf(w, "%-*s %8.2f %8.2f %8.2f  %s\n", width, r.Name, 100*r.M.MRR10, 100*r.M.Recall1, 100*r.M.Recall50, r.Note)
 	}
 }

@@ -1,7 +1,8 @@
 // Command bench times one RocketQA v2 joint step (official loss, dropout on, queries once per list line, forward
 // and backward of the dual encoder's two towers and a v2 cross-encoder, no optimizer) on random models and random
 // token ids of fixed lengths, and prints the median step time. ref_step.py times the same step in PyTorch eager;
-// bench.sh runs both in one go and prints the ratio.
+// bench.sh runs both in one go and prints the ratio. -bf16 runs the forward passes in bfloat16 autocast; each run
+// prints a roofline line (achieved GFLOP/s beside the matmul peak of the run) on stderr.
 //
 //	go run ./examples/jointtrain/bench -hidden 768 -layers 12 -heads 12 -inter 3072
 package main
@@ -17,6 +18,7 @@ import (
 	"time"
 
 	"github.com/rocketqa-go/rocketqa/encoder"
+	"github.com/rocketqa-go/rocketqa/internal/roofline"
 	"github.com/rocketqa-go/rocketqa/jointtrain"
 	"github.com/rocketqa-go/rocketqa/tokenizer"
 	"github.com/rocketqa-go/rocketqa/torch"
@@ -35,6 +37,7 @@ func main() {
 	cl := flag.Int("ce-len", 160, "pair length")
 	steps := flag.Int("steps", 5, "timed steps (after one warm-up)")
 	threads := flag.Int("threads", 1, "libtorch threads")
+	bf16 := flag.Bool("bf16", false, "bfloat16 autocast forward passes (forced, i.e. emulated and slow, on a CPU without avx512_bf16/amx_bf16)")
 	flag.Parse()
 	runtime.LockOSThread()
 	torch.SetNumThreads(*threads)
@@ -82,7 +85,7 @@ func main() {
 		return out
 	}
 	bt := &jointtrain.Batch{Q: rows(*b**m, *ql, false), P: rows(*b**m, *pl, true), C: rows(*b**m, *cl, true), B: *b, M: *m}
-	task := &jointtrain.Task{DE: de, CE: ce, Tok: tok, M: *m}
+	task := &jointtrain.Task{DE: de, CE: ce, Tok: tok, M: *m, Autocast: *bf16, ForceAutocast: *bf16}
 	var times []float64
 	for i := 0; i <= *steps; i++ {
 		for _, p := range task.Params() {
@@ -99,7 +102,23 @@ func main() {
 		}
 	}
 	slices.Sort(times)
-	json.NewEncoder(os.Stdout).Encode(map[string]any{"impl": "go", "median_s": times[len(times)/2], "times": times})
+	med := times[len(times)/2]
+	// roofline: forward and backward of both towers and the cross-encoder on the padded shapes, against the matmul
+	// peak of this run in the step's precision
+	n := *b * *m
+	flops := roofline.TrainFLOPs(roofline.EncoderFLOPs(*hidden, *inter, *layers, n, *ql) +
+		roofline.EncoderFLOPs(*hidden, *inter, *layers, n, *pl) + roofline.EncoderFLOPs(*hidden, *inter, *layers, n, *cl))
+	peaks, err := roofline.Measure()
+	if err != nil {
+		fail(err)
+	}
+	peak, prec := peaks.FP32, "fp32"
+	if *bf16 {
+		peak, prec = peaks.BF16, "bf16"
+	}
+	fmt.Fprintf(os.Stderr, "go %s joint step %.1f ms: %s (%s)\n", prec, 1e3*med, roofline.Fraction(flops, med, peak), peaks)
+	json.NewEncoder(os.Stdout).Encode(map[string]any{"impl": "go", "precision": prec, "median_s": med, "times": times,
+		"gflop_s": flops / med / 1e9, "peak_gflop_s": peak})
 }
 
 func fail(err error) {
