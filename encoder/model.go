@@ -437,3 +437,37 @@ func (m *BERT) AddPooler() error {
 	sort.Slice(m.params, func(i, j int) bool { return m.params[i].Name < m.params[j].Name })
 	return m.wire(true)
 }
+
+// ExtendTypeVocab grows the token type embedding table to n rows (type_vocab_size n, e.g. 4 for
+// tokenizer.MarkMatches); nothing happens when it has n rows or more. Row i >= the old size starts as a copy of row
+// (i - old) mod old, so types 2 and 3 start as segments 0 and 1 and the extended model computes what it did before
+// any step, whatever its training.
+func (m *BERT) ExtendTypeVocab(n int) error {
+	old := int64(m.Cfg.TypeVocabSize)
+	if int64(n) <= old {
+		return nil
+	}
+	const name = "embeddings.token_type_embeddings.weight"
+	det := m.typ.Detach()
+	defer det.Close()
+	rows := []*torch.Tensor{det}
+	for i := old; i < int64(n); i++ {
+		r := det.Narrow(0, (i-old)%old, 1)
+		defer r.Close()
+		rows = append(rows, r)
+	}
+	nt := torch.Cat(rows, 0)
+	if err := nt.Err(); err != nil {
+		return fmt.Errorf("encoder: extending %s to %d rows: %w", name, n, err)
+	}
+	nt.SetRequiresGrad(true)
+	for i := range m.params {
+		if m.params[i].Name == name {
+			m.params[i].Tensor = nt
+		}
+	}
+	m.typ.Close()
+	m.typ, m.byName[name] = nt, nt
+	m.Cfg.TypeVocabSize = n
+	return nil
+}

@@ -227,6 +227,9 @@ type ModelInfo struct {
 	ShareParameter bool   `json:"share_parameter,omitempty"`
 	// JointTraining selects the v2 cross-encoder head (score = logit) as the official flag does.
 	JointTraining bool `json:"joint_training,omitempty"`
+	// MatchTypes: the cross-encoder's token types mark exact matches (tokenizer.MarkMatches; type_vocab_size 4).
+	// Training and scoring apply it alike; not an official RocketQA field.
+	MatchTypes bool `json:"match_token_types,omitempty"`
 }
 
 // Sub-directories of a dual-encoder model directory. Each is a HuggingFace BertModel directory (config.json,

@@ -183,7 +183,11 @@ func (t *Task) Encode(idx []int) (*Batch, error) {
 				bt.Q = append(bt.Q, q)
 			}
 			bt.P = append(bt.P, t.Tok.EncodePassage(it.Title, it.Para, t.DEInfo.PMaxSeqLen))
-			bt.C = append(bt.C, t.Tok.EncodePair(l.Query, it.Title, it.Para, t.CEInfo.MaxSeqLen))
+			e := t.Tok.EncodePair(l.Query, it.Title, it.Para, t.CEInfo.MaxSeqLen)
+			if t.CEInfo.MatchTypes {
+				t.Tok.MarkMatches(e)
+			}
+			bt.C = append(bt.C, e)
 		}
 	}
 	return bt, nil

@@ -109,7 +109,7 @@ func Load(dir string, o LoadOptions) (*Model, error) {
 			return nil, err
 		}
 		m.Cross = c
-		m.rr = &Reranker{Model: c, Tok: m.Tok, MaxSeqLen: orDefault(info.MaxSeqLen, 384), BatchSize: o.BatchSize,
+		m.rr = &Reranker{Model: c, Tok: m.Tok, MaxSeqLen: orDefault(info.MaxSeqLen, 384), BatchSize: o.BatchSize, MatchTypes: info.MatchTypes,
 			TokenBudget: o.TokenBudget, Device: o.Device, BF16: o.BF16}
 	}
 	return m, nil
@@ -448,7 +448,12 @@ type CrossConfig struct {
 	Cased     bool
 	V2Head    bool // raw [CLS] -> Linear(H,1) (RocketQA v2) instead of pooler -> Linear(H,2)
 	Perturb   bool // the official embedding-gradient step
-	Device    torch.Device
+	// MatchTypes marks exact query-passage token matches with token types 2 and 3 (tokenizer.MarkMatches), the
+	// table grown to 4 rows first (encoder.BERT.ExtendTypeVocab: a pretrained model starts unchanged). Not in the
+	// papers: for cross-encoders trained from random or collection-only pre-trained weights, which otherwise do not
+	// learn on small corpora (docs/method.md §3.6). Saved in rocketqa.json; scoring then applies it too.
+	MatchTypes bool
+	Device     torch.Device
 	// Autocast runs the forward passes in bfloat16 autocast (CUDA, or a CPU with native bfloat16; see
 	// torch.CPUBF16); weights, optimizer state and the loss stay float32.
 	Autocast bool
@@ -469,7 +474,8 @@ func NewCrossTask(ctx context.Context, c CrossConfig) (*CrossTask, error) {
 	if err != nil {
 		return nil, err
 	}
-	info := encoder.ModelInfo{MaxSeqLen: orDefault(c.MaxSeqLen, 384), ForCN: c.ForCN, DoLowerCase: !c.Cased, JointTraining: c.V2Head}
+	info := encoder.ModelInfo{MaxSeqLen: orDefault(c.MaxSeqLen, 384), ForCN: c.ForCN, DoLowerCase: !c.Cased, JointTraining: c.V2Head,
+		MatchTypes: c.MatchTypes}
 	tok, err := TokenizerFor(vocab, info)
 	if err != nil {
 		return nil, err
@@ -482,6 +488,12 @@ func NewCrossTask(ctx context.Context, c CrossConfig) (*CrossTask, error) {
 	enc, err := c.newBERT(v == encoder.HeadV1, "")
 	if err != nil {
 		return nil, err
+	}
+	if c.MatchTypes {
+		if err := enc.ExtendTypeVocab(4); err != nil {
+			enc.Close()
+			return nil, err
+		}
 	}
 	model, err := encoder.NewCrossEncoder(enc, v)
 	if err != nil {

@@ -57,6 +57,9 @@ func (t *CrossTask) Step(s *torch.Scope, idx []int) (float64, error) {
 	for i, j := range idx {
 		ex := &t.Examples[j]
 		encs[i] = t.Tok.EncodePair(ex.Query, ex.Title, ex.Para, t.Info.MaxSeqLen)
+		if t.Info.MatchTypes {
+			t.Tok.MarkMatches(encs[i])
+		}
 		labels[i] = int64(ex.Label)
 	}
 	ids, types, mask := encoder.Tensors(s, t.Tok.Pad(encs), t.Device)
@@ -127,7 +130,9 @@ type Reranker struct {
 	Device      torch.Device
 	// BF16 and ForceBF16 run the forward passes in bfloat16 autocast, as encoder.EncodeOptions.
 	BF16, ForceBF16 bool
-	Progress        func(done, total int)
+	// MatchTypes marks exact matches in the token types, as the model was trained (ModelInfo.MatchTypes).
+	MatchTypes bool
+	Progress   func(done, total int)
 }
 
 // Score returns one score per pair; titles may be nil. It returns ctx.Err() when ctx ends, checked while
@@ -148,7 +153,11 @@ func (r *Reranker) Score(ctx context.Context, queries, titles, paras []string) (
 		if titles != nil {
 			title = titles[i]
 		}
-		return r.Tok.EncodePair(queries[i], title, paras[i], r.MaxSeqLen)
+		e := r.Tok.EncodePair(queries[i], title, paras[i], r.MaxSeqLen)
+		if r.MatchTypes {
+			r.Tok.MarkMatches(e)
+		}
+		return e
 	})
 	if err != nil {
 		return nil, err

@@ -174,3 +174,48 @@ func (t *Tokenizer) Pad(encs []Encoding) Batch {
 	}
 	return b
 }
+
+// Token type ids of MarkMatches: exact-match features for cross-encoders trained from scratch.
+const (
+	TypeQueryMatch   = 2 // a query token whose id also occurs in the passage
+	TypePassageMatch = 3 // a passage token whose id also occurs in the query
+)
+
+// MarkMatches sets the exact-match token types of an EncodePair encoding in place: a query token (type 0) whose id
+// also occurs among the passage tokens gets TypeQueryMatch, a passage token (type 1) whose id occurs among the
+// query tokens gets TypePassageMatch. [CLS], [SEP], [PAD] and [UNK] are never marked. The model then needs
+// type_vocab_size >= 4 (encoder.BERT.ExtendTypeVocab). This is the exact-match feature of pre-BERT readers
+// (DrQA's): a cross-encoder from random weights finds lexical overlap through it at once, where plain segment
+// types leave it to discover token identity through attention first (docs/method.md §3.6).
+func (t *Tokenizer) MarkMatches(e Encoding) {
+	sep := -1
+	for i := 1; i < len(e.IDs); i++ {
+		if e.IDs[i] == t.sep {
+			sep = i
+			break
+		}
+	}
+	if sep < 0 || len(e.IDs) < sep+2 {
+		return
+	}
+	q, p := e.IDs[1:sep], e.IDs[sep+1:len(e.IDs)-1]
+	marked := func(id int32) bool { return id != t.cls && id != t.sep && id != t.pad && id != t.unk }
+	inQ := make(map[int32]bool, len(q))
+	for _, id := range q {
+		inQ[id] = true
+	}
+	inP := make(map[int32]bool, len(p))
+	for _, id := range p {
+		inP[id] = true
+	}
+	for i, id := range q {
+		if marked(id) && inP[id] && e.TypeIDs[1+i] == 0 {
+			e.TypeIDs[1+i] = TypeQueryMatch
+		}
+	}
+	for i, id := range p {
+		if marked(id) && inQ[id] && e.TypeIDs[sep+1+i] == 1 {
+			e.TypeIDs[sep+1+i] = TypePassageMatch
+		}
+	}
+}

@@ -310,3 +310,22 @@ func TestConcurrentUse(t *testing.T) {
 		t.Errorf("concurrent result differs for %q", p)
 	}
 }
+
+// TestMarkMatches: in [CLS] 查看文件 [SEP] 文件列表的命令 龘 [SEP], the query's 文 and 件 occur in the passage (types 2)
+// and the passage's 文 件 (types 3); 查 看 and the other passage characters keep 0 and 1; [UNK] (龘, also in the
+// query) and the special tokens are never marked. An encoding without a second segment is left as it is.
+func TestMarkMatches(t *testing.T) {
+	tk := newZH(t)
+	e := tk.EncodePair("查看文件龘", "", "文件列表的命令龘", 0)
+	tk.MarkMatches(e)
+	ids := e.IDs
+	require.Equal(t, tk.UNK(), ids[5])
+	//            CLS 查 看 文 件 UNK SEP 文 件 列 表 的 命 令 UNK SEP
+	want := []int32{0, 0, 0, 2, 2, 0, 0, 3, 3, 1, 1, 1, 1, 1, 1, 1}
+	require.Equal(t, want, e.TypeIDs, "ids %v", ids)
+
+	q := tk.EncodeQuery("文件文件", 0)
+	before := append([]int32(nil), q.TypeIDs...)
+	tk.MarkMatches(q)
+	require.Equal(t, before, q.TypeIDs)
+}

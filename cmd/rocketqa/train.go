@@ -84,7 +84,8 @@ func runTrainCE(ctx context.Context, args []string) error {
 		cli.Flag{"max-len", "MaxSeqLen", fmt.Sprintf("pair length in tokens (default %d; %d with --lang en)", p.PairLen, rocketqa.MSMarcoCE.PairLen)},
 		cli.Flag{"v2-head", "V2Head", "raw [CLS] -> Linear(H, 1) head of RocketQA v2 (score = logit) instead of\npooler -> Linear(H, 2) (score = P(relevant))"},
 		cli.Flag{"perturb", "Perturb", "the official embedding-gradient (adversarial) step; --perturb=false disables"},
-		cli.Flag{"autocast", "Autocast", "bfloat16 autocast for the forward passes (CUDA, or a CPU with avx512_bf16/amx_bf16)"})...)
+		cli.Flag{"autocast", "Autocast", "bfloat16 autocast for the forward passes (CUDA, or a CPU with avx512_bf16/amx_bf16)"},
+		cli.Flag{"match-types", "MatchTypes", "mark exact query-passage token matches with token types 2 and 3 (not in the papers; for\ncross-encoders without a pretrained start, see docs/method.md §3.6); saved with the model"})...)
 	lang, rt := addLang(c, &cfg, ""), addRuntime(c, true)
 	c.Require("train", "out")
 	if err := c.parse(args); err != nil {
@@ -106,7 +107,8 @@ func runTrainCE(ctx context.Context, args []string) error {
 		autocastNote("train-ce", cfg.Autocast, dev)
 	}
 	if cfg.Train.Identity, err = cfg.RunIdentity("train-ce", cfg.TrainFile, cfg.ForCN, cfg.Cased, map[string]string{"max_len": strconv.Itoa(cfg.MaxSeqLen),
-		"v2_head": strconv.FormatBool(cfg.V2Head), "perturb": strconv.FormatBool(cfg.Perturb), "autocast": strconv.FormatBool(cfg.Autocast)}); err != nil {
+		"v2_head": strconv.FormatBool(cfg.V2Head), "perturb": strconv.FormatBool(cfg.Perturb), "autocast": strconv.FormatBool(cfg.Autocast),
+		"match_types": strconv.FormatBool(cfg.MatchTypes)}); err != nil {
 		return err
 	}
 	res, err := rocketqa.TrainCross(ctx, cfg)

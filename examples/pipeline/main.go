@@ -56,7 +56,10 @@ type preset struct {
 	deLR, ceLR, deWarmup, ceWD     float64
 	qLen, pLen, pairLen, retrieveK int
 	forCN, shared, perturb         bool
-	labelledShare                  float64
+	// matchTypes: the cross-encoder marks exact query-passage token matches in its token types
+	// (rocketqa.CrossConfig.MatchTypes; not in the papers, whose cross-encoders start from ERNIE)
+	matchTypes    bool
+	labelledShare float64
 	// pretrain names the small preset's pre-training on the collection, which every model then starts from, as the
 	// papers start from ERNIE: "ict" (the Inverse Cloze Task, pretrain.WriteICT, trained as a dual encoder), "mlm"
 	// (masked LM, package pretrain), "mlm+ict" (ICT continued from the masked-LM encoder) or "" (none)
@@ -79,7 +82,7 @@ func official(de, ce rocketqa.Preset, retrieveK int) preset {
 var presets = map[string]preset{
 	// tiny models from scratch on the Debian demo corpus, minutes on 2 CPU cores
 	"small": {deEpochs: 12, deEpochsLater: 4, ceEpochs: 4, deBatch: 32, ceBatch: 32, deLR: 1e-3, ceLR: 5e-4, deWarmup: 0.1, ceWD: 0.01,
-		qLen: 32, pLen: 64, pairLen: 96, retrieveK: 100, forCN: true, shared: true, labelledShare: 0.7, pretrain: "ict",
+		qLen: 32, pLen: 64, pairLen: 96, retrieveK: 100, forCN: true, shared: true, matchTypes: true, labelledShare: 0.7, pretrain: "ict",
 		pretrainSteps: demo.DefaultPretrain().Steps, pretrainBatch: demo.DefaultPretrain().Batch,
 		pretrainLen: demo.DefaultPretrain().MaxLen, pretrainLR: demo.DefaultPretrain().LR},
 	// DuReader-retrieval baseline (docs/method.md §6.2): ERNIE 1.0 twin init, batch 512 over cross-batch, 10 epochs DE, 3 CE
@@ -104,11 +107,15 @@ func main() {
 	seeds := flag.String("seeds", "1", "comma-separated training seeds: every step runs once per seed and the table prints mean and spread")
 	scratch := flag.Bool("compare-scratch", false, "also run every step without pre-training (the same models from random weights)")
 	ablateBatch := flag.Bool("ablate-batch", false, "also train M_D(0) with twice the batch at equal steps (= cross-batch negatives over 2 processes)")
+	plainCE := flag.Bool("plain-ce", false, "cross-encoder on the papers' input, without the small preset's exact-match token types")
 	flag.Parse()
 	p, ok := presets[*name]
 	if !ok {
 		fmt.Fprintf(os.Stderr, "pipeline: unknown preset %q (small, dureader, marco)\n", *name)
 		os.Exit(2)
+	}
+	if *plainCE {
+		p.matchTypes = false
 	}
 	if *name != "small" && *init == "" {
 		fmt.Fprintf(os.Stderr, "pipeline: the %s preset starts from a pretrained checkpoint: set -init\n", *name)
@@ -389,7 +396,7 @@ func (r *runner) trainCE(ctx context.Context, trainFile string) (string, error) 
 	}
 	slog.Info("train cross encoder", "data", trainFile)
 	res, err := rocketqa.TrainCross(ctx, rocketqa.CrossConfig{InitSpec: r.spec, TrainFile: trainFile, MaxSeqLen: r.p.pairLen,
-		ForCN: r.p.forCN, Perturb: r.p.perturb,
+		ForCN: r.p.forCN, Perturb: r.p.perturb, MatchTypes: r.p.matchTypes,
 		Train: train.Options{OutDir: r.path("ce"), Epochs: r.p.ceEpochs, BatchSize: r.p.ceBatch, LR: r.p.ceLR, WeightDecay: r.p.ceWD,
 			Schedule: train.Constant, Seed: r.seed, LogEvery: 50, SaveEvery: 200}})
 	if err != nil {

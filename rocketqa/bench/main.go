@@ -106,24 +106,37 @@ func main() {
 			return opt.ZeroGrad()
 		}))
 	}
-	timeSteps := func() float64 {
-		step()
-		ts := make([]float64, *reps)
-		for r := range ts {
-			t0 := time.Now()
-			for i := 0; i < *steps; i++ {
-				step()
-			}
-			ts[r] = time.Since(t0).Seconds() / float64(*steps)
+	// fp32 and bf16 repeats alternate, so that a machine that slows down or speeds up during the run (this one is
+	// shared) moves both the same way; the ratio is also taken per repeat and its median printed
+	timeOnce := func(ac bool) float64 {
+		autocast = ac
+		t0 := time.Now()
+		for i := 0; i < *steps; i++ {
+			step()
 		}
-		sort.Float64s(ts)
-		return ts[len(ts)/2]
+		return time.Since(t0).Seconds() / float64(*steps)
 	}
-	goStep := timeSteps()
+	median := func(v []float64) float64 {
+		v = append([]float64(nil), v...)
+		sort.Float64s(v)
+		return v[len(v)/2]
+	}
+	timeOnce(false) // warm-up
+	if *bf16 {
+		timeOnce(true)
+	}
+	t32, t16, ratios := make([]float64, *reps), make([]float64, *reps), make([]float64, *reps)
+	for r := range t32 {
+		t32[r] = timeOnce(false)
+		if *bf16 {
+			t16[r] = timeOnce(true)
+			ratios[r] = t32[r] / t16[r]
+		}
+	}
+	goStep := median(t32)
 	var goStep16 float64
 	if *bf16 {
-		autocast = true
-		goStep16 = timeSteps()
+		goStep16 = median(t16)
 	}
 	peaks, err := roofline.Measure()
 	check(err)
@@ -162,7 +175,8 @@ func main() {
 		}
 		fmt.Printf("Go bf16 autocast  %8.1f ms/step  %8.1f queries/s  %s\n", goStep16*1e3, float64(B)/goStep16, roofline.Fraction(flops, goStep16, peaks.BF16))
 		fmt.Printf("PyTorch bf16      %8.1f ms/step  %8.1f queries/s  %s\n", ref16.StepS*1e3, float64(B)/ref16.StepS, roofline.Fraction(flops, ref16.StepS, peaks.BF16))
-		fmt.Printf("Go bf16 / Go fp32: %.2fx; Go bf16 / PyTorch bf16: %.2fx\n", goStep/goStep16, ref16.StepS/goStep16)
+		fmt.Printf("Go bf16 / Go fp32: %.2fx (median of the %d per-repeat ratios, fp32 and bf16 alternating: %.2fx); Go bf16 / PyTorch bf16: %.2fx\n",
+			goStep/goStep16, *reps, median(ratios), ref16.StepS/goStep16)
 	}
 	fmt.Println("(GFLOP/s: 3 × the forward matmul and attention FLOPs of both towers)")
 }

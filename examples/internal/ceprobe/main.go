@@ -36,13 +36,14 @@ func main() {
 	seed := flag.Uint64("seed", 1, "seed")
 	dump := flag.String("dump", "", "write the re-ranked dev run (qid, pid, rank, score) here")
 	model := flag.String("model", "", "evaluate this trained cross-encoder instead of training one")
+	match := flag.Bool("match-types", false, "exact-match token types (rocketqa.CrossConfig.MatchTypes)")
 	flag.Parse()
 	ctx := context.Background()
 	s := train.Constant
 	if *sched == "linear" {
 		s = train.Linear
 	}
-	c := rocketqa.CrossConfig{InitSpec: rocketqa.InitSpec{Init: *initDir, Config: *config, Vocab: *vocab}, TrainFile: *trainFile,
+	c := rocketqa.CrossConfig{InitSpec: rocketqa.InitSpec{Init: *initDir, Config: *config, Vocab: *vocab}, TrainFile: *trainFile, MatchTypes: *match,
 		MaxSeqLen: *plen, ForCN: true, Perturb: *perturb,
 		Train: train.Options{OutDir: *out, Epochs: *epochs, BatchSize: *bs, LR: *lr, WeightDecay: 0.01, WarmupProportion: *warm,
 			Schedule: s, Seed: *seed, LogEvery: 50, NoResume: true}}
