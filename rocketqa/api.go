@@ -449,7 +449,8 @@ type CrossConfig struct {
 	V2Head    bool // raw [CLS] -> Linear(H,1) (RocketQA v2) instead of pooler -> Linear(H,2)
 	Perturb   bool // the official embedding-gradient step
 	// MatchTypes marks exact query-passage token matches with token types 2 and 3 (tokenizer.MarkMatches), the
-	// table grown to 4 rows first (encoder.BERT.ExtendTypeVocab: a pretrained model starts unchanged). Not in the
+	// table grown to 4 rows first (encoder.BERT.ExtendTypeVocab: a pretrained model starts unchanged; a table that
+	// already has 4 rows, as ERNIE 2.0 en's, is used as it is). Not in the
 	// papers: for cross-encoders trained from random or collection-only pre-trained weights, which otherwise do not
 	// learn on small corpora (docs/method.md §3.6). Saved in rocketqa.json; scoring then applies it too.
 	MatchTypes bool
