@@ -133,11 +133,12 @@ func run(o opts) error {
 	}
 	timing["M_D(0)"] = time.Since(t0)
 	t0 = time.Now()
-	// the cross-encoder starts from M_D(0)'s tower (a random-init cross-encoder does not learn on this corpus in
-	// minutes; the official one starts from pretrained ERNIE)
+	// the cross-encoder starts from M_D(0)'s tower, with exact-match token types (docs/method.md §3.6: on plain
+	// segment types a cross-encoder without a pretrained start does not learn on this corpus; the official one
+	// starts from pretrained ERNIE)
 	ceInit := rocketqa.InitSpec{Init: filepath.Join(md0, encoder.QueryDir)}
 	ceRes, err := rocketqa.TrainCross(ctx, rocketqa.CrossConfig{InitSpec: ceInit, TrainFile: filepath.Join(o.data, "train", "cross.train.tsv"),
-		MaxSeqLen: o.celen, ForCN: true, Train: topts("ce", o.ceEpochs, 32, o.ceLR, train.Linear, 0.1)})
+		MaxSeqLen: o.celen, ForCN: true, MatchTypes: true, Train: topts("ce", o.ceEpochs, 32, o.ceLR, train.Linear, 0.1)})
 	if err != nil {
 		return err
 	}
