@@ -2,7 +2,6 @@ package encoder
 
 import (
 	"context"
-	"math"
 	"path/filepath"
 	"testing"
 
@@ -12,16 +11,6 @@ import (
 	"github.com/rocketqa-go/rocketqa/tokenizer"
 	"github.com/rocketqa-go/rocketqa/torch"
 )
-
-func cosine(a, b []float32) float64 {
-	var ab, aa, bb float64
-	for i := range a {
-		ab += float64(a[i]) * float64(b[i])
-		aa += float64(a[i]) * float64(a[i])
-		bb += float64(b[i]) * float64(b[i])
-	}
-	return ab / math.Sqrt(aa*bb)
-}
 
 // midEmbedder is a random BERT of 256 hidden units × 4 layers on the tiny vocabulary (mid-size: enough depth and
 // width for bfloat16 rounding to accumulate, small enough for emulated bfloat16 on any CPU).
@@ -74,14 +63,14 @@ func TestEmbedderBF16(t *testing.T) {
 			worst, differ := 1.0, 0
 			for i := range got {
 				require.Len(t, got[i], e.Model.Para.Cfg.HiddenSize)
-				cos := cosine(got[i], want[i])
+				cos := closeto.Cosine(got[i], want[i])
 				require.GreaterOrEqual(t, cos, 0.999, "passage %d", i)
 				worst = min(worst, cos)
 				if closeto.Slices(got[i], want[i], closeto.Float32) != nil {
 					differ++
 				}
 			}
-			t.Logf("%s: worst cosine(bf16, fp32) %.6f over %d passages", c.name, worst, len(got))
+			t.Logf("%s: worst closeto.Cosine(bf16, fp32) %.6f over %d passages", c.name, worst, len(got))
 			require.Equal(t, len(got), differ, "bfloat16 vectors equal float32 ones: autocast did not run")
 
 			// queries and normalised vectors too

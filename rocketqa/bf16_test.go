@@ -144,7 +144,7 @@ func TestLoadBF16(t *testing.T) {
 	require.NoError(t, err)
 	same := true
 	for i := range v32 {
-		c := cosine(v32[i], v16[i])
+		c := closeto.Cosine(v32[i], v16[i])
 		require.GreaterOrEqual(t, c, 0.999, "passage %d", i)
 		same = same && slices.Equal(v32[i], v16[i])
 	}
@@ -168,14 +168,4 @@ func TestLoadBF16(t *testing.T) {
 		require.InDelta(t, s32[i], s16[i], 0.02*math.Abs(float64(s32[i]))+1e-3, "pair %d", i)
 	}
 	require.Equal(t, !native, slices.Equal(s32, s16), "native bf16 %v", native)
-}
-
-func cosine(a, b []float32) float64 {
-	var ab, aa, bb float64
-	for i := range a {
-		ab += float64(a[i]) * float64(b[i])
-		aa += float64(a[i]) * float64(a[i])
-		bb += float64(b[i]) * float64(b[i])
-	}
-	return ab / math.Sqrt(aa*bb)
 }

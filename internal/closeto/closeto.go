@@ -113,3 +113,14 @@ func MaxAbsDiff[T float32 | float64](got, want []T) float64 {
 	}
 	return m
 }
+
+// Cosine is the cosine similarity of two vectors of equal length, in float64 (NaN when one is all zeros).
+func Cosine[T float32 | float64](a, b []T) float64 {
+	var ab, aa, bb float64
+	for i := range a {
+		ab += float64(a[i]) * float64(b[i])
+		aa += float64(a[i]) * float64(a[i])
+		bb += float64(b[i]) * float64(b[i])
+	}
+	return ab / math.Sqrt(aa*bb)
+}

@@ -41,3 +41,15 @@ func TestNormwise(t *testing.T) {
 	require.Error(t, Normwise([]float64{math.NaN()}, []float64{1}, Float32))
 	require.NoError(t, Normwise([]float64{math.Inf(1), 1}, []float64{math.Inf(1), 1}, Float32))
 }
+
+func TestCosine(t *testing.T) {
+	if c := Cosine([]float32{1, 2, 3}, []float32{2, 4, 6}); math.Abs(c-1) > 1e-12 {
+		t.Fatalf("parallel: %v", c)
+	}
+	if c := Cosine([]float64{1, 0}, []float64{0, 3}); c != 0 {
+		t.Fatalf("orthogonal: %v", c)
+	}
+	if c := Cosine([]float64{1, 1}, []float64{-1, -1}); math.Abs(c+1) > 1e-12 {
+		t.Fatalf("opposite: %v", c)
+	}
+}
