@@ -183,11 +183,7 @@ func (t *Task) Encode(idx []int) (*Batch, error) {
 				bt.Q = append(bt.Q, q)
 			}
 			bt.P = append(bt.P, t.Tok.EncodePassage(it.Title, it.Para, t.DEInfo.PMaxSeqLen))
-			e := t.Tok.EncodePair(l.Query, it.Title, it.Para, t.CEInfo.MaxSeqLen)
-			if t.CEInfo.MatchTypes {
-				t.Tok.MarkMatches(e)
-			}
-			bt.C = append(bt.C, e)
+			bt.C = append(bt.C, t.Tok.EncodePairMatched(l.Query, it.Title, it.Para, t.CEInfo.MaxSeqLen, t.CEInfo.MatchTypes))
 		}
 	}
 	return bt, nil

@@ -56,10 +56,7 @@ func (t *CrossTask) Step(s *torch.Scope, idx []int) (float64, error) {
 	labels := make([]int64, len(idx))
 	for i, j := range idx {
 		ex := &t.Examples[j]
-		encs[i] = t.Tok.EncodePair(ex.Query, ex.Title, ex.Para, t.Info.MaxSeqLen)
-		if t.Info.MatchTypes {
-			t.Tok.MarkMatches(encs[i])
-		}
+		encs[i] = t.Tok.EncodePairMatched(ex.Query, ex.Title, ex.Para, t.Info.MaxSeqLen, t.Info.MatchTypes)
 		labels[i] = int64(ex.Label)
 	}
 	ids, types, mask := encoder.Tensors(s, t.Tok.Pad(encs), t.Device)
@@ -153,11 +150,7 @@ func (r *Reranker) Score(ctx context.Context, queries, titles, paras []string) (
 		if titles != nil {
 			title = titles[i]
 		}
-		e := r.Tok.EncodePair(queries[i], title, paras[i], r.MaxSeqLen)
-		if r.MatchTypes {
-			r.Tok.MarkMatches(e)
-		}
-		return e
+		return r.Tok.EncodePairMatched(queries[i], title, paras[i], r.MaxSeqLen, r.MatchTypes)
 	})
 	if err != nil {
 		return nil, err

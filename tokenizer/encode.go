@@ -181,6 +181,16 @@ const (
 	TypePassageMatch = 3 // a passage token whose id also occurs in the query
 )
 
+// EncodePairMatched is EncodePair with MarkMatches applied when match is set (a cross-encoder trained with
+// exact-match token types, encoder.ModelInfo.MatchTypes): the one place training and scoring encode pairs.
+func (t *Tokenizer) EncodePairMatched(q, title, para string, maxLen int, match bool) Encoding {
+	e := t.EncodePair(q, title, para, maxLen)
+	if match {
+		t.MarkMatches(e)
+	}
+	return e
+}
+
 // MarkMatches sets the exact-match token types of an EncodePair encoding in place: a query token (type 0) whose id
 // also occurs among the passage tokens gets TypeQueryMatch, a passage token (type 1) whose id occurs among the
 // query tokens gets TypePassageMatch. [CLS], [SEP], [PAD] and [UNK] are never marked. The model then needs
