@@ -205,7 +205,7 @@ func orVariant(v Variant) Variant {
 
 // Identity is what a joint run's checkpoints belong to (train.Options.Identity): the list file (path, size,
 // hash), the model directories (config.json content), the head choice, the variant and the step's settings that
-// change its result. The caller's Train.Identity entries are kept.
+// change its result (list size, lengths, chunking, autocast). The caller's Train.Identity entries are kept.
 func Identity(cfg Config) (map[string]string, error) {
 	id := maps.Clone(cfg.Train.Identity)
 	if id == nil {
@@ -233,5 +233,6 @@ func Identity(cfg Config) (map[string]string, error) {
 	id["query_once"] = strconv.FormatBool(cfg.QueryOnce)
 	id["chunk_size"] = strconv.Itoa(cfg.ChunkSize) // padding and dropout streams follow the chunks
 	id["lengths"] = fmt.Sprintf("%d/%d/%d", cfg.QMaxSeqLen, cfg.PMaxSeqLen, cfg.CEMaxSeqLen)
+	id["autocast"] = strconv.FormatBool(cfg.Autocast) // bf16 forward passes give other losses, so another run
 	return id, nil
 }

@@ -123,3 +123,16 @@ func TestTrainV1CrossEncoderHeads(t *testing.T) {
 	_, err = Train(context.Background(), cfg)
 	require.ErrorContains(t, err, "is 2 the file's list size?")
 }
+
+// TestIdentityRecordsAutocast: a run with bf16 autocast is another run than the float32 one (its losses differ), so
+// the identity its checkpoints are resumed by must differ (it did not record autocast before).
+func TestIdentityRecordsAutocast(t *testing.T) {
+	cfg := writeInit(t, encoder.HeadV2, 2, 4)
+	fp32, err := Identity(cfg)
+	require.NoError(t, err)
+	cfg.Autocast = true
+	bf16, err := Identity(cfg)
+	require.NoError(t, err)
+	require.Equal(t, "false", fp32["autocast"])
+	require.NotEqual(t, fp32, bf16)
+}
