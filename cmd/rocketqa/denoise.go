@@ -37,7 +37,8 @@ func runMine(ctx context.Context, args []string) error {
 	c.Bind(&o, cli.Flag{"threshold", "Threshold", "a candidate is a negative when its CE score is below this"},
 		cli.Flag{"neg-per-pos", "NegPerPos", "negatives (lines) per positive"}, cli.Flag{"top-k", "TopK", "deepest rank examined with the CE filter"},
 		cli.Flag{"fill-from", "FillFrom", "first rank of the random fill (default --top-k + 1)"},
-		cli.Flag{"fill-to", "FillTo", "last rank of the random fill"}, cli.Flag{"seed", "Seed", "seed of the random fill"})
+		cli.Flag{"fill-to", "FillTo", "last rank of the random fill"}, cli.Flag{"seed", "Seed", "seed of the random fill and of --sample"},
+		cli.Flag{"sample", "Sample", "draw the CE negatives at random from the filtered top K (default: the first in rank order, as the official scripts)"})
 	c.Require("de-run", "ce-run", "queries", "qrels", "collection", "out")
 	c.Positive("neg-per-pos", "top-k", "fill-to")
 	c.NonNegative("fill-from")

@@ -1,8 +1,11 @@
 package main
 
 import (
+	"context"
+	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -10,6 +13,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/rocketqa-go/rocketqa/internal/dirlock"
+	"github.com/rocketqa-go/rocketqa/rocketqa"
 )
 
 // trainTinyDE trains a dual encoder for one step on the fixture (64 positions) and returns its final/ directory.
@@ -95,4 +99,47 @@ func TestMineNamesFlags(t *testing.T) {
 	assert.Equal(t, 2, r.code, "%s", r)
 	assert.Contains(t, r.stderr, "--fill-to 50 is below --fill-from (default --top-k + 1 = 61)")
 	assert.NotContains(t, r.stderr, "MineOptions")
+}
+
+// TestMineSample: mine --sample draws the denoised negatives from the whole filtered top K (seeded by --seed), the
+// default takes the first ones in rank order.
+func TestMineSample(t *testing.T) {
+	dir := t.TempDir()
+	f := writeFixture(t, dir)
+	run := filepath.Join(dir, "run.tsv")
+	var b strings.Builder
+	for i := range fixturePassages { // d0's positive is p00; every other passage a confident negative
+		fmt.Fprintf(&b, "d0\t%s\t%d\t0.01\n", fixturePID(i), i+1)
+	}
+	require.NoError(t, os.WriteFile(run, []byte(b.String()), 0o644))
+	negs := func(extra ...string) []string {
+		out := filepath.Join(dir, "out.tsv")
+		os.Remove(out)
+		r := inproc(t, append([]string{"mine", "--de-run", run, "--ce-run", run, "--queries", f.q2qid, "--qrels", f.devJSON,
+			"--collection", f.coll, "--out", out, "--neg-per-pos", "2", "--no-fill"}, extra...)...)
+		require.Equal(t, 0, r.code, "%s", r)
+		ex, err := rocketqa.ReadDualExamples(context.Background(), out)
+		require.NoError(t, err)
+		var got []string
+		for _, e := range ex {
+			got = append(got, e.NegPara)
+		}
+		slices.Sort(got) // the lines pop the negatives from the end, as the official script
+		return got
+	}
+	top := negs()
+	want := []string{fixturePassages[1], fixturePassages[2]}
+	slices.Sort(want)
+	require.Equal(t, want, top)
+	differ := 0
+	for s := 1; s <= 6; s++ {
+		got := negs("--sample", "--seed", fmt.Sprint(s))
+		require.Len(t, got, 2)
+		require.Equal(t, got, negs("--sample", "--seed", fmt.Sprint(s)), "seeded")
+		require.NotContains(t, got, fixturePassages[0], "the positive")
+		if !slices.Equal(got, top) {
+			differ++
+		}
+	}
+	require.GreaterOrEqual(t, differ, 5, "2 of 11 candidates drawn: the top two 1 time in 55")
 }

@@ -68,6 +68,12 @@ type preset struct {
 	pretrainSteps, pretrainBatch, pretrainLen int
 	pretrainLR                                float64
 	deSchedule                                train.Schedule // "" is train's default (linear)
+	// laterFromMD0: M_D(1) and M_D(2) start from M_D(0) instead of the twin init. The official scripts start them
+	// from the twin init again; their comment says that starting from M_D(0) (with cross-batch off) does better.
+	laterFromMD0 bool
+	// sampleNegatives: step 3 draws its denoised negatives at random from the CE-filtered top 50
+	// (denoise.MineOptions.Sample) instead of taking the first ones in rank order as the official scripts
+	sampleNegatives bool
 }
 
 // official builds a preset from the library's official values (the same as the rocketqa CLI's flag defaults): the
@@ -108,6 +114,8 @@ func main() {
 	scratch := flag.Bool("compare-scratch", false, "also run every step without pre-training (the same models from random weights)")
 	ablateBatch := flag.Bool("ablate-batch", false, "also train M_D(0) with twice the batch at equal steps (= cross-batch negatives over 2 processes)")
 	plainCE := flag.Bool("plain-ce", false, "cross-encoder on the papers' input, without the small preset's exact-match token types")
+	sampleNegs := flag.Bool("sample-negatives", false, "step 3 draws the denoised negatives at random from the CE-filtered top 50 (default: the first in rank order, as the official scripts)")
+	laterInit := flag.String("later-init", "", "what M_D(1) and M_D(2) start from: twin (the init of M_D(0), as the official scripts) or md0 (continue from M_D(0)); default: the preset's")
 	flag.Parse()
 	p, ok := presets[*name]
 	if !ok {
@@ -116,6 +124,15 @@ func main() {
 	}
 	if *plainCE {
 		p.matchTypes = false
+	}
+	p.sampleNegatives = p.sampleNegatives || *sampleNegs
+	switch *laterInit {
+	case "":
+	case "twin", "md0":
+		p.laterFromMD0 = *laterInit == "md0"
+	default:
+		fmt.Fprintf(os.Stderr, "pipeline: -later-init %q: want twin or md0\n", *laterInit)
+		os.Exit(2)
 	}
 	if *name != "small" && *init == "" {
 		fmt.Fprintf(os.Stderr, "pipeline: the %s preset starts from a pretrained checkpoint: set -init\n", *name)
@@ -287,14 +304,22 @@ func (r *runner) run(ctx context.Context) error {
 	if err := r.scoreRun(ctx, ce, ceRun0, r.labelled.QIDs, r.labelled.Texts(r.labelled.QIDs), hits0, collection); err != nil {
 		return err
 	}
-	de1 := r.path("data", "de1.train.tsv")
+	// variants of steps 3 and 4 work in their own files and directories beside the official ones
+	sampled, later, suffix, from := "", r.spec, "", ""
+	if r.p.sampleNegatives {
+		sampled, suffix, from = "-sampled", "-sampled", " (sampled)"
+	}
+	if r.p.laterFromMD0 {
+		later, suffix, from = rocketqa.InitSpec{Init: md0}, suffix+"-from-md0", from+" (from M_D(0))"
+	}
+	de1 := r.path("data", "de1"+sampled+".train.tsv")
 	if !exists(de1) {
 		cands, _, err := denoise.LoadCandidates(ctx, trainRun0, ceRun0)
 		if err != nil {
 			return err
 		}
 		st, err := denoise.Mine(ctx, denoise.MineInput{QIDs: r.labelled.QIDs, Queries: r.labelled.Text, Positives: r.labelled.Positives,
-			Candidates: cands, Passages: collection}, denoise.MineOptions{FillTo: r.p.retrieveK}, de1)
+			Candidates: cands, Passages: collection}, denoise.MineOptions{FillTo: r.p.retrieveK, Sample: r.p.sampleNegatives}, de1)
 		if err != nil {
 			return err
 		}
@@ -306,27 +331,28 @@ func (r *runner) run(ctx context.Context) error {
 	if err := readStats(de1+".stats.json", &r.counts.mine); err != nil {
 		return err
 	}
-	md1, err := r.trainDE(ctx, "md1", de1, r.p.deEpochsLater)
+	md1Name := "md1" + suffix
+	md1, err := r.trainDEFrom(ctx, later, md1Name, de1, r.p.deEpochsLater, r.p.deBatch, 0)
 	if err != nil {
 		return err
 	}
-	if err := r.evaluate(ctx, "M_D(1) + denoised hard negatives", md1); err != nil {
+	if err := r.evaluate(ctx, "M_D(1) + denoised hard negatives"+from, md1); err != nil {
 		return err
 	}
 
 	// step 4: augmentation with unlabelled queries -> M_D(2)
-	de2 := r.path("data", "de2.train.tsv")
+	de2 := r.path("data", "de2"+suffix+".train.tsv")
 	if !exists(de2) {
 		utexts := make([]string, len(r.unlabelled))
 		for i, q := range r.unlabelled {
 			utexts[i] = r.unlabelledText[q]
 		}
-		uRun := r.path("md1", "unlabelled.run.tsv")
-		hits1, err := r.retrieve(ctx, md1, "md1", uRun, r.unlabelled, utexts, 50)
+		uRun := r.path(md1Name, "unlabelled.run.tsv")
+		hits1, err := r.retrieve(ctx, md1, md1Name, uRun, r.unlabelled, utexts, 50)
 		if err != nil {
 			return err
 		}
-		uCE := r.path("md1", "unlabelled.ce50.tsv")
+		uCE := r.path(md1Name, "unlabelled.ce50.tsv")
 		if err := r.scoreRun(ctx, ce, uCE, r.unlabelled, utexts, hits1, collection); err != nil {
 			return err
 		}
@@ -351,11 +377,11 @@ func (r *runner) run(ctx context.Context) error {
 	if err := readStats(de2+".stats.json", &r.counts.augment); err != nil {
 		return err
 	}
-	md2, err := r.trainDE(ctx, "md2", de2, r.p.deEpochsLater)
+	md2, err := r.trainDEFrom(ctx, later, "md2"+suffix, de2, r.p.deEpochsLater, r.p.deBatch, 0)
 	if err != nil {
 		return err
 	}
-	if err := r.evaluate(ctx, "M_D(2) + augmentation", md2); err != nil {
+	if err := r.evaluate(ctx, "M_D(2) + augmentation"+from, md2); err != nil {
 		return err
 	}
 
@@ -370,15 +396,20 @@ func (r *runner) trainDE(ctx context.Context, name, trainFile string, epochs int
 	return r.trainDEWith(ctx, name, trainFile, epochs, r.p.deBatch, 0)
 }
 
-// trainDEWith trains a dual encoder with the given batch; maxSteps > 0 overrides epochs.
+// trainDEWith trains a dual encoder from r.spec with the given batch; maxSteps > 0 overrides epochs.
 func (r *runner) trainDEWith(ctx context.Context, name, trainFile string, epochs, batch, maxSteps int) (string, error) {
+	return r.trainDEFrom(ctx, r.spec, name, trainFile, epochs, batch, maxSteps)
+}
+
+// trainDEFrom trains a dual encoder from init.
+func (r *runner) trainDEFrom(ctx context.Context, init rocketqa.InitSpec, name, trainFile string, epochs, batch, maxSteps int) (string, error) {
 	final := r.path(name, "final")
 	if exists(filepath.Join(final, "rocketqa.json")) {
 		slog.Info("skip: already trained", "model", final)
 		return final, nil
 	}
 	slog.Info("train dual encoder", "model", name, "data", trainFile)
-	res, err := rocketqa.TrainDual(ctx, rocketqa.DualConfig{InitSpec: r.spec, TrainFile: trainFile, QMaxLen: r.p.qLen, PMaxLen: r.p.pLen,
+	res, err := rocketqa.TrainDual(ctx, rocketqa.DualConfig{InitSpec: init, TrainFile: trainFile, QMaxLen: r.p.qLen, PMaxLen: r.p.pLen,
 		ForCN: r.p.forCN, Shared: r.p.shared, Device: r.dev, ChunkSize: r.chunk, GradCache: r.gradCache,
 		Train: train.Options{OutDir: r.path(name), Epochs: epochs, MaxSteps: maxSteps, BatchSize: batch, LR: r.p.deLR,
 			WarmupProportion: r.p.deWarmup, Schedule: r.p.deSchedule, Seed: r.seed, LogEvery: 50, SaveEvery: 200}})

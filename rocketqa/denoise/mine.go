@@ -36,8 +36,14 @@ type MineOptions struct {
 	// [TopK+1 and 1000]. FillFrom must be above TopK, so the fill never takes a passage the CE filter rejected.
 	// A negative FillFrom disables the fill.
 	FillFrom, FillTo int
-	// Seed seeds the random fill [1].
+	// Seed seeds the random fill and Sample [1].
 	Seed uint64
+	// Sample draws the CE negatives uniformly (without replacement) from every top-K candidate that passes the CE
+	// filter, instead of taking the first ones in rank order as the official scripts do [false]. The hardest
+	// retrieved passages are often near-duplicates of the positive that a small encoder cannot tell apart; sampling
+	// over the whole filtered top K (sentence-transformers' mine_hard_negatives, sampling_strategy "random") trades
+	// some hardness for fewer such pairs.
+	Sample bool
 }
 
 // DefaultMineOptions returns the settings of the official construct_marco_train_de.py: threshold 0.1, 4 negatives
@@ -122,7 +128,7 @@ type examined struct {
 }
 
 // ceNegatives is the CE filter of construct_marco_train_de.py and construct_unlabel_train_de.py: over cands (in
-// rank order) down to rank topK, until limit are taken, it takes each candidate that is not excluded, not chosen
+// rank order) down to rank topK, until limit are taken (all of them for a negative limit), it takes each candidate that is not excluded, not chosen
 // already and Scored with CEScore < threshold, in rank order, and marks it in chosen. The others it counts in e.
 func ceNegatives(cands []Candidate, topK, limit int, threshold float64, excluded, chosen map[string]bool, e *examined) []string {
 	var negs []string
@@ -158,7 +164,9 @@ type minedQuery struct {
 // the top TopK; keep one if it is not a positive, not an "additional positive", not already chosen, and Scored with
 // CEScore < Threshold; stop at NegPerPos*len(positives) (repeated positives count once); if short, fill with
 // uniformly random picks (without replacement, excluding positives/additional/chosen) from ranks FillFrom..FillTo
-// (no CE filter). The result holds the CE negatives in rank order followed by the fill in draw order; it is shorter
+// (no CE filter). With o.Sample the CE negatives are instead a uniform draw from every top-TopK candidate that
+// passes the filter (in draw order; all of them, in rank order, when there are no more than needed). The result
+// holds the CE negatives in rank order followed by the fill in draw order; it is shorter
 // than NegPerPos*len(positives) when the candidates run out. The fill draws from rng; a nil rng means a generator
 // seeded with o.Seed. Zero option fields take their defaults (see MineOptions); options that Mine would reject
 // (a fill range overlapping the top K, say) are used as given.
@@ -183,8 +191,23 @@ func mineQuery(positives, additional []string, cands []Candidate, o MineOptions,
 	chosen := make(map[string]bool, target)
 	cands = inRankOrder(cands)
 
-	// 1. The CE filter over the top TopK, in rank order.
-	m.negs = ceNegatives(cands, o.TopK, target, o.Threshold, blocked, chosen, &m.examined)
+	// 1. The CE filter over the top TopK, in rank order (Sample: every candidate that passes, then a draw).
+	if o.Sample {
+		pass := ceNegatives(cands, o.TopK, -1, o.Threshold, blocked, map[string]bool{}, &m.examined)
+		if len(pass) > target && rng == nil {
+			rng = rand.New(rand.NewPCG(o.Seed, 0))
+		}
+		for i := 0; i < min(target, len(pass)); i++ {
+			if len(pass) > target {
+				j := i + rng.IntN(len(pass)-i)
+				pass[i], pass[j] = pass[j], pass[i]
+			}
+			chosen[pass[i]] = true
+			m.negs = append(m.negs, pass[i])
+		}
+	} else {
+		m.negs = ceNegatives(cands, o.TopK, target, o.Threshold, blocked, chosen, &m.examined)
+	}
 	m.fromCE = len(m.negs)
 	if len(m.negs) == target || !o.fill() {
 		return m
@@ -232,7 +255,7 @@ type MineInput struct {
 }
 
 // Stats summarises a Mine or Augment run. The counters of examined candidates (Rejected, Unscored, Excluded)
-// cover the candidates looked at before a query had all its negatives.
+// cover the candidates looked at before a query had all its negatives (with MineOptions.Sample: its whole top K).
 type Stats struct {
 	// Queries is the number of qids in the input.
 	Queries int

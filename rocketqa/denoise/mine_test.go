@@ -392,3 +392,47 @@ func TestMineOptionsDefaults(t *testing.T) {
 		MineOptions{TopK: 100}.withDefaults(), "FillFrom follows TopK")
 	assert.NoError(t, DefaultMineOptions().validate())
 }
+
+// TestMineQuerySample: with Sample the CE negatives are a reproducible uniform draw over every top-K candidate that
+// passes the filter (never a positive, an additional positive, a rejected or an unscored one, or one past TopK),
+// not the first ones in rank order; with no more passing candidates than needed, all of them in rank order.
+func TestMineQuerySample(t *testing.T) {
+	cands := ranks(1, 50, 0.01)
+	cands[0].CEScore = 0.5                                            // p1 rejected
+	cands = append(cands, us("u", 51), sc("p52", 52, 0), us("p2", 2)) // p2 repeated unscored; p52 past TopK
+	o := MineOptions{Sample: true, FillFrom: -1}
+	pass := map[string]bool{}
+	for r := 2; r <= 50; r++ {
+		pass[fmt.Sprintf("p%d", r)] = r != 7 && r != 9 // p7 positive, p9 additional
+	}
+	counts := map[string]int{}
+	firstFour := 0
+	for s := uint64(1); s <= 400; s++ {
+		got := MineQuery([]string{"p7"}, []string{"p9"}, cands, o, seeded(s))
+		require.Len(t, got, 4)
+		require.Equal(t, got, MineQuery([]string{"p7"}, []string{"p9"}, cands, o, seeded(s)), "reproducible")
+		seen := map[string]bool{}
+		for _, p := range got {
+			require.True(t, pass[p], "%s does not pass the filter", p)
+			require.False(t, seen[p], "%s twice", p)
+			seen[p] = true
+			counts[p]++
+		}
+		if slices.Equal(got, []string{"p2", "p3", "p4", "p5"}) {
+			firstFour++
+		}
+	}
+	// 47 passing candidates, 4 drawn 400 times: about 34 draws each; the top 4 in rank order almost never.
+	require.Len(t, counts, 47)
+	for p, n := range counts {
+		require.True(t, n > 10 && n < 70, "%s drawn %d times of ~34", p, n)
+	}
+	require.Zero(t, firstFour)
+	// Without Sample: the first four in rank order.
+	require.Equal(t, []string{"p2", "p3", "p4", "p5"}, MineQuery([]string{"p7"}, []string{"p9"}, cands, MineOptions{FillFrom: -1}, nil))
+	// No more passing candidates than needed: all of them, in rank order.
+	few := []Candidate{sc("a", 1, 0.01), sc("b", 2, 0.9), sc("c", 3, 0.02)}
+	require.Equal(t, []string{"a", "c"}, MineQuery([]string{"pos"}, nil, few, o, seeded(1)))
+	m := mineQuery([]string{"pos"}, nil, few, o.withDefaults(), seeded(1))
+	require.Equal(t, 1, m.rejected)
+}
