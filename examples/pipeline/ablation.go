@@ -282,8 +282,10 @@ func printAggregate(w io.Writer, runs []*runner) {
 		filled = append(filled, float64(r.counts.mine.FilledNegatives))
 		pseudo = append(pseudo, float64(r.counts.augment.Positives))
 	}
-	fmt.Fprintf(w, "%-36s %-26s %-26s %-26s\n", "model", "MRR@10", "R@1", "R@50")
-	for _, s := range rows {
+	// the last column pairs each run with its own M_D(0) (the first row): same seed, same pre-training, so the
+	// difference is freer of the seed's noise than two means are
+	fmt.Fprintf(w, "%-36s %-26s %-26s %-26s %s\n", "model", "MRR@10", "R@1", "R@50", "MRR@10 - M_D(0), paired")
+	for i, s := range rows {
 		fmt.Fprintf(w, "%-36s", s.name)
 		for k := 0; k < 3; k++ {
 			v := make([]float64, len(s.vals))
@@ -291,6 +293,13 @@ func printAggregate(w io.Writer, runs []*runner) {
 				v[j] = s.vals[j][k]
 			}
 			fmt.Fprintf(w, " %-26s", meanSpread(v))
+		}
+		if i > 0 && len(s.vals) == len(rows[0].vals) {
+			d := make([]float64, len(s.vals))
+			for j := range s.vals {
+				d[j] = s.vals[j][0] - rows[0].vals[j][0]
+			}
+			fmt.Fprintf(w, " %s", meanSpread(d))
 		}
 		fmt.Fprintln(w)
 	}

@@ -4,10 +4,13 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/rocketqa-go/rocketqa/eval"
+	"github.com/rocketqa-go/rocketqa/examples/internal/demo"
 	"github.com/rocketqa-go/rocketqa/rocketqa"
 	"github.com/rocketqa-go/rocketqa/torch"
 	"github.com/rocketqa-go/rocketqa/train"
@@ -90,4 +93,20 @@ func TestPresetsAreTheOfficialValues(t *testing.T) {
 			[]any{p.ceEpochs, p.ceBatch, p.ceLR, p.ceWD, p.pairLen, p.perturb}, name)
 	}
 	require.Equal(t, train.Paddle, presets["dureader"].deSchedule)
+}
+
+// TestPrintAggregatePaired: every row after M_D(0) gets its per-seed difference to M_D(0)'s MRR@10.
+func TestPrintAggregatePaired(t *testing.T) {
+	run := func(md0, md1 float64) *runner {
+		return &runner{rows: []demo.Row{{Name: "M_D(0) random negatives", M: eval.Metrics{MRR10: md0}},
+			{Name: "M_D(1) + denoised hard negatives", M: eval.Metrics{MRR10: md1}}}}
+	}
+	var b strings.Builder
+	printAggregate(&b, []*runner{run(0.10, 0.13), run(0.20, 0.21), run(0.15, 0.17)})
+	lines := strings.Split(b.String(), "\n")
+	require.Contains(t, lines[0], "MRR@10 - M_D(0), paired")
+	require.True(t, strings.HasPrefix(lines[1], "M_D(0) random negatives"), lines[1])
+	require.NotContains(t, lines[1], "2.00±1.00")
+	require.True(t, strings.HasPrefix(lines[3], "M_D(1) + denoised hard negatives"), b.String())
+	require.True(t, strings.HasSuffix(lines[3], " 2.00±1.00 [1.00,3.00]"), lines[3])
 }
