@@ -13,6 +13,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/rocketqa-go/rocketqa/dataset"
 	"github.com/rocketqa-go/rocketqa/eval"
@@ -284,9 +285,13 @@ func printAggregate(w io.Writer, runs []*runner) {
 	}
 	// the last column pairs each run with its own M_D(0) (the first row): same seed, same pre-training, so the
 	// difference is freer of the seed's noise than two means are
-	fmt.Fprintf(w, "%-36s %-26s %-26s %-26s %s\n", "model", "MRR@10", "R@1", "R@50", "MRR@10 - M_D(0), paired")
+	width := 36 // the model column fits the longest name
+	for _, s := range rows {
+		width = max(width, utf8.RuneCountInString(s.name))
+	}
+	fmt.Fprintf(w, "%-*s %-26s %-26s %-26s %s\n", width, "model", "MRR@10", "R@1", "R@50", "MRR@10 - M_D(0), paired")
 	for i, s := range rows {
-		fmt.Fprintf(w, "%-36s", s.name)
+		fmt.Fprintf(w, "%-*s", width, s.name)
 		for k := 0; k < 3; k++ {
 			v := make([]float64, len(s.vals))
 			for j := range s.vals {

@@ -74,6 +74,9 @@ type preset struct {
 	// sampleNegatives: step 3 draws its denoised negatives at random from the CE-filtered top 50
 	// (denoise.MineOptions.Sample) instead of taking the first ones in rank order as the official scripts
 	sampleNegatives bool
+	// mixRandom: step 3's four lines per positive are two with denoised negatives and two with random ones (from the
+	// whole collection, as step 1's) instead of four denoised
+	mixRandom bool
 }
 
 // official builds a preset from the library's official values (the same as the rocketqa CLI's flag defaults): the
@@ -115,6 +118,7 @@ func main() {
 	ablateBatch := flag.Bool("ablate-batch", false, "also train M_D(0) with twice the batch at equal steps (= cross-batch negatives over 2 processes)")
 	plainCE := flag.Bool("plain-ce", false, "cross-encoder on the papers' input, without the small preset's exact-match token types")
 	sampleNegs := flag.Bool("sample-negatives", false, "step 3 draws the denoised negatives at random from the CE-filtered top 50 (default: the first in rank order, as the official scripts)")
+	mixRandom := flag.Bool("mix-random", false, "step 3: two of the four lines per positive take a random negative instead of a denoised one")
 	laterInit := flag.String("later-init", "", "what M_D(1) and M_D(2) start from: twin (the init of M_D(0), as the official scripts) or md0 (continue from M_D(0)); default: the preset's")
 	flag.Parse()
 	p, ok := presets[*name]
@@ -126,6 +130,7 @@ func main() {
 		p.matchTypes = false
 	}
 	p.sampleNegatives = p.sampleNegatives || *sampleNegs
+	p.mixRandom = p.mixRandom || *mixRandom
 	switch *laterInit {
 	case "":
 	case "twin", "md0":
@@ -309,6 +314,9 @@ func (r *runner) run(ctx context.Context) error {
 	if r.p.sampleNegatives {
 		sampled, suffix, from = "-sampled", "-sampled", " (sampled)"
 	}
+	if r.p.mixRandom {
+		sampled, suffix, from = sampled+"-mix", suffix+"-mix", from+" (+ random)"
+	}
 	if r.p.laterFromMD0 {
 		later, suffix, from = rocketqa.InitSpec{Init: md0}, suffix+"-from-md0", from+" (from M_D(0))"
 	}
@@ -318,10 +326,19 @@ func (r *runner) run(ctx context.Context) error {
 		if err != nil {
 			return err
 		}
+		mined, opt := de1, denoise.MineOptions{FillTo: r.p.retrieveK, Sample: r.p.sampleNegatives}
+		if r.p.mixRandom {
+			mined, opt.NegPerPos = de1+".denoised", 2
+		}
 		st, err := denoise.Mine(ctx, denoise.MineInput{QIDs: r.labelled.QIDs, Queries: r.labelled.Text, Positives: r.labelled.Positives,
-			Candidates: cands, Passages: collection}, denoise.MineOptions{FillTo: r.p.retrieveK, Sample: r.p.sampleNegatives}, de1)
+			Candidates: cands, Passages: collection}, opt, mined)
 		if err != nil {
 			return err
+		}
+		if r.p.mixRandom {
+			if err := r.mixInRandom(ctx, de1, mined); err != nil {
+				return err
+			}
 		}
 		slog.Info("mined denoised negatives", "stats", st.String())
 		if err := writeStats(de1+".stats.json", st); err != nil {
@@ -394,6 +411,25 @@ func (r *runner) run(ctx context.Context) error {
 
 func (r *runner) trainDE(ctx context.Context, name, trainFile string, epochs int) (string, error) {
 	return r.trainDEWith(ctx, name, trainFile, epochs, r.p.deBatch, 0)
+}
+
+// mixInRandom writes out: the lines of mined and two lines per positive with a random negative each.
+func (r *runner) mixInRandom(ctx context.Context, out, mined string) error {
+	files := []string{mined}
+	for _, seed := range []uint64{2, 3} {
+		f := fmt.Sprintf("%s.random%d", out, seed)
+		if err := r.labelled.WriteDualTrain(f, r.collection, seed); err != nil {
+			return err
+		}
+		files = append(files, f)
+	}
+	if err := denoise.Merge(ctx, out, files...); err != nil {
+		return err
+	}
+	for _, f := range files {
+		os.Remove(f)
+	}
+	return nil
 }
 
 // trainDEWith trains a dual encoder from r.spec with the given batch; maxSteps > 0 overrides epochs.

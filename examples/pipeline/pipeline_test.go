@@ -110,3 +110,23 @@ func TestPrintAggregatePaired(t *testing.T) {
 	require.True(t, strings.HasPrefix(lines[3], "M_D(1) + denoised hard negatives"), b.String())
 	require.True(t, strings.HasSuffix(lines[3], " 2.00±1.00 [1.00,3.00]"), lines[3])
 }
+
+// TestPrintAggregateAligns: a model name longer than the default column (a step-3 variant's) widens the column for
+// every line instead of pushing its own line's figures out of their columns.
+func TestPrintAggregateAligns(t *testing.T) {
+	long := "M_D(1) + denoised hard negatives (sampled) (from M_D(0))"
+	r := &runner{rows: []demo.Row{{Name: "M_D(0) random negatives", M: eval.Metrics{MRR10: 0.1}}, {Name: long, M: eval.Metrics{MRR10: 0.2}}}}
+	var b strings.Builder
+	printAggregate(&b, []*runner{r})
+	lines := strings.Split(b.String(), "\n")
+	head := []rune(lines[0])
+	col := strings.Index(lines[0], "MRR@10") // ASCII before it
+	require.Greater(t, col, len([]rune(long)))
+	for _, l := range []string{lines[1], lines[3]} { // M_D(0) and the long row (the CE row is between)
+		rl := []rune(l)
+		require.Equal(t, ' ', rl[col-1], "%q", l)
+		require.Contains(t, "0123456789", string(rl[col]), "%q: the MRR@10 column starts under its header", l)
+	}
+	require.Equal(t, "MRR@10", string(head[col:col+6]))
+	require.True(t, strings.HasPrefix(string([]rune(lines[3])[col:]), "20.00±"), lines[3])
+}
