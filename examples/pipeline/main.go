@@ -22,6 +22,11 @@
 // cross-batch training over 2 processes). Each run prints the cross-encoder's dev re-ranking of M_D(0)'s top 50
 // and the counts of steps 3 and 4 (denoised negatives, random fill, pseudo-positives).
 //
+// Variants of steps 3 and 4, in their own files and directories beside the official ones (data/de1-sampled...,
+// md1-from-md0/, ...), so that they share steps 1 and 2: -later-init md0 starts M_D(1) and M_D(2) from M_D(0);
+// -sample-negatives draws the denoised negatives from the whole CE-filtered top 50 (denoise.MineOptions.Sample);
+// -mix-random gives two of the four lines per positive a random negative instead.
+//
 // The small preset's models are tiny; the labelled queries are 70% of the training queries and the
 // other 30% play the unlabelled queries of step 4. The dureader and marco presets use the papers' settings and need a
 // pretrained checkpoint (-init) and, realistically, GPUs (-device cuda:0, or several processes with rocketqa launch).
