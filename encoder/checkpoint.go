@@ -512,6 +512,9 @@ type Vocab struct {
 	tokCfg []byte // nil: none beside it
 }
 
+// Bytes returns the vocabulary file's contents as read (not a copy: do not modify).
+func (v *Vocab) Bytes() []byte { return v.text }
+
 // ReadVocab reads a vocab.txt (and the tokenizer_config.json in its directory, if any).
 func ReadVocab(path string) (*Vocab, error) {
 	text, err := os.ReadFile(path)

@@ -109,7 +109,7 @@ func Models(cfg Config) (*Task, error) {
 		}
 	}
 	vocab := filepath.Join(cfg.DE, encoder.QueryDir, "vocab.txt")
-	a, err := os.ReadFile(vocab)
+	vocabFiles, err := encoder.ReadVocab(vocab) // read once: the tokenizer and every saved model use these bytes
 	if err != nil {
 		ce.Close()
 		return fail(err)
@@ -119,16 +119,11 @@ func Models(cfg Config) (*Task, error) {
 		ce.Close()
 		return fail(err)
 	}
-	if !bytes.Equal(a, b) {
+	if !bytes.Equal(vocabFiles.Bytes(), b) {
 		ce.Close()
 		return fail(fmt.Errorf("jointtrain: %s and %s differ: the dual encoder and the cross-encoder must share one vocabulary", vocab, filepath.Join(cfg.CE, "vocab.txt")))
 	}
-	tok, err := rocketqa.TokenizerFor(vocab, *deInfo)
-	if err != nil {
-		ce.Close()
-		return fail(err)
-	}
-	vocabFiles, err := encoder.ReadVocab(vocab)
+	tok, err := rocketqa.TokenizerFromVocab(vocabFiles, *deInfo)
 	if err != nil {
 		ce.Close()
 		return fail(err)

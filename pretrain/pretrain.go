@@ -107,10 +107,14 @@ func NewTask(c Config) (*Task, error) {
 	if err != nil {
 		return nil, err
 	}
+	vocabFiles, err := encoder.ReadVocab(vocab) // read once: the tokenizer and every saved model use these bytes
+	if err != nil {
+		return nil, err
+	}
 	o := tokenizer.DefaultOptions()
 	o.Lowercase = !c.Cased
 	o.RemoveSpaces = c.ForCN
-	tok, err := tokenizer.New(vocab, o)
+	tok, err := tokenizer.NewFromBytes(vocab, vocabFiles.Bytes(), o)
 	if err != nil {
 		return nil, err
 	}
@@ -126,10 +130,6 @@ func NewTask(c Config) (*Task, error) {
 		if pool, err = dataset.LoadDuReaderCollection(c.Collection); err != nil {
 			return nil, err
 		}
-	}
-	vocabFiles, err := encoder.ReadVocab(vocab)
-	if err != nil {
-		return nil, err
 	}
 	t := &Task{Tok: tok, Masker: masker, Vocab: vocab, VocabFiles: vocabFiles, Device: c.Device, Seed: c.Train.Seed}
 	if t.Seed == 0 {

@@ -11,11 +11,13 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 
 	"github.com/rocketqa-go/rocketqa/dataset"
 	"github.com/rocketqa-go/rocketqa/encoder"
+	"github.com/rocketqa-go/rocketqa/internal/canceltest"
 	"github.com/rocketqa-go/rocketqa/tokenizer"
 	"github.com/rocketqa-go/rocketqa/torch"
 	"github.com/rocketqa-go/rocketqa/train"
@@ -307,6 +309,34 @@ func TestSavedVocabSurvivesItsFile(t *testing.T) {
 	require.NoError(t, os.WriteFile(f.vocab, []byte("[PAD]\n"), 0o644))
 	out := filepath.Join(f.dir, "saved")
 	require.NoError(t, task.SaveModel(out))
+	got, err := os.ReadFile(filepath.Join(out, "vocab.txt"))
+	require.NoError(t, err)
+	require.Equal(t, want, got)
+}
+
+// TestVocabFIFOReadOnce: NewTask reads its vocabulary once (the tokenizer and the saved models share the read), so a
+// vocabulary that can be read only once works; before, the second open of a FIFO waited forever for a writer.
+func TestVocabFIFOReadOnce(t *testing.T) {
+	f := writeFixture(t)
+	want, err := os.ReadFile(f.vocab)
+	require.NoError(t, err)
+	fifo := canceltest.OnceFIFO(t, "vocab.txt", want)
+	done := make(chan error, 1)
+	out := filepath.Join(f.dir, "saved")
+	go func() {
+		task, err := NewTask(Config{Passages: f.pool, Config: f.cfg, Vocab: fifo, MaxLen: 16, ForCN: true})
+		if err == nil {
+			err = task.SaveModel(out)
+			task.Close()
+		}
+		done <- err
+	}()
+	select {
+	case err := <-done:
+		require.NoError(t, err)
+	case <-time.After(30 * time.Second): // the FIFO's cleanup lets the blocked open go
+		t.Fatal("still waiting on the vocabulary FIFO after 30 s: it is opened twice")
+	}
 	got, err := os.ReadFile(filepath.Join(out, "vocab.txt"))
 	require.NoError(t, err)
 	require.Equal(t, want, got)

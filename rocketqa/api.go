@@ -56,10 +56,21 @@ var ErrClosed = errors.New("rocketqa: the model is closed")
 
 // TokenizerFor builds the tokenizer a model directory's settings call for (do_lower_case; for_cn removes spaces).
 func TokenizerFor(vocab string, info encoder.ModelInfo) (*tokenizer.Tokenizer, error) {
+	return tokenizer.New(vocab, tokenizerOptions(info))
+}
+
+// TokenizerFromVocab is TokenizerFor over a vocabulary already read (encoder.ReadVocab): a training run builds its
+// tokenizer and the vocabulary its models carry from one read of the file, so they cannot differ, and a vocabulary
+// that can be read only once (a FIFO, a shell's <(...)) works.
+func TokenizerFromVocab(v *encoder.Vocab, info encoder.ModelInfo) (*tokenizer.Tokenizer, error) {
+	return tokenizer.NewFromBytes(v.Path, v.Bytes(), tokenizerOptions(info))
+}
+
+func tokenizerOptions(info encoder.ModelInfo) tokenizer.Options {
 	o := tokenizer.DefaultOptions()
 	o.Lowercase = info.DoLowerCase
 	o.RemoveSpaces = info.ForCN
-	return tokenizer.New(vocab, o)
+	return o
 }
 
 // Load reads a model directory written by this library (rocketqa.json beside HF-layout weights), like the
@@ -396,7 +407,7 @@ func NewDualTask(ctx context.Context, c DualConfig) (*DualTask, error) {
 		return nil, err
 	}
 	info := encoder.ModelInfo{QMaxSeqLen: orDefault(c.QMaxLen, 32), PMaxSeqLen: orDefault(c.PMaxLen, 384), ForCN: c.ForCN, DoLowerCase: !c.Cased}
-	tok, err := TokenizerFor(vocab, info)
+	tok, err := TokenizerFromVocab(vocabFiles, info)
 	if err != nil {
 		return nil, err
 	}
@@ -477,7 +488,7 @@ func NewCrossTask(ctx context.Context, c CrossConfig) (*CrossTask, error) {
 	}
 	info := encoder.ModelInfo{MaxSeqLen: orDefault(c.MaxSeqLen, 384), ForCN: c.ForCN, DoLowerCase: !c.Cased, JointTraining: c.V2Head,
 		MatchTypes: c.MatchTypes}
-	tok, err := TokenizerFor(vocab, info)
+	tok, err := TokenizerFromVocab(vocabFiles, info)
 	if err != nil {
 		return nil, err
 	}

@@ -5,11 +5,13 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 
 	"github.com/rocketqa-go/rocketqa/dataset"
 	"github.com/rocketqa-go/rocketqa/encoder"
+	"github.com/rocketqa-go/rocketqa/internal/canceltest"
 	"github.com/rocketqa-go/rocketqa/internal/tinytest"
 	"github.com/rocketqa-go/rocketqa/train"
 )
@@ -67,5 +69,63 @@ func TestSavedVocabIsTheOneTrainedWith(t *testing.T) {
 				require.NotContains(t, e.Name(), ".vocab-", "the temporary vocabulary is removed")
 			}
 		})
+	}
+}
+
+// TestVocabFIFOReadOnce: a task reads its vocabulary file once, so a vocabulary that can be read only once (a FIFO,
+// a shell's --vocab <(...)) works and the tokenizer is built from the very bytes the saved models carry. Before,
+// the tokenizer opened the file a second time after encoder.ReadVocab: on a FIFO that open waited forever for a
+// writer.
+func TestVocabFIFOReadOnce(t *testing.T) {
+	want, err := os.ReadFile(tinytest.Vocab(t))
+	require.NoError(t, err)
+	dir := t.TempDir()
+	dualFile, crossFile := filepath.Join(dir, "dual.tsv"), filepath.Join(dir, "cross.tsv")
+	exs := tinytest.DualExamples(t, 4, 1)
+	tinytest.WriteDualTrain(t, dualFile, exs)
+	w, err := dataset.CreateCrossTrain(crossFile)
+	require.NoError(t, err)
+	for _, ex := range exs {
+		require.NoError(t, w.Write(dataset.CrossExample{Query: ex.Query, Para: ex.PosPara, Label: 1}))
+	}
+	require.NoError(t, w.Close())
+	opts := train.Options{OutDir: filepath.Join(dir, "out"), BatchSize: 2, LR: 1e-3}
+	for i, newTask := range []func(spec InitSpec) (func(), error){
+		func(spec InitSpec) (func(), error) {
+			d, err := NewDualTask(context.Background(), DualConfig{InitSpec: spec, TrainFile: dualFile, QMaxLen: 16, PMaxLen: 24, Train: opts})
+			if err != nil {
+				return nil, err
+			}
+			return d.Model.Close, d.SaveModel(filepath.Join(dir, "dual"))
+		},
+		func(spec InitSpec) (func(), error) {
+			c, err := NewCrossTask(context.Background(), CrossConfig{InitSpec: spec, TrainFile: crossFile, MaxSeqLen: 32, Train: opts})
+			if err != nil {
+				return nil, err
+			}
+			return c.Model.Close, c.SaveModel(filepath.Join(dir, "cross"))
+		},
+	} {
+		fifo := canceltest.OnceFIFO(t, "vocab.txt", want)
+		spec := InitSpec{Config: filepath.Join(tinytest.ErnieDir(t), "config.json"), Vocab: fifo}
+		done := make(chan error, 1)
+		go func() {
+			closeModel, err := newTask(spec)
+			if closeModel != nil {
+				closeModel()
+			}
+			done <- err
+		}()
+		select {
+		case err := <-done:
+			require.NoError(t, err, "task %d", i)
+		case <-time.After(30 * time.Second): // the FIFO's cleanup lets the blocked open go
+			t.Fatalf("task %d: still waiting on the vocabulary FIFO after 30 s: it is opened twice", i)
+		}
+	}
+	for _, saved := range []string{filepath.Join(dir, "dual", encoder.QueryDir, "vocab.txt"), filepath.Join(dir, "cross", "vocab.txt")} {
+		got, err := os.ReadFile(saved)
+		require.NoError(t, err)
+		require.Equal(t, want, got, saved)
 	}
 }

@@ -8,10 +8,13 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/rocketqa-go/rocketqa/encoder"
+	"github.com/rocketqa-go/rocketqa/internal/canceltest"
 	"github.com/rocketqa-go/rocketqa/internal/dirlock"
 	"github.com/rocketqa-go/rocketqa/rocketqa"
 )
@@ -142,4 +145,23 @@ func TestMineSample(t *testing.T) {
 		}
 	}
 	require.GreaterOrEqual(t, differ, 5, "2 of 11 candidates drawn: the top two 1 time in 55")
+}
+
+// TestTrainDEVocabFIFO: train-de --vocab <(...) (a FIFO, readable once) trains and saves that vocabulary; before,
+// the tokenizer opened the file a second time and waited forever.
+func TestTrainDEVocabFIFO(t *testing.T) {
+	dir := t.TempDir()
+	f := writeFixture(t, dir)
+	want, err := os.ReadFile(f.vocab)
+	require.NoError(t, err)
+	fifo := canceltest.OnceFIFO(t, "vocab.txt", want)
+	de := filepath.Join(dir, "de")
+	canceltest.Within(t, 60*time.Second, func() {
+		r := inproc(t, "train-de", "--train", f.dualTrain, "--out", de, "--max-steps", "1", "--batch", "4",
+			"--config", f.config, "--vocab", fifo, "--q-len", "16", "--p-len", "48", "--save-every", "0", "--threads", "1")
+		assert.Equal(t, 0, r.code, "%s", r)
+	})
+	got, err := os.ReadFile(filepath.Join(de, "final", encoder.QueryDir, "vocab.txt"))
+	require.NoError(t, err)
+	require.Equal(t, want, got)
 }

@@ -104,3 +104,26 @@ func EndlessLineFIFO(t testing.TB, name string) string {
 	}()
 	return p
 }
+
+// OnceFIFO is a FIFO (see FIFO) that can be read once: its writer opens it, writes data and closes it, so the
+// first reader reads data and then EOF, and a second open(2) for reading blocks, as a shell's <(...) does. When the
+// test ends, a reader still blocked in open is let go (it then reads EOF at once).
+func OnceFIFO(t testing.TB, name string, data []byte) string {
+	t.Helper()
+	p := FIFO(t, name)
+	go func() {
+		w, err := os.OpenFile(p, os.O_WRONLY, 0)
+		if err != nil {
+			return
+		}
+		defer w.Close()
+		w.Write(data)
+	}()
+	t.Cleanup(func() {
+		// a non-blocking open for writing fails at once when no reader waits, and lets a waiting one go
+		if w, err := os.OpenFile(p, os.O_WRONLY|syscall.O_NONBLOCK, 0); err == nil {
+			w.Close()
+		}
+	})
+	return p
+}
