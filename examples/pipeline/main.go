@@ -315,17 +315,18 @@ func (r *runner) run(ctx context.Context) error {
 		return err
 	}
 	// variants of steps 3 and 4 work in their own files and directories beside the official ones
-	sampled, later, suffix, from := "", r.spec, "", ""
+	// (de1Suffix names step 3's data, suffix its model and everything after it, from the rows of the table)
+	de1Suffix, later, suffix, from := "", r.spec, "", ""
 	if r.p.sampleNegatives {
-		sampled, suffix, from = "-sampled", "-sampled", " (sampled)"
+		de1Suffix, suffix, from = "-sampled", "-sampled", " (sampled)"
 	}
 	if r.p.mixRandom {
-		sampled, suffix, from = sampled+"-mix", suffix+"-mix", from+" (+ random)"
+		de1Suffix, suffix, from = de1Suffix+"-mix", suffix+"-mix", from+" (+ random)"
 	}
 	if r.p.laterFromMD0 {
 		later, suffix, from = rocketqa.InitSpec{Init: md0}, suffix+"-from-md0", from+" (from M_D(0))"
 	}
-	de1 := r.path("data", "de1"+sampled+".train.tsv")
+	de1 := r.path("data", "de1"+de1Suffix+".train.tsv")
 	if !exists(de1) {
 		cands, _, err := denoise.LoadCandidates(ctx, trainRun0, ceRun0)
 		if err != nil {
@@ -382,7 +383,7 @@ func (r *runner) run(ctx context.Context) error {
 		if err != nil {
 			return err
 		}
-		aug := r.path("data", "augment.train.tsv")
+		aug := r.path("data", "augment"+suffix+".train.tsv")
 		st, err := denoise.Augment(ctx, denoise.MineInput{QIDs: r.unlabelled, Queries: r.unlabelledText, Candidates: cands, Passages: collection},
 			denoise.AugmentOptions{}, aug)
 		if err != nil {

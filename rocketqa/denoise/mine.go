@@ -39,10 +39,9 @@ type MineOptions struct {
 	// Seed seeds the random fill and Sample [1].
 	Seed uint64
 	// Sample draws the CE negatives uniformly (without replacement) from every top-K candidate that passes the CE
-	// filter, instead of taking the first ones in rank order as the official scripts do [false]. The hardest
-	// retrieved passages are often near-duplicates of the positive that a small encoder cannot tell apart; sampling
-	// over the whole filtered top K (sentence-transformers' mine_hard_negatives, sampling_strategy "random") trades
-	// some hardness for fewer such pairs.
+	// filter, instead of taking the first ones in rank order as the official scripts do [false]: less hard
+	// negatives, and fewer of the near-duplicates of the positive that the top ranks can hold (as
+	// sentence-transformers' mine_hard_negatives with sampling_strategy "random").
 	Sample bool
 }
 
@@ -128,8 +127,9 @@ type examined struct {
 }
 
 // ceNegatives is the CE filter of construct_marco_train_de.py and construct_unlabel_train_de.py: over cands (in
-// rank order) down to rank topK, until limit are taken (all of them for a negative limit), it takes each candidate that is not excluded, not chosen
-// already and Scored with CEScore < threshold, in rank order, and marks it in chosen. The others it counts in e.
+// rank order) down to rank topK, until limit are taken (all of them for a negative limit), it takes each candidate
+// that is not excluded, not chosen already and Scored with CEScore < threshold, in rank order, and marks it in
+// chosen. The others it counts in e.
 func ceNegatives(cands []Candidate, topK, limit int, threshold float64, excluded, chosen map[string]bool, e *examined) []string {
 	var negs []string
 	for _, c := range cands {
@@ -166,7 +166,7 @@ type minedQuery struct {
 // uniformly random picks (without replacement, excluding positives/additional/chosen) from ranks FillFrom..FillTo
 // (no CE filter). With o.Sample the CE negatives are instead a uniform draw from every top-TopK candidate that
 // passes the filter (in draw order; all of them, in rank order, when there are no more than needed). The result
-// holds the CE negatives in rank order followed by the fill in draw order; it is shorter
+// holds the CE negatives (in rank order without Sample) followed by the fill in draw order; it is shorter
 // than NegPerPos*len(positives) when the candidates run out. The fill draws from rng; a nil rng means a generator
 // seeded with o.Seed. Zero option fields take their defaults (see MineOptions); options that Mine would reject
 // (a fill range overlapping the top K, say) are used as given.
