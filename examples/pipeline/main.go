@@ -82,6 +82,8 @@ type preset struct {
 	// mixRandom: step 3's four lines per positive are two with denoised negatives and two with random ones (from the
 	// whole collection, as step 1's) instead of four denoised
 	mixRandom bool
+	// layers of the small preset's encoder [2] (its width is 160)
+	layers int
 }
 
 // official builds a preset from the library's official values (the same as the rocketqa CLI's flag defaults): the
@@ -96,7 +98,7 @@ func official(de, ce rocketqa.Preset, retrieveK int) preset {
 var presets = map[string]preset{
 	// tiny models from scratch on the Debian demo corpus, minutes on 2 CPU cores
 	"small": {deEpochs: 12, deEpochsLater: 4, ceEpochs: 4, deBatch: 32, ceBatch: 32, deLR: 1e-3, ceLR: 5e-4, deWarmup: 0.1, ceWD: 0.01,
-		qLen: 32, pLen: 64, pairLen: 96, retrieveK: 100, forCN: true, shared: true, matchTypes: true, labelledShare: 0.7, pretrain: "ict",
+		qLen: 32, pLen: 64, pairLen: 96, retrieveK: 100, forCN: true, shared: true, matchTypes: true, labelledShare: 0.7, pretrain: "ict", layers: 2,
 		pretrainSteps: demo.DefaultPretrain().Steps, pretrainBatch: demo.DefaultPretrain().Batch,
 		pretrainLen: demo.DefaultPretrain().MaxLen, pretrainLR: demo.DefaultPretrain().LR},
 	// DuReader-retrieval baseline (docs/method.md §6.2): ERNIE 1.0 twin init, batch 512 over cross-batch, 10 epochs DE, 3 CE
@@ -124,6 +126,7 @@ func main() {
 	plainCE := flag.Bool("plain-ce", false, "cross-encoder on the papers' input, without the small preset's exact-match token types")
 	sampleNegs := flag.Bool("sample-negatives", false, "step 3 draws the denoised negatives at random from the CE-filtered top 50 (default: the first in rank order, as the official scripts)")
 	mixRandom := flag.Bool("mix-random", false, "step 3: two of the four lines per positive take a random negative instead of a denoised one")
+	layers := flag.Int("layers", 0, "small preset: transformer layers of the encoder (default: the preset's, 2); another count needs another -out (and -pretrain-dir)")
 	laterInit := flag.String("later-init", "", "what M_D(1) and M_D(2) start from: twin (the init of M_D(0), as the official scripts) or md0 (continue from M_D(0)); default: the preset's")
 	flag.Parse()
 	p, ok := presets[*name]
@@ -136,6 +139,12 @@ func main() {
 	}
 	p.sampleNegatives = p.sampleNegatives || *sampleNegs
 	p.mixRandom = p.mixRandom || *mixRandom
+	if *layers < 0 || *layers > 0 && *name != "small" {
+		fmt.Fprintln(os.Stderr, "pipeline: -layers: a positive count, for the small preset only")
+		os.Exit(2)
+	} else if *layers > 0 {
+		p.layers = *layers
+	}
 	switch *laterInit {
 	case "":
 	case "twin", "md0":
@@ -256,7 +265,7 @@ func (r *runner) run(ctx context.Context) error {
 			return err
 		}
 		cfg := r.path("data", "config.json")
-		if err := demo.SmallConfig(n, 160, 2, 0.1).WriteFile(cfg); err != nil {
+		if err := demo.SmallConfig(n, 160, r.p.layers, 0.1).WriteFile(cfg); err != nil {
 			return err
 		}
 		r.spec = rocketqa.InitSpec{Config: cfg, Vocab: vocab}
