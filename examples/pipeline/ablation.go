@@ -69,7 +69,7 @@ func (r *runner) pretrain(ctx context.Context, vocabSize int, vocab string) (str
 	ict := func(dir, init string) (string, error) {
 		o := demo.DefaultICT()
 		o.Dir, o.Passages, o.Vocab, o.VocabSize, o.Device, o.Init = dir, r.collection, vocab, vocabSize, r.dev, init
-		o.QLen, o.PLen, o.Batch, o.Layers = r.p.qLen, r.p.pLen, r.p.deBatch, r.p.layers
+		o.QLen, o.PLen, o.Batch, o.Layers, o.InitStd = r.p.qLen, r.p.pLen, r.p.deBatch, r.p.layers, r.p.initStd
 		return demo.PretrainICT(ctx, o)
 	}
 	switch r.p.pretrain {

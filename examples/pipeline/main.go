@@ -82,8 +82,9 @@ type preset struct {
 	// mixRandom: step 3's four lines per positive are two with denoised negatives and two with random ones (from the
 	// whole collection, as step 1's) instead of four denoised
 	mixRandom bool
-	// layers of the small preset's encoder [2] (its width is 160)
-	layers int
+	// layers of the small preset's encoder [2] (its width is 160) and the std of its random init [0.1]
+	layers  int
+	initStd float64
 }
 
 // official builds a preset from the library's official values (the same as the rocketqa CLI's flag defaults): the
@@ -98,7 +99,7 @@ func official(de, ce rocketqa.Preset, retrieveK int) preset {
 var presets = map[string]preset{
 	// tiny models from scratch on the Debian demo corpus, minutes on 2 CPU cores
 	"small": {deEpochs: 12, deEpochsLater: 4, ceEpochs: 4, deBatch: 32, ceBatch: 32, deLR: 1e-3, ceLR: 5e-4, deWarmup: 0.1, ceWD: 0.01,
-		qLen: 32, pLen: 64, pairLen: 96, retrieveK: 100, forCN: true, shared: true, matchTypes: true, labelledShare: 0.7, pretrain: "ict", layers: 2,
+		qLen: 32, pLen: 64, pairLen: 96, retrieveK: 100, forCN: true, shared: true, matchTypes: true, labelledShare: 0.7, pretrain: "ict", layers: 2, initStd: 0.1,
 		pretrainSteps: demo.DefaultPretrain().Steps, pretrainBatch: demo.DefaultPretrain().Batch,
 		pretrainLen: demo.DefaultPretrain().MaxLen, pretrainLR: demo.DefaultPretrain().LR},
 	// DuReader-retrieval baseline (docs/method.md §6.2): ERNIE 1.0 twin init, batch 512 over cross-batch, 10 epochs DE, 3 CE
@@ -127,6 +128,7 @@ func main() {
 	sampleNegs := flag.Bool("sample-negatives", false, "step 3 draws the denoised negatives at random from the CE-filtered top 50 (default: the first in rank order, as the official scripts)")
 	mixRandom := flag.Bool("mix-random", false, "step 3: two of the four lines per positive take a random negative instead of a denoised one")
 	layers := flag.Int("layers", 0, "small preset: transformer layers of the encoder (default: the preset's, 2); another count needs another -out (and -pretrain-dir)")
+	initStd := flag.Float64("init-std", 0, "small preset: std of the encoder's random init (default: the preset's, 0.1; BERT's is 0.02); another value needs another -out (and -pretrain-dir)")
 	laterInit := flag.String("later-init", "", "what M_D(1) and M_D(2) start from: twin (the init of M_D(0), as the official scripts) or md0 (continue from M_D(0)); default: the preset's")
 	flag.Parse()
 	p, ok := presets[*name]
@@ -144,6 +146,12 @@ func main() {
 		os.Exit(2)
 	} else if *layers > 0 {
 		p.layers = *layers
+	}
+	if *initStd < 0 || *initStd > 0 && *name != "small" {
+		fmt.Fprintln(os.Stderr, "pipeline: -init-std: a positive value, for the small preset only")
+		os.Exit(2)
+	} else if *initStd > 0 {
+		p.initStd = *initStd
 	}
 	switch *laterInit {
 	case "":
@@ -265,7 +273,7 @@ func (r *runner) run(ctx context.Context) error {
 			return err
 		}
 		cfg := r.path("data", "config.json")
-		if err := demo.SmallConfig(n, 160, r.p.layers, 0.1).WriteFile(cfg); err != nil {
+		if err := demo.SmallConfig(n, 160, r.p.layers, r.p.initStd).WriteFile(cfg); err != nil {
 			return err
 		}
 		r.spec = rocketqa.InitSpec{Config: cfg, Vocab: vocab}
