@@ -37,16 +37,7 @@ func TestSavedVocabIsTheOneTrainedWith(t *testing.T) {
 			vocab := filepath.Join(src, "vocab.txt")
 			require.NoError(t, os.WriteFile(vocab, want, 0o644))
 			spec := InitSpec{Config: filepath.Join(tinytest.ErnieDir(t), "config.json"), Vocab: vocab}
-			dualFile, crossFile := filepath.Join(dir, "dual.tsv"), filepath.Join(dir, "cross.tsv")
-			exs := tinytest.DualExamples(t, 4, 1)
-			tinytest.WriteDualTrain(t, dualFile, exs)
-			w, err := dataset.CreateCrossTrain(crossFile)
-			require.NoError(t, err)
-			for _, ex := range exs {
-				require.NoError(t, w.Write(dataset.CrossExample{Query: ex.Query, Para: ex.PosPara, Label: 1}))
-				require.NoError(t, w.Write(dataset.CrossExample{Query: ex.Query, Para: ex.NegPara, Label: 0}))
-			}
-			require.NoError(t, w.Close())
+			dualFile, crossFile := writeTinyTrainFiles(t, dir)
 			opts := train.Options{OutDir: filepath.Join(dir, "out"), BatchSize: 2, LR: 1e-3}
 			dual, err := NewDualTask(context.Background(), DualConfig{InitSpec: spec, TrainFile: dualFile, QMaxLen: 16, PMaxLen: 24, Train: opts})
 			require.NoError(t, err)
@@ -80,15 +71,7 @@ func TestVocabFIFOReadOnce(t *testing.T) {
 	want, err := os.ReadFile(tinytest.Vocab(t))
 	require.NoError(t, err)
 	dir := t.TempDir()
-	dualFile, crossFile := filepath.Join(dir, "dual.tsv"), filepath.Join(dir, "cross.tsv")
-	exs := tinytest.DualExamples(t, 4, 1)
-	tinytest.WriteDualTrain(t, dualFile, exs)
-	w, err := dataset.CreateCrossTrain(crossFile)
-	require.NoError(t, err)
-	for _, ex := range exs {
-		require.NoError(t, w.Write(dataset.CrossExample{Query: ex.Query, Para: ex.PosPara, Label: 1}))
-	}
-	require.NoError(t, w.Close())
+	dualFile, crossFile := writeTinyTrainFiles(t, dir)
 	opts := train.Options{OutDir: filepath.Join(dir, "out"), BatchSize: 2, LR: 1e-3}
 	for i, newTask := range []func(spec InitSpec) (func(), error){
 		func(spec InitSpec) (func(), error) {
@@ -128,4 +111,20 @@ func TestVocabFIFOReadOnce(t *testing.T) {
 		require.NoError(t, err)
 		require.Equal(t, want, got, saved)
 	}
+}
+
+// writeTinyTrainFiles writes a dual-encoder training file of 4 tiny examples and the cross-encoder file of their
+// positive and negative pairs into dir.
+func writeTinyTrainFiles(t *testing.T, dir string) (dualFile, crossFile string) {
+	dualFile, crossFile = filepath.Join(dir, "dual.tsv"), filepath.Join(dir, "cross.tsv")
+	exs := tinytest.DualExamples(t, 4, 1)
+	tinytest.WriteDualTrain(t, dualFile, exs)
+	w, err := dataset.CreateCrossTrain(crossFile)
+	require.NoError(t, err)
+	for _, ex := range exs {
+		require.NoError(t, w.Write(dataset.CrossExample{Query: ex.Query, Para: ex.PosPara, Label: 1}))
+		require.NoError(t, w.Write(dataset.CrossExample{Query: ex.Query, Para: ex.NegPara, Label: 0}))
+	}
+	require.NoError(t, w.Close())
+	return dualFile, crossFile
 }
