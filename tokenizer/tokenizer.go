@@ -110,10 +110,9 @@ func New(vocabPath string, opts Options) (*Tokenizer, error) {
 	return NewFromBytes(vocabPath, data, opts)
 }
 
-// NewFromBytes is New over the contents of a vocabulary file already in memory; name (its path) is what errors
-// name. A caller that keeps the bytes (to save them with a model) builds its tokenizer from the same read.
-func NewFromBytes(name string, data []byte, opts Options) (*Tokenizer, error) {
-	vocabPath := name
+// NewFromBytes is New over the contents of a vocabulary file already in memory; vocabPath is what errors name. A
+// caller that keeps the bytes (to save them with a model) builds its tokenizer from the same read.
+func NewFromBytes(vocabPath string, data []byte, opts Options) (*Tokenizer, error) {
 	var toks []string
 	var ids []int
 	explicit := false
