@@ -436,23 +436,23 @@ func (r *runner) trainDE(ctx context.Context, name, trainFile string, epochs int
 	return r.trainDEWith(ctx, name, trainFile, epochs, r.p.deBatch, 0)
 }
 
-// mixInRandom writes out: the lines of mined and two lines per positive with a random negative each.
+// mixInRandom writes out: the lines of mined and two lines per positive with a random negative each. Its inputs
+// (mined and the two random files it writes) are removed whether or not the merge succeeds.
 func (r *runner) mixInRandom(ctx context.Context, out, mined string) error {
 	files := []string{mined}
+	defer func() {
+		for _, f := range files {
+			os.Remove(f)
+		}
+	}()
 	for _, seed := range []uint64{2, 3} {
 		f := fmt.Sprintf("%s.random%d", out, seed)
+		files = append(files, f)
 		if err := r.labelled.WriteDualTrain(f, r.collection, seed); err != nil {
 			return err
 		}
-		files = append(files, f)
 	}
-	if err := denoise.Merge(ctx, out, files...); err != nil {
-		return err
-	}
-	for _, f := range files {
-		os.Remove(f)
-	}
-	return nil
+	return denoise.Merge(ctx, out, files...)
 }
 
 // trainDEWith trains a dual encoder from r.spec with the given batch; maxSteps > 0 overrides epochs.

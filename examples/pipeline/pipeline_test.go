@@ -9,6 +9,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/rocketqa-go/rocketqa/dataset"
 	"github.com/rocketqa-go/rocketqa/eval"
 	"github.com/rocketqa-go/rocketqa/examples/internal/demo"
 	"github.com/rocketqa-go/rocketqa/rocketqa"
@@ -129,4 +130,33 @@ func TestPrintAggregateAligns(t *testing.T) {
 	}
 	require.Equal(t, "MRR@10", string(head[col:col+6]))
 	require.True(t, strings.HasPrefix(string([]rune(lines[3])[col:]), "20.00±"), lines[3])
+}
+
+// TestMixInRandomCleansUpOnFailure: a failed merge (here: a malformed mined file) leaves neither the output nor the
+// temporary random files behind.
+func TestMixInRandomCleansUpOnFailure(t *testing.T) {
+	dir := t.TempDir()
+	pool := dataset.NewPassages()
+	for _, pid := range []string{"p1", "p2", "p3"} {
+		if err := pool.Add(pid, "", "passage "+pid); err != nil {
+			t.Fatal(err)
+		}
+	}
+	r := &runner{collection: pool, labelled: &rocketqa.LabelledQueries{QIDs: []string{"q1"},
+		Text: map[string]string{"q1": "query"}, Positives: map[string][]string{"q1": {"p1"}}}}
+	out := filepath.Join(dir, "de1-mix.train.tsv")
+	mined := out + ".denoised"
+	if err := os.WriteFile(mined, []byte("only\ttwo fields\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := r.mixInRandom(context.Background(), out, mined); err == nil {
+		t.Fatal("mixInRandom accepted a malformed mined file")
+	}
+	left, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range left {
+		t.Errorf("left behind: %s", e.Name())
+	}
 }
