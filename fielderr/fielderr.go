@@ -142,6 +142,27 @@ func CanCreate(pkg, field, path string) error {
 	return nil
 }
 
+// Distinct fails, naming both fields, when the output paths a (field fa) and b (field fb) name the same file:
+// the same path once cleaned and made absolute, or two names of one existing file (a link). Two outputs written
+// to one file would leave only the one renamed last. An empty path is skipped.
+func Distinct(pkg, fa, a, fb, b string) error {
+	if a == "" || b == "" {
+		return nil
+	}
+	aa, erra := filepath.Abs(a)
+	ab, errb := filepath.Abs(b)
+	same := erra == nil && errb == nil && aa == ab
+	if sa, err := os.Stat(a); err == nil {
+		if sb, err := os.Stat(b); err == nil && os.SameFile(sa, sb) {
+			same = true
+		}
+	}
+	if same {
+		return New(pkg, "{%s} %s is the same file as {%s} %s: give each output its own path", fb, b, fa, a)
+	}
+	return nil
+}
+
 func dirIsFile(dir string) bool {
 	st, err := os.Stat(dir)
 	return err == nil && !st.IsDir()

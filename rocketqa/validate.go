@@ -206,7 +206,8 @@ func CheckCollectionDir(dir string) error {
 // Validate checks the inputs and outputs of SearchToFiles before it starts: the query file and the index files
 // exist, the run files can be created.
 func (f SearchFiles) Validate() error {
-	errs := []error{fielderr.IsFile(pkg, "Queries", f.Queries), fielderr.CanCreate(pkg, "Out", f.Out), fielderr.CanCreate(pkg, "JSON", f.JSON)}
+	errs := []error{fielderr.IsFile(pkg, "Queries", f.Queries), fielderr.CanCreate(pkg, "Out", f.Out), fielderr.CanCreate(pkg, "JSON", f.JSON),
+		fielderr.Distinct(pkg, "Out", f.Out, "JSON", f.JSON)}
 	for _, ix := range f.Indexes {
 		errs = append(errs, fielderr.IsFile(pkg, "Indexes", ix))
 	}
@@ -239,7 +240,7 @@ func (o SearchOptions) Validate() error {
 // Validate checks the inputs and outputs of ScoreToFiles before it starts.
 func (f ScoreFiles) Validate() error {
 	return fielderr.First(fielderr.IsFile(pkg, "Run", f.Run), fielderr.IsFile(pkg, "Queries", f.Queries),
-		fielderr.CanCreate(pkg, "Out", f.Out), fielderr.CanCreate(pkg, "JSON", f.JSON),
+		fielderr.CanCreate(pkg, "Out", f.Out), fielderr.CanCreate(pkg, "JSON", f.JSON), fielderr.Distinct(pkg, "Out", f.Out, "JSON", f.JSON),
 		fielderr.Exists(pkg, "Collection", f.Collection), fielderr.IsFile(pkg, "Titles", f.Titles))
 }
 

@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 
 	"github.com/rocketqa-go/rocketqa/dataset"
+	"github.com/rocketqa-go/rocketqa/fielderr"
 	"github.com/rocketqa-go/rocketqa/internal/cli"
 	"github.com/rocketqa-go/rocketqa/rocketqa"
 )
@@ -22,7 +23,7 @@ func runQueries(ctx context.Context, args []string) error {
 	if err := c.parse(args); err != nil {
 		return err
 	}
-	if err := cli.MustFile("--train", f.Train); err != nil {
+	if err := cli.FirstErr(cli.MustFile("--train", f.Train), fielderr.Distinct("rocketqa", "OutQueries", f.OutQueries, "OutQrels", f.OutQrels)); err != nil {
 		return err
 	}
 	pool, err := dataset.LoadDuReaderCollection(f.Collection)

@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -83,4 +84,31 @@ func TestFlagDefaultsAreTheOfficialPresets(t *testing.T) {
 			assert.Equal(t, str(v), got[flag], "%s --%s", cmd, flag)
 		}
 	}
+}
+
+// TestTwoOutputsOneFile: two outputs of one command given the same path are refused at start, naming both flags;
+// before, both were written and renamed onto the path and the first was silently lost (search and score kept the
+// JSON run only, queries the qrels only).
+func TestTwoOutputsOneFile(t *testing.T) {
+	dir := t.TempDir()
+	f := writeFixture(t, dir)
+	model := trainTinyDE(t, f) // search and score check the model's lengths first
+	out := filepath.Join(dir, "out.tsv")
+	for _, args := range [][]string{
+		{"search", "--model", model, "--index", f.q2qid, "--queries", f.q2qid, "--out", out, "--json", dir + "/./out.tsv"},
+		{"score", "--model", model, "--run", f.q2qid, "--queries", f.q2qid, "--collection", f.coll, "--out", out, "--json", out},
+		{"queries", "--train", f.dualTrain, "--collection", f.coll, "--out-queries", out, "--out-qrels", filepath.Join(dir, ".", "out.tsv")},
+	} {
+		r := inproc(t, args...)
+		assert.Equal(t, 2, r.code, "%s", r)
+		assert.Contains(t, r.stderr, "is the same file as --out", args[0])
+		assert.NoFileExists(t, out)
+	}
+	// a link to the other output is the same file too
+	require.NoError(t, os.WriteFile(out, nil, 0o644))
+	link := filepath.Join(dir, "link.tsv")
+	require.NoError(t, os.Symlink(out, link))
+	r := inproc(t, "queries", "--train", f.dualTrain, "--collection", f.coll, "--out-queries", out, "--out-qrels", link)
+	assert.Equal(t, 2, r.code, "%s", r)
+	assert.Contains(t, r.stderr, "--out-qrels "+link+" is the same file as --out-queries "+out)
 }
