@@ -79,6 +79,10 @@ func BuildIndex(ctx context.Context, shards []string, factory string, out string
 		total += r.Count()
 		r.Close()
 	}
+	src, err := shardSums(shards)
+	if err != nil {
+		return nil, err
+	}
 	ix, err := NewIndex(dim, factory, opts.Metric)
 	if err != nil {
 		return nil, err
@@ -135,7 +139,7 @@ func BuildIndex(ctx context.Context, shards []string, factory string, out string
 		os.Remove(res.PIDs)
 		return nil, err
 	}
-	if err := writeIndexMeta(out, total, dim); err != nil {
+	if err := writeIndexMeta(out, total, dim, src); err != nil {
 		return nil, err
 	}
 	return res, nil

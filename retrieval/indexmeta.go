@@ -9,6 +9,7 @@ import (
 	"io"
 	"io/fs"
 	"os"
+	"strings"
 
 	"github.com/rocketqa-go/rocketqa/dataset"
 )
@@ -27,6 +28,69 @@ type indexMeta struct {
 	IndexCRC   uint32 `json:"index_crc32"` // of the first and last MiB of the index file
 	PIDsBytes  int64  `json:"pids_bytes"`
 	PIDsCRC    uint32 `json:"pids_crc32"` // of the whole .pids file
+	// Source is the embedding shards the index was built from, in order (absent in metas of older versions).
+	Source []shardSum `json:"source,omitempty"`
+}
+
+// shardSum identifies an embedding shard by its header: rows, dimension, element type and section checksums.
+type shardSum struct {
+	Rows   int64  `json:"rows"`
+	Dim    int    `json:"dim"`
+	DType  string `json:"dtype"`
+	VecCRC uint32 `json:"vectors_crc32"`
+	IDsCRC uint32 `json:"ids_crc32"`
+}
+
+// shardSums reads the headers of embedding shards.
+func shardSums(shards []string) ([]shardSum, error) {
+	out := make([]shardSum, len(shards))
+	for i, p := range shards {
+		r, err := OpenEmbeddingReader(p)
+		if err != nil {
+			return nil, err
+		}
+		out[i] = shardSum{Rows: r.h.count, Dim: r.h.dim, DType: r.h.dtype.String(), VecCRC: r.h.vecCRC, IDsCRC: r.h.idsCRC}
+		r.Close()
+	}
+	return out, nil
+}
+
+// CheckBuiltFrom reports whether the index file indexPath, written by BuildIndex, was built from these embedding
+// shards (in this order), by the shard checksums that MetaPath(indexPath) records: an error names the index and
+// the first shard that differs (re-encoded by another model, of another collection, or not given in that
+// order). An index without a meta file, or with one of an older version that records no shards, is not checked.
+func CheckBuiltFrom(indexPath string, shards []string) error {
+	b, err := os.ReadFile(MetaPath(indexPath))
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("retrieval: %w", err)
+	}
+	var m indexMeta
+	if err := json.Unmarshal(dataset.StripBOM(b), &m); err != nil || m.Format != indexMetaFormat {
+		return fmt.Errorf("retrieval: %s: not an index meta file of format %s (%v); rebuild the index (rocketqa index --force)", MetaPath(indexPath), indexMetaFormat, err)
+	}
+	if m.Source == nil {
+		return nil
+	}
+	got, err := shardSums(shards)
+	if err != nil {
+		return err
+	}
+	differs := func(what string) error {
+		return fmt.Errorf("retrieval: %s was built from other embeddings than %s (%s); rebuild it (rocketqa index --force) or give another output", indexPath, strings.Join(shards, ", "), what)
+	}
+	if len(got) != len(m.Source) {
+		return differs(fmt.Sprintf("%d shard(s), these are %d", len(m.Source), len(got)))
+	}
+	for i, g := range got {
+		if g != m.Source[i] {
+			return differs(fmt.Sprintf("%s: %d x %d %s, checksums %08x/%08x; the index's shard %d: %d x %d %s, checksums %08x/%08x", shards[i],
+				g.Rows, g.Dim, g.DType, g.VecCRC, g.IDsCRC, i, m.Source[i].Rows, m.Source[i].Dim, m.Source[i].DType, m.Source[i].VecCRC, m.Source[i].IDsCRC))
+		}
+	}
+	return nil
 }
 
 const indexMetaFormat = "rocketqa-index-meta/1"
@@ -71,12 +135,13 @@ func makeIndexMeta(indexPath string, rows int64, dim int) (*indexMeta, error) {
 	return m, nil
 }
 
-// writeIndexMeta writes MetaPath(indexPath) for an index and .pids file just written.
-func writeIndexMeta(indexPath string, rows int64, dim int) error {
+// writeIndexMeta writes MetaPath(indexPath) for an index and .pids file just written from the shards src.
+func writeIndexMeta(indexPath string, rows int64, dim int, src []shardSum) error {
 	m, err := makeIndexMeta(indexPath, rows, dim)
 	if err != nil {
 		return err
 	}
+	m.Source = src
 	b, _ := json.MarshalIndent(m, "", "  ")
 	return dataset.WriteFileAtomic(MetaPath(indexPath), func(w *dataset.AtomicFile) error {
 		_, err := w.Write(append(b, '\n'))

@@ -339,7 +339,8 @@ type IndexOptions struct {
 }
 
 // BuildIndexes builds FAISS indexes from embedding shards into outDir and returns their paths: one per shard, or
-// one over all with Single. Existing indexes (with their .pids file) are kept unless Force. outDir is locked for
+// one over all with Single. Existing indexes (with their .pids file) are kept unless Force; one built from other
+// shards (retrieval.CheckBuiltFrom) is an error. outDir is locked for
 // the run (internal/dirlock): a second run into it fails at once, naming the holder.
 func BuildIndexes(ctx context.Context, shards []string, outDir string, o IndexOptions) ([]string, error) {
 	lock, err := dirlock.Acquire(outDir, "index")
@@ -361,6 +362,9 @@ func BuildIndexes(ctx context.Context, shards []string, outDir string, o IndexOp
 	}
 	for i, p := range outs {
 		if !o.Force && exists(p) && exists(retrieval.PIDsPath(p)) {
+			if err := retrieval.CheckBuiltFrom(p, jobs[i]); err != nil {
+				return nil, err
+			}
 			if o.Built != nil {
 				o.Built(p, nil)
 			}

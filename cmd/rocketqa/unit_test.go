@@ -112,3 +112,30 @@ func TestTwoOutputsOneFile(t *testing.T) {
 	assert.Equal(t, 2, r.code, "%s", r)
 	assert.Contains(t, r.stderr, "--out-qrels "+link+" is the same file as --out-queries "+out)
 }
+
+// TestIndexRerunOtherShards: index into an --out that holds indexes built from other embedding shards (another
+// model's, or float16 ones) is refused, naming the index and the shard; the same shards are kept as before (an
+// interrupted run resumes). Before, the stale indexes were kept (exit 0, "exists, kept") and search then used the
+// old embeddings.
+func TestIndexRerunOtherShards(t *testing.T) {
+	dir := t.TempDir()
+	f := writeFixture(t, dir)
+	model := trainTinyDE(t, f)
+	emb, emb16, idx := filepath.Join(dir, "emb"), filepath.Join(dir, "emb16"), filepath.Join(dir, "idx")
+	for _, args := range [][]string{
+		{"encode", "--model", model, "--collection", f.coll, "--out", emb, "--threads", "1"},
+		{"encode", "--model", model, "--collection", f.coll, "--out", emb16, "--fp16", "--threads", "1"},
+		{"index", "--emb", emb, "--out", idx, "--threads", "1"},
+	} {
+		r := inproc(t, args...)
+		require.Equal(t, 0, r.code, "%s", r)
+	}
+	r := inproc(t, "index", "--emb", emb, "--out", idx, "--threads", "1")
+	require.Equal(t, 0, r.code, "%s", r)
+	assert.Contains(t, r.stderr, "part-00.index exists, kept")
+	r = inproc(t, "index", "--emb", emb16, "--out", idx, "--threads", "1")
+	assert.Equal(t, 1, r.code, "%s", r)
+	assert.Contains(t, r.stderr, filepath.Join(idx, "part-00.index")+" was built from other embeddings than "+filepath.Join(emb16, "part-00.emb"))
+	r = inproc(t, "index", "--emb", emb16, "--out", idx, "--force", "--threads", "1")
+	require.Equal(t, 0, r.code, "%s", r)
+}
