@@ -284,17 +284,35 @@ func (s InitSpec) vocab() (string, error) {
 	return "", fmt.Errorf("rocketqa: %s has no vocab.txt", s.Init)
 }
 
-// newBERT builds one tower from the spec (a fresh copy each call).
-func (s InitSpec) newBERT(withPooler bool, sub string) (*encoder.BERT, error) {
+// randomConfig reads s.Config (random init, Init empty) once for all the towers a task builds, so that a FIFO or
+// /dev/stdin works, and checks the sequence lengths (field and value pairs) against its positions (MaxPositions
+// leaves a config that is not a regular file unread). It returns nil when s starts from Init.
+func (s InitSpec) randomConfig(lens ...any) (*encoder.Config, error) {
+	if s.Init != "" {
+		return nil, nil
+	}
+	if s.Config == "" {
+		return nil, errors.New("rocketqa: set Init (pretrained model directory) or Config (config.json for random init)")
+	}
+	cfg, err := encoder.ReadConfig(s.Config)
+	if err != nil {
+		return nil, err
+	}
+	if err := positionsWithin(cfg.MaxPositionEmbeddings, s.Config, lens...); err != nil {
+		return nil, err
+	}
+	return cfg, nil
+}
+
+// newBERT builds one tower from the spec (a fresh copy each call): from Init, or randomly initialised from cfg
+// (s.randomConfig).
+func (s InitSpec) newBERT(cfg *encoder.Config, withPooler bool, sub string) (*encoder.BERT, error) {
 	if s.Init == "" {
-		if s.Config == "" {
+		if cfg == nil {
 			return nil, errors.New("rocketqa: set Init (pretrained model directory) or Config (config.json for random init)")
 		}
-		cfg, err := encoder.ReadConfig(s.Config)
-		if err != nil {
-			return nil, err
-		}
-		return encoder.NewBERT(cfg, withPooler)
+		c := *cfg
+		return encoder.NewBERT(&c, withPooler)
 	}
 	dir := s.Init
 	if _, err := os.Stat(filepath.Join(dir, encoder.InfoFile)); err == nil {
@@ -411,14 +429,18 @@ func NewDualTask(ctx context.Context, c DualConfig) (*DualTask, error) {
 	if err != nil {
 		return nil, err
 	}
+	cfg, err := c.randomConfig("QMaxLen", info.QMaxSeqLen, "PMaxLen", info.PMaxSeqLen)
+	if err != nil {
+		return nil, err
+	}
 	torch.ManualSeed(max(c.Train.Seed, 1))
-	q, err := c.newBERT(false, encoder.QueryDir)
+	q, err := c.newBERT(cfg, false, encoder.QueryDir)
 	if err != nil {
 		return nil, err
 	}
 	p := q
 	if !c.Shared {
-		if p, err = c.newBERT(false, encoder.ParaDir); err != nil {
+		if p, err = c.newBERT(cfg, false, encoder.ParaDir); err != nil {
 			q.Close()
 			return nil, err
 		}
@@ -492,12 +514,16 @@ func NewCrossTask(ctx context.Context, c CrossConfig) (*CrossTask, error) {
 	if err != nil {
 		return nil, err
 	}
+	cfg, err := c.randomConfig("MaxSeqLen", info.MaxSeqLen)
+	if err != nil {
+		return nil, err
+	}
 	torch.ManualSeed(max(c.Train.Seed, 1))
 	v := encoder.HeadV1
 	if c.V2Head {
 		v = encoder.HeadV2
 	}
-	enc, err := c.newBERT(v == encoder.HeadV1, "")
+	enc, err := c.newBERT(cfg, v == encoder.HeadV1, "")
 	if err != nil {
 		return nil, err
 	}

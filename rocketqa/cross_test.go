@@ -155,7 +155,7 @@ func TestCrossInitFromDualTower(t *testing.T) {
 	task := tinyTask(t, 8, false)
 	dir := filepath.Join(t.TempDir(), "de")
 	require.NoError(t, task.SaveModel(dir))
-	m, err := InitSpec{Init: dir}.newBERT(true, "")
+	m, err := InitSpec{Init: dir}.newBERT(nil, true, "")
 	require.NoError(t, err)
 	defer m.Close()
 	require.True(t, m.HasPooler())

@@ -25,14 +25,20 @@ func (s InitSpec) configPath() string {
 }
 
 // MaxPositions returns max_position_embeddings of the model s starts from and the config.json it is read from
-// (0 and "" when no config is found), so that a too-long sequence setting fails before training.
+// (0 and "" when no config is found), so that a too-long sequence setting fails before training. A config that
+// is not a regular file (a FIFO, /dev/stdin) is not read here, as it can be read only once: the training tasks
+// check their lengths against it when they read it.
 func (s InitSpec) MaxPositions() (int, string, error) {
 	p := s.configPath()
 	if p == "" {
 		return 0, "", nil
 	}
-	if _, err := os.Stat(p); err != nil {
+	st, err := os.Stat(p)
+	if err != nil {
 		return 0, "", nil // a missing --config is reported by the caller's file checks
+	}
+	if !st.Mode().IsRegular() {
+		return 0, "", nil
 	}
 	cfg, err := encoder.ReadConfig(p)
 	if err != nil {

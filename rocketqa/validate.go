@@ -30,8 +30,17 @@ func (s InitSpec) Validate() error {
 // starts from.
 func (s InitSpec) checkPositions(lens ...any) error {
 	maxPos, cfg, err := s.MaxPositions()
-	if err != nil || maxPos == 0 {
+	if err != nil {
 		return err
+	}
+	return positionsWithin(maxPos, cfg, lens...)
+}
+
+// positionsWithin refuses sequence lengths (field path and value pairs) beyond maxPos, the positions of the model
+// configured by cfg (0: unknown, nothing checked).
+func positionsWithin(maxPos int, cfg string, lens ...any) error {
+	if maxPos == 0 {
+		return nil
 	}
 	for i := 0; i+1 < len(lens); i += 2 {
 		if n := lens[i+1].(int); n > maxPos {

@@ -128,3 +128,74 @@ func writeTinyTrainFiles(t *testing.T, dir string) (dualFile, crossFile string) 
 	require.NoError(t, w.Close())
 	return dualFile, crossFile
 }
+
+// TestConfigFIFOReadOnce: the config.json of a random init is read once per task (validation included), so that
+// train-de / train-ce --config <(...) work, and the lengths are still checked against its positions. Before, the
+// positions check of Validate read it, and each tower read it again: on a FIFO the second open waited forever
+// for a writer (or, when the shell's writer was gone, the file read as empty).
+func TestConfigFIFOReadOnce(t *testing.T) {
+	cfgBytes, err := os.ReadFile(filepath.Join(tinytest.ErnieDir(t), "config.json"))
+	require.NoError(t, err)
+	cfg, err := encoder.ReadConfig(filepath.Join(tinytest.ErnieDir(t), "config.json"))
+	require.NoError(t, err)
+	dir := t.TempDir()
+	dualFile, crossFile := writeTinyTrainFiles(t, dir)
+	opts := train.Options{OutDir: filepath.Join(dir, "out"), BatchSize: 2, LR: 1e-3}
+	spec := func() InitSpec {
+		return InitSpec{Config: canceltest.OnceFIFO(t, "config.json", cfgBytes), Vocab: tinytest.Vocab(t)}
+	}
+	type task struct {
+		validate func() error
+		build    func(context.Context) (func(), error)
+	}
+	tasks := func(qLen, pairLen int) []task {
+		dual := DualConfig{InitSpec: spec(), TrainFile: dualFile, QMaxLen: qLen, PMaxLen: 24, Train: opts}
+		cross := CrossConfig{InitSpec: spec(), TrainFile: crossFile, MaxSeqLen: pairLen, Train: opts}
+		return []task{
+			{dual.Validate, func(ctx context.Context) (func(), error) {
+				d, err := NewDualTask(ctx, dual)
+				if err != nil {
+					return nil, err
+				}
+				return d.Model.Close, nil
+			}},
+			{cross.Validate, func(ctx context.Context) (func(), error) {
+				c, err := NewCrossTask(ctx, cross)
+				if err != nil {
+					return nil, err
+				}
+				return c.Model.Close, nil
+			}},
+		}
+	}
+	run := func(tk task) error {
+		done := make(chan error, 1)
+		go func() {
+			if err := tk.validate(); err != nil {
+				done <- err
+				return
+			}
+			closeModel, err := tk.build(context.Background())
+			if closeModel != nil {
+				closeModel()
+			}
+			done <- err
+		}()
+		select {
+		case err := <-done:
+			return err
+		case <-time.After(30 * time.Second): // the FIFO's cleanup lets the blocked open go
+			t.Fatal("still waiting on the config FIFO after 30 s: it is opened twice")
+			return nil
+		}
+	}
+	for i, tk := range tasks(16, 32) {
+		require.NoError(t, run(tk), "task %d", i)
+	}
+	tooLong := cfg.MaxPositionEmbeddings + 1
+	for i, tk := range tasks(tooLong, tooLong) {
+		err := run(tk)
+		require.Error(t, err, "task %d: a length beyond the FIFO config's positions", i)
+		require.Contains(t, err.Error(), "max_position_embeddings", "task %d", i)
+	}
+}
