@@ -152,3 +152,26 @@ func TestPresetsGlobalBatch(t *testing.T) {
 	assert.Equal(t, 4096, MSMarcoDE.GlobalBatch(), "512 x 8 GPUs (docs/method.md §3.5)")
 	assert.Equal(t, 128, DuReaderCE.GlobalBatch())
 }
+
+// TestBuildIndexesMixedDims: shards of two dimensions are refused before any index is built, in both layouts.
+// Before, one index per shard (the default) built them all, and only the search over them refused the mix.
+func TestBuildIndexesMixedDims(t *testing.T) {
+	dir := t.TempDir()
+	var shards []string
+	for i, dim := range []int{4, 8} {
+		p := filepath.Join(dir, fmt.Sprintf("part-%02d.emb", i))
+		w, err := retrieval.NewEmbeddingWriter(p, dim, retrieval.Float32)
+		require.NoError(t, err)
+		require.NoError(t, w.Append([]string{fmt.Sprintf("p%d", i)}, make([]float32, dim)))
+		require.NoError(t, w.Close())
+		shards = append(shards, p)
+	}
+	for _, single := range []bool{false, true} {
+		out := filepath.Join(dir, fmt.Sprintf("index-%v", single))
+		_, err := BuildIndexes(context.Background(), shards, out, IndexOptions{Single: single})
+		require.Error(t, err, "single %v", single)
+		assert.Contains(t, err.Error(), "has dimension 8", "single %v", single)
+		left, _ := filepath.Glob(filepath.Join(out, "*.index"))
+		assert.Empty(t, left, "single %v: no index built", single)
+	}
+}

@@ -351,6 +351,22 @@ func BuildIndexes(ctx context.Context, shards []string, outDir string, o IndexOp
 	if o.Factory == "" {
 		o.Factory = "Flat"
 	}
+	// one dimension over all shards, before hours of building: one index per shard would otherwise build, and
+	// only the search over them all would refuse the mix
+	dim := 0
+	for _, sh := range shards {
+		r, err := retrieval.OpenEmbeddingReader(sh)
+		if err != nil {
+			return nil, err
+		}
+		d := r.Dim()
+		r.Close()
+		if dim == 0 {
+			dim = d
+		} else if d != dim {
+			return nil, fmt.Errorf("rocketqa: index: %s has dimension %d, %s has %d: the shards of one index set come from one model", sh, d, shards[0], dim)
+		}
+	}
 	jobs := [][]string{shards}
 	outs := []string{filepath.Join(outDir, "all.index")}
 	if !o.Single {
