@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 )
 
 // AtomicFile is a buffered file that appears at its path only when Commit
@@ -39,8 +40,12 @@ const FileMode os.FileMode = 0o644
 
 // CreateTemp creates the temporary file that CommitTemp will rename to path: a fresh file in path's directory
 // (which must exist), named ".<base>.tmp*". It is the one atomic-write primitive: AtomicFile and the writers of
-// package retrieval use it.
+// package retrieval use it. A path that is a directory fails here, before anything is written (the rename would
+// fail only at the end of the work).
 func CreateTemp(path string) (*os.File, error) {
+	if st, err := os.Stat(path); err == nil && st.IsDir() {
+		return nil, &os.PathError{Op: "create", Path: path, Err: syscall.EISDIR}
+	}
 	return os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp*")
 }
 

@@ -113,6 +113,30 @@ func TestTwoOutputsOneFile(t *testing.T) {
 	assert.Contains(t, r.stderr, "--out-qrels "+link+" is the same file as --out-queries "+out)
 }
 
+// TestOutputIsADirectory: an output file path that is an existing directory fails with "is a directory", naming
+// it, and leaves no temporary file beside it. Before, merge and queries did the work and then failed on the final
+// rename ("rename .../.out.tmp123 .../out: file exists").
+func TestOutputIsADirectory(t *testing.T) {
+	dir := t.TempDir()
+	f := writeFixture(t, dir)
+	work := filepath.Join(dir, "work")
+	out := filepath.Join(work, "out")
+	require.NoError(t, os.MkdirAll(out, 0o755))
+	for _, args := range [][]string{
+		{"merge", "--out", out, f.dualTrain},
+		{"queries", "--train", f.dualTrain, "--collection", f.coll, "--out-queries", out, "--out-qrels", filepath.Join(work, "qrels.tsv")},
+	} {
+		r := inproc(t, args...)
+		assert.NotEqual(t, 0, r.code, "%s", r)
+		assert.Contains(t, r.stderr, out+": is a directory", args[0])
+		entries, err := os.ReadDir(work)
+		require.NoError(t, err)
+		for _, e := range entries {
+			assert.Equal(t, "out", e.Name(), "%s left a file behind", args[0])
+		}
+	}
+}
+
 // TestIndexRerunOtherShards: index into an --out that holds indexes built from other embedding shards (another
 // model's, or float16 ones) is refused, naming the index and the shard; the same shards are kept as before (an
 // interrupted run resumes). Before, the stale indexes were kept (exit 0, "exists, kept") and search then used the
