@@ -3,6 +3,7 @@ package dataset
 import (
 	"bufio"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -15,21 +16,27 @@ func IsJSON(path string) bool {
 	return strings.EqualFold(filepath.Ext(path), ".json")
 }
 
-// firstLine returns the first non-blank line of a file (up to 1 MiB), for format sniffing.
+// firstLine returns the first non-blank line of a file, or its first 1 MiB when the line is longer (a dev.json
+// line may be megabytes long), for format sniffing.
 func firstLine(path string) (string, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return "", err
 	}
 	defer f.Close()
-	sc := bufio.NewScanner(SkipBOM(f))
-	sc.Buffer(make([]byte, 0, 64<<10), 1<<20)
-	for sc.Scan() {
-		if l := strings.TrimSpace(sc.Text()); l != "" {
+	br := SkipBOM(bufio.NewReaderSize(f, 1<<20))
+	for {
+		b, err := br.ReadSlice('\n')
+		if l := strings.TrimSpace(string(b)); l != "" {
 			return l, nil
 		}
+		switch {
+		case err == io.EOF:
+			return "", nil
+		case err != nil && err != bufio.ErrBufferFull:
+			return "", err
+		}
 	}
-	return "", nil
 }
 
 // ReadQueries reads queries with their ids from one of:

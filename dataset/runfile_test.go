@@ -249,7 +249,13 @@ func TestReadQueriesPositivesPassages(t *testing.T) {
 		assert.Equal(t, []string{"q1", "q2"}, qids, p)
 		assert.Equal(t, []string{"北京天气", "红烧肉"}, texts, p)
 	}
-	_, _, err := ReadQueries(write("dup.tsv", "q1\ta\nq1\tb\n"))
+	// a dev.json whose first line is longer than 1 MiB (a long answer paragraph) is still dev.json, not q2qid
+	long := strings.Repeat("长", 1<<19)
+	qids, texts, err := ReadQueries(write("dev.long.json", `{"question_id": "q1", "question": "北京天气", "answer_paragraphs": [{"paragraph_id": "p1", "paragraph_text": "`+long+`"}]}`+"\n"))
+	require.NoError(t, err)
+	assert.Equal(t, []string{"q1"}, qids)
+	assert.Equal(t, []string{"北京天气"}, texts)
+	_, _, err = ReadQueries(write("dup.tsv", "q1\ta\nq1\tb\n"))
 	assert.ErrorContains(t, err, `dup.tsv: qid "q1" appears twice`)
 	_, _, err = ReadQueries(write("blank.tsv", "q1\ta\nq2\t \n"))
 	assert.ErrorContains(t, err, `blank.tsv: qid "q2" (query 2) has an empty query text`)
