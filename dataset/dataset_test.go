@@ -473,6 +473,13 @@ func TestIDTextAndMarcoCorpus(t *testing.T) {
 	require.Error(t, err)
 	assert.Equal(t, 2, lineErr(t, err).Line)
 
+	// a pid titled twice is an error, as a pid given twice in para.txt is (not: the last title wins)
+	require.NoError(t, os.WriteFile(title, []byte("0\tT\n1\tU\n0\tV\n"), 0o644))
+	_, err = LoadMarcoCorpus(para, title)
+	require.Error(t, err)
+	assert.Equal(t, 3, lineErr(t, err).Line)
+	assert.ErrorContains(t, err, `pid "0" has a title on line 1 already`)
+
 	qs := filepath.Join(dir, "queries.dev.tsv")
 	w, err := CreateIDText(qs)
 	require.NoError(t, err)

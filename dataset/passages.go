@@ -2,6 +2,7 @@ package dataset
 
 import (
 	"fmt"
+	"math"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -66,7 +67,7 @@ func LoadDuReaderCollection(dir string, opts ...Options) (*Passages, error) {
 // LoadMarcoCorpus reads RocketQA's MS MARCO / NQ corpus files into memory:
 // paraPath ("pid \t para", para.txt or collection.tsv) and, if titlePath is
 // not empty, titles ("pid \t title", para.title.txt; a "-" title is kept as it is). Every
-// title's pid must be a passage's. It is LoadPassages(paraPath, titlePath, nil).
+// title's pid must be a passage's, and have one title. It is LoadPassages(paraPath, titlePath, nil).
 func LoadMarcoCorpus(paraPath, titlePath string, opts ...Options) (*Passages, error) {
 	return loadMarco(paraPath, titlePath, nil, opts)
 }
@@ -141,14 +142,18 @@ func loadMarco(paraPath, titlePath string, need map[string]bool, opts []Options)
 		return nil, err
 	}
 	defer t.Close()
+	titleLine := make([]int32, p.Len()) // the line that titled each passage, 0 for none yet
 	for t.Next() {
 		rec := t.Record()
 		i, ok := p.byPID[rec.ID]
 		switch {
 		case !ok && need == nil:
 			return nil, &LineError{Path: titlePath, Line: t.Line(), Msg: fmt.Sprintf("pid %q is not in %s", clip(rec.ID, 40), paraPath)}
+		case ok && titleLine[i] != 0:
+			return nil, &LineError{Path: titlePath, Line: t.Line(), Msg: fmt.Sprintf("pid %q has a title on line %d already", clip(rec.ID, 40), titleLine[i])}
 		case ok:
 			p.titles[i] = rec.Text
+			titleLine[i] = int32(min(t.Line(), math.MaxInt32))
 		}
 	}
 	return p, t.Err()
