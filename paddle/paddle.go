@@ -98,10 +98,26 @@ func (t *Tensor) NumElements() int64 {
 	return n
 }
 
+// checkedProduct is the product of dims and false when a dim is negative or a partial product (or its size in
+// bytes of sz-byte elements) overflows int64: the check Decode makes.
+func checkedProduct(dims []int64, sz int64) (int64, bool) {
+	n := int64(1)
+	for _, x := range dims {
+		if x < 0 || (x != 0 && n > math.MaxInt64/x) {
+			return 0, false
+		}
+		n *= x
+	}
+	return n, sz <= 0 || n <= math.MaxInt64/sz
+}
+
 // checkedNumElements is NumElements after a check that Data holds that many elements of DType.
 func (t *Tensor) checkedNumElements() (int64, error) {
-	n := t.NumElements()
 	sz, _ := t.DType.Size()
+	n, ok := checkedProduct(t.Dims, sz)
+	if !ok {
+		return 0, fmt.Errorf("paddle: %s: dims %v: negative, or the size overflows", t.Name, t.Dims)
+	}
 	if int64(len(t.Data)) != n*sz {
 		return 0, fmt.Errorf("paddle: %s: %d data bytes for %d elements of %s", t.Name, len(t.Data), n, t.DType)
 	}
@@ -456,7 +472,11 @@ func Encode(t *Tensor) ([]byte, error) {
 			return nil, fmt.Errorf("paddle: %s: negative dim in %v", t.Name, t.Dims)
 		}
 	}
-	if int64(len(t.Data)) != t.NumElements()*sz {
+	n, ok := checkedProduct(t.Dims, sz)
+	if !ok {
+		return nil, fmt.Errorf("paddle: %s: dims %v overflow", t.Name, t.Dims)
+	}
+	if int64(len(t.Data)) != n*sz {
 		return nil, fmt.Errorf("paddle: %s: %d data bytes for %v %s", t.Name, len(t.Data), t.Dims, t.DType)
 	}
 	var b bytes.Buffer

@@ -201,6 +201,24 @@ func TestBadFiles(t *testing.T) {
 	}
 }
 
+// TestDimsOverflowRefused: dims whose product overflows int64 (here to exactly 0) do not pass for an empty tensor:
+// Encode would write a file that Decode refuses, and Float32s would give no values for 2^64 elements.
+func TestDimsOverflowRefused(t *testing.T) {
+	for _, dims := range [][]int64{{1 << 32, 1 << 32}, {1 << 62, 4}, {1 << 40, 1 << 40, 0}} {
+		tn := &Tensor{Name: "w", DType: FP32, Dims: dims}
+		if _, err := Encode(tn); err == nil || !strings.Contains(err.Error(), "overflow") {
+			t.Fatalf("Encode %v: %v", dims, err)
+		}
+		if _, err := tn.Float32s(); err == nil || !strings.Contains(err.Error(), "overflow") {
+			t.Fatalf("Float32s %v: %v", dims, err)
+		}
+		tn.DType = Int64
+		if _, err := tn.Int64s(); err == nil || !strings.Contains(err.Error(), "overflow") {
+			t.Fatalf("Int64s %v: %v", dims, err)
+		}
+	}
+}
+
 // TestPackedDims: a TensorDesc written with packed dims (proto3-style) reads the same.
 func TestPackedDims(t *testing.T) {
 	dims := []int64{2, 300}
