@@ -184,6 +184,10 @@ func (t *Tensor) Int64s() ([]int64, error) {
 
 // ReadFile reads one variable file; the tensor is named after the file's base name.
 func ReadFile(path string) (*Tensor, error) {
+	// refuse a FIFO before open(2), which would block until a writer comes (checked again on the open file)
+	if st, err := os.Stat(path); err == nil && !st.Mode().IsRegular() {
+		return nil, fmt.Errorf("paddle: %s: not a regular file", path)
+	}
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, fmt.Errorf("paddle: %w", err)

@@ -10,6 +10,9 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/rocketqa-go/rocketqa/internal/canceltest"
 )
 
 type dtypeCase struct {
@@ -199,6 +202,13 @@ func TestBadFiles(t *testing.T) {
 	if _, err := ReadFile(t.TempDir()); err == nil || !strings.Contains(err.Error(), "not a regular file") {
 		t.Fatalf("directory: %v", err)
 	}
+	// a FIFO is refused before its open(2), which would block until a writer comes
+	fifo := canceltest.FIFO(t, "fc_0.w_0")
+	canceltest.Within(t, 10*time.Second, func() {
+		if _, err := ReadFile(fifo); err == nil || !strings.Contains(err.Error(), fifo+": not a regular file") {
+			t.Errorf("FIFO: %v", err)
+		}
+	})
 }
 
 // TestDimsOverflowRefused: dims whose product overflows int64 (here to exactly 0) do not pass for an empty tensor:

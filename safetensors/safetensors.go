@@ -242,8 +242,12 @@ func I64(name string, shape []int64, v []int64) Tensor {
 	return Tensor{Name: name, DType: "I64", Shape: append([]int64{}, shape...), Data: d}
 }
 
-// ReadFile reads and validates the safetensors file at path.
+// ReadFile reads and validates the safetensors file at path, which must be a regular file (a directory or a
+// FIFO is refused, the FIFO before its open blocks).
 func ReadFile(path string) (*File, error) {
+	if st, err := os.Stat(path); err == nil && !st.Mode().IsRegular() {
+		return nil, fmt.Errorf("%s: not a regular file", path)
+	}
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, err
@@ -252,6 +256,9 @@ func ReadFile(path string) (*File, error) {
 	st, err := f.Stat()
 	if err != nil {
 		return nil, err
+	}
+	if !st.Mode().IsRegular() {
+		return nil, fmt.Errorf("%s: not a regular file", path)
 	}
 	return Read(f, st.Size(), path)
 }

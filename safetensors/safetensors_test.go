@@ -10,7 +10,9 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/rocketqa-go/rocketqa/internal/canceltest"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -285,6 +287,15 @@ func TestReadValidation(t *testing.T) {
 	assert.ErrorContains(t, err, p+`: tensor "a": data_offsets [0 8] out of range [0, 7]`)
 	_, err = ReadFile(filepath.Join(dir, "missing"))
 	assert.Error(t, err)
+
+	// a directory or a FIFO (whose open(2) blocks until a writer comes) is refused, not read or waited on
+	fifo := canceltest.FIFO(t, "model.safetensors")
+	canceltest.Within(t, 10*time.Second, func() {
+		_, err := ReadFile(fifo)
+		assert.ErrorContains(t, err, fifo+": not a regular file")
+	})
+	_, err = ReadFile(dir)
+	assert.ErrorContains(t, err, dir+": not a regular file")
 }
 
 func TestWriteFileErrorsAreAtomic(t *testing.T) {
