@@ -219,6 +219,36 @@ func TestInvalidUTF8IsMalformed(t *testing.T) {
 	assert.Contains(t, le.Msg, "UTF-8")
 }
 
+// The JSON readers refuse bytes that are not UTF-8 as the TSV readers do (a GBK-encoded file, "\xb1\xb1" being
+// 北), naming the line; before, encoding/json turned each bad byte into U+FFFD and the file loaded as garbage.
+func TestJSONReadersRefuseInvalidUTF8(t *testing.T) {
+	gbk := "\xb1\xb1\xbe\xa9"
+	dev := writeFile(t, "dev.json", `{"question_id": "q1", "question": "a", "answer_paragraphs": []}`+"\n"+
+		`{"question_id": "q2", "question": "`+gbk+`", "answer_paragraphs": []}`+"\n")
+	r, err := OpenDev(dev)
+	require.NoError(t, err)
+	_, err = r.All()
+	assert.Equal(t, 2, lineErr(t, err).Line)
+	assert.ErrorContains(t, err, "UTF-8")
+
+	_, err = ReadQ2QID(writeFile(t, "q2qid.dev.json", "{\"a\": \"q1\",\n\""+gbk+"\": \"q2\"}\n"))
+	assert.Equal(t, 2, lineErr(t, err).Line)
+	assert.ErrorContains(t, err, "UTF-8")
+	_, err = ReadPassageIDMap(writeFile(t, "passage2id.map.json", "{\"0\": \"a\",\n\n\"1\": \"p"+gbk+"\"}"))
+	assert.Equal(t, 3, lineErr(t, err).Line)
+	assert.ErrorContains(t, err, "UTF-8")
+
+	_, _, err = ReadRunJSON(writeFile(t, "run.json", "{\"q1\": [\"p1\"],\n\"q2\": [\""+gbk+"\"]}"))
+	assert.Equal(t, 2, lineErr(t, err).Line)
+	assert.ErrorContains(t, err, "UTF-8")
+
+	// a valid rune cut by the reader's chunk boundaries still reads
+	pad := strings.Repeat(" ", 256<<10-9)
+	qs, err := ReadQ2QID(writeFile(t, "long.json", "{"+pad+"\"北京\": \"q1\", \"天气\": \"q2\"}"))
+	require.NoError(t, err)
+	assert.Equal(t, []QueryID{{"北京", "q1"}, {"天气", "q2"}}, qs)
+}
+
 func TestWriterRefusesBrokenFieldsAndLeavesNoFile(t *testing.T) {
 	dir := t.TempDir()
 	p := filepath.Join(dir, "dual.tsv")

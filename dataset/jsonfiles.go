@@ -11,6 +11,7 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 )
 
 // ---------------------------------------------------------------------------
@@ -25,6 +26,7 @@ type ObjectReader struct {
 	file    *inputFile
 	bom     int64 // bytes of a leading BOM, skipped before decoding
 	gz      *gzip.Reader
+	utf8    *utf8Reader
 	dec     *json.Decoder
 	key     string
 	val     string
@@ -35,7 +37,8 @@ type ObjectReader struct {
 }
 
 // OpenObject opens a file holding one JSON object of string values. Of
-// Options only Context is used (cancellation, as for the line readers).
+// Options only Context is used (cancellation, as for the line readers). A
+// byte that is not UTF-8 is an error naming its line (as in the TSV readers).
 func OpenObject(path string, opts ...Options) (*ObjectReader, error) {
 	o := pickOptions(opts)
 	f, err := openInput(o.Context, path)
@@ -55,7 +58,8 @@ func OpenObject(path string, opts ...Options) (*ObjectReader, error) {
 		}
 		r.gz, in = gz, gz
 	}
-	br := bufio.NewReaderSize(in, 256<<10)
+	r.utf8 = &utf8Reader{r: in}
+	br := bufio.NewReaderSize(r.utf8, 256<<10)
 	if b, _ := br.Peek(len(BOM)); string(b) == BOM {
 		r.bom = int64(len(BOM))
 	}
@@ -76,9 +80,73 @@ func OpenObject(path string, opts ...Options) (*ObjectReader, error) {
 	return r, nil
 }
 
-// errAt builds a *LineError for the decoder's current position.
+// errAt builds a *LineError for the decoder's current position, or for the first byte that is not UTF-8 when
+// reading stopped there.
 func (r *ObjectReader) errAt(msg string) error {
+	if r.utf8.bad {
+		return &LineError{Path: r.path, Line: LineAtOffset(r.path, r.utf8.off), Msg: "not valid UTF-8"}
+	}
 	return &LineError{Path: r.path, Line: LineAtOffset(r.path, r.bom+r.dec.InputOffset()), Msg: msg}
+}
+
+// errNotUTF8 is what utf8Reader returns at the first byte that is not UTF-8.
+var errNotUTF8 = errors.New("not valid UTF-8")
+
+// utf8Reader passes the bytes of r through and fails with errNotUTF8 at the first byte that is not UTF-8
+// (encoding/json would turn it into U+FFFD without a word). A rune cut by the end of one read is checked with the
+// next; the decoder cannot finish a token with it before that next read.
+type utf8Reader struct {
+	r    io.Reader
+	tail []byte // the start of a rune cut by the end of the last read
+	off  int64  // offset of tail (or of the next byte) in the stream
+	bad  bool   // a byte at offset off is not UTF-8
+}
+
+func (u *utf8Reader) Read(p []byte) (int, error) {
+	if u.bad {
+		return 0, errNotUTF8
+	}
+	n, err := u.r.Read(p)
+	b := p[:n]
+	if len(u.tail) > 0 {
+		t := len(u.tail)
+		u.tail = append(u.tail, b[:min(len(b), utf8.UTFMax-t)]...)
+		if !utf8.FullRune(u.tail) && err == nil {
+			return n, err // still cut: b was shorter than the rest of the rune
+		}
+		c, size := utf8.DecodeRune(u.tail)
+		if c == utf8.RuneError && size <= 1 {
+			u.bad = true
+			return 0, errNotUTF8
+		}
+		b = b[size-t:]
+		u.off += int64(size)
+		u.tail = u.tail[:0]
+	}
+	end := len(b)
+	if err == nil {
+		// keep back a rune that the next read completes
+		for i := len(b) - 1; i >= 0 && i > len(b)-utf8.UTFMax; i-- {
+			if utf8.RuneStart(b[i]) {
+				if !utf8.FullRune(b[i:]) {
+					end = i
+				}
+				break
+			}
+		}
+	}
+	for i := 0; i < end; {
+		c, size := utf8.DecodeRune(b[i:end])
+		if c == utf8.RuneError && size <= 1 {
+			u.off += int64(i)
+			u.bad = true
+			return 0, errNotUTF8
+		}
+		i += size
+	}
+	u.off += int64(end)
+	u.tail = append(u.tail, b[end:]...)
+	return n, err
 }
 
 // Next reads the next member.
@@ -352,8 +420,8 @@ type DevReader struct {
 // OpenDev opens a dev.json file: one JSON object per line with question_id,
 // question and answer_paragraphs[*].paragraph_id (and paragraph_text). Ids may
 // be JSON strings or numbers (kept as their literal text). A line that is not
-// such an object (a blank line included, as in the official evaluation.py) is
-// malformed.
+// such an object (a blank line included, as in the official evaluation.py), or
+// is not UTF-8, is malformed.
 func OpenDev(path string, opts ...Options) (*DevReader, error) {
 	r, err := openRecords(path, opts, parseDev)
 	if err != nil {
@@ -399,6 +467,8 @@ func parseDev(line []byte) (DevExample, error) {
 		} `json:"answer_paragraphs"`
 	}
 	switch t := bytes.TrimSpace(line); {
+	case !utf8.Valid(line):
+		return DevExample{}, errors.New("not valid UTF-8")
 	case len(t) == 0:
 		return DevExample{}, errors.New("blank line; want one JSON object per line (JSON lines)")
 	case t[0] == '[':

@@ -11,6 +11,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 )
 
 // Run files: the one reader and the one writer of the module (packages retrieval, eval, rocketqa and
@@ -339,7 +340,8 @@ func WriteRun(tsvPath, jsonPath string, qids []string, hits [][]Hit) error {
 }
 
 // ReadRunJSON reads a DuReader-retrieval prediction file {qid: [pid, ...]} keeping the file's qid order. Pids may
-// be JSON strings or numbers; hits carry the pids in file order with Score 0. Malformed JSON, a value that is not
+// be JSON strings or numbers; hits carry the pids in file order with Score 0. Malformed JSON (bytes that are not
+// UTF-8 included: encoding/json would read them as U+FFFD), a value that is not
 // a list of ids, or a repeated qid gives a *LineError naming the file and line.
 func ReadRunJSON(path string) (qids []string, hits [][]Hit, err error) {
 	b, err := os.ReadFile(path)
@@ -364,6 +366,13 @@ func ReadRunJSON(path string) (qids []string, hits [][]Hit, err error) {
 			return nil, at(dec.InputOffset(), "%v", err)
 		}
 		return t, nil
+	}
+	if !utf8.Valid(b) {
+		i := 0
+		for c, size := utf8.DecodeRune(b); c != utf8.RuneError || size > 1; c, size = utf8.DecodeRune(b[i:]) {
+			i += size
+		}
+		return nil, nil, at(int64(i), "not valid UTF-8")
 	}
 	if t, err := token(); err != nil {
 		return nil, nil, err
