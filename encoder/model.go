@@ -197,14 +197,14 @@ func FromStateDict(cfg *Config, sd map[string]safetensors.Tensor, file string, w
 		return nil, err
 	}
 	want := ExpectedShapes(cfg, withPooler)
+	// all of sd: encoder tensors the config has no place for (a layer past num_hidden_layers) are an error, not a
+	// truncated model; task heads are CheckShapes' to ignore
+	if err := CheckShapes(file, sd, want); err != nil {
+		return nil, err
+	}
 	sub := make(map[string]safetensors.Tensor, len(want))
 	for n := range want {
-		if t, ok := sd[n]; ok {
-			sub[n] = t
-		}
-	}
-	if err := CheckShapes(file, sub, want); err != nil {
-		return nil, err
+		sub[n] = sd[n]
 	}
 	m := &BERT{Cfg: cfg, byName: map[string]*torch.Tensor{}}
 	for _, n := range sortedNames(want) {

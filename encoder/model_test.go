@@ -265,3 +265,23 @@ func TestSaveLoadRoundTripAndPython(t *testing.T) {
 	require.Len(t, got, len(want), "python printed: %s", out)
 	require.NoError(t, closeto.Slices(got, want, parityTol), "[CLS] of the saved tower in PyTorch")
 }
+
+// TestFromStateDictRefusesExtraLayers: a checkpoint with more layers than its config.json asks for is refused,
+// naming the tensors left over, instead of loading as a truncated model (CheckShapes' "unexpected" list).
+func TestFromStateDictRefusesExtraLayers(t *testing.T) {
+	cfg, sd := loadTiny(t, "tiny_bert") // 2 layers
+	one := *cfg
+	one.NumHiddenLayers = 1
+	m, err := FromStateDict(&one, sd, "x.safetensors", true)
+	if m != nil {
+		m.Close()
+	}
+	require.Error(t, err)
+	require.ErrorContains(t, err, "x.safetensors: weights do not match the config")
+	require.ErrorContains(t, err, "unexpected (16): encoder.layer.1.")
+	// what an encoder does not use is still fine: a pooler it does not load, task heads
+	sd["classifier.weight"] = safetensors.F32("classifier.weight", []int64{2, 32}, make([]float32, 64))
+	m, err = FromStateDict(cfg, sd, "x.safetensors", false)
+	require.NoError(t, err)
+	m.Close()
+}
