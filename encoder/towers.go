@@ -323,6 +323,12 @@ func LoadDual(dir string) (*DualEncoder, *ModelInfo, error) {
 		q.Close()
 		return nil, nil, err
 	}
+	if q.Cfg.HiddenSize != p.Cfg.HiddenSize {
+		q.Close()
+		p.Close()
+		return nil, nil, fmt.Errorf("encoder: %s: the query tower has hidden_size %d (%s) but the passage tower %d (%s): their vectors are compared by dot product",
+			dir, q.Cfg.HiddenSize, filepath.Join(dir, QueryDir, ConfigFile), p.Cfg.HiddenSize, filepath.Join(dir, ParaDir, ConfigFile))
+	}
 	return NewDualEncoder(q, p), mi, nil
 }
 

@@ -117,3 +117,25 @@ func TestCopyFrom(t *testing.T) {
 	defer ds.Close()
 	require.EqualError(t, ds.CopyFrom(d1), "encoder: CopyFrom: shared towers false, destination true")
 }
+
+// TestLoadDualRefusesTowersOfDifferentWidths: a dual-encoder directory whose towers have different hidden sizes is
+// refused, naming both config files, instead of loading into a model whose query and passage vectors cannot be
+// compared (Matching's dot product read past the shorter vector, or scored only a prefix of the longer one).
+func TestLoadDualRefusesTowersOfDifferentWidths(t *testing.T) {
+	vocab := filepath.Join("testdata", "tiny_bert", "vocab.txt")
+	q := tinyBERT(t, false)
+	c := *q.Cfg
+	c.HiddenSize, c.IntermediateSize = 16, 32
+	p, err := NewBERT(&c, false)
+	require.NoError(t, err)
+	d := NewDualEncoder(q, p)
+	defer d.Close()
+	dir := filepath.Join(t.TempDir(), "de")
+	require.NoError(t, SaveDual(dir, d, ModelInfo{QMaxSeqLen: 8, PMaxSeqLen: 16}, vocab))
+	d2, _, err := LoadDual(dir)
+	if d2 != nil {
+		d2.Close()
+	}
+	require.EqualError(t, err, "encoder: "+dir+": the query tower has hidden_size 32 ("+filepath.Join(dir, QueryDir, ConfigFile)+
+		") but the passage tower 16 ("+filepath.Join(dir, ParaDir, ConfigFile)+"): their vectors are compared by dot product")
+}
