@@ -103,6 +103,14 @@ func Load(dir string, o LoadOptions) (*Model, error) {
 		if err != nil {
 			return nil, err
 		}
+		paraDir := encoder.ParaDir
+		if d.Shared {
+			paraDir = encoder.QueryDir
+		}
+		if err := typesFit(filepath.Join(dir, paraDir), d.Para.Cfg, 2, "passages ([CLS] title [SEP] paragraph [SEP])"); err != nil {
+			d.Close()
+			return nil, err
+		}
 		if m.Tok, err = TokenizerFor(filepath.Join(dir, encoder.QueryDir, "vocab.txt"), *info); err != nil {
 			d.Close()
 			return nil, err
@@ -115,6 +123,14 @@ func Load(dir string, o LoadOptions) (*Model, error) {
 		if err != nil {
 			return nil, err
 		}
+		types, what := 2, "query-passage pairs"
+		if info.MatchTypes {
+			types, what = 4, "query-passage pairs with match_token_types"
+		}
+		if err := typesFit(dir, c.Enc.Cfg, types, what); err != nil {
+			c.Close()
+			return nil, err
+		}
 		if m.Tok, err = TokenizerFor(filepath.Join(dir, "vocab.txt"), *info); err != nil {
 			c.Close()
 			return nil, err
@@ -124,6 +140,17 @@ func Load(dir string, o LoadOptions) (*Model, error) {
 			TokenBudget: o.TokenBudget, Device: o.Device, BF16: o.BF16}
 	}
 	return m, nil
+}
+
+// typesFit refuses, before any input is encoded, a tower (model directory dir) whose token type table has fewer
+// than types rows, the token types that inputs of kind what carry (libtorch would only say "index out of range
+// in self" at the first batch).
+func typesFit(dir string, cfg *encoder.Config, types int, what string) error {
+	if cfg.TypeVocabSize < types {
+		return fmt.Errorf("rocketqa: %s: type_vocab_size %d, but %s use token types 0..%d",
+			filepath.Join(dir, encoder.ConfigFile), cfg.TypeVocabSize, what, types-1)
+	}
+	return nil
 }
 
 // loadOn reads the model in dir with load and moves it to dev; on failure nothing stays allocated.

@@ -194,3 +194,36 @@ func TestLoadBothKindsAndDeviceFailure(t *testing.T) {
 		}
 	}
 }
+
+// TestLoadRefusesTooFewTokenTypes: Load refuses, naming the config.json, a model whose token type table lacks the
+// types its inputs carry (passages and pairs use types 0 and 1; match_token_types 0..3), instead of loading and
+// failing at the first batch with libtorch's "index out of range in self".
+func TestLoadRefusesTooFewTokenTypes(t *testing.T) {
+	c := *tinytest.Config(t, false)
+	c.TypeVocabSize = 1
+	q, err := encoder.NewBERT(&c, false)
+	require.NoError(t, err)
+	d := encoder.NewDualEncoder(q, q)
+	defer d.Close()
+	de := filepath.Join(t.TempDir(), "de")
+	require.NoError(t, encoder.SaveDual(de, d, encoder.ModelInfo{QMaxSeqLen: 8, PMaxSeqLen: 16}, tinytest.Vocab(t)))
+	_, err = Load(de, LoadOptions{})
+	require.EqualError(t, err, "rocketqa: "+filepath.Join(de, encoder.QueryDir, encoder.ConfigFile)+
+		": type_vocab_size 1, but passages ([CLS] title [SEP] paragraph [SEP]) use token types 0..1")
+
+	c.TypeVocabSize = 2
+	enc, err := encoder.NewBERT(&c, true)
+	require.NoError(t, err)
+	ce, err := encoder.NewCrossEncoder(enc, encoder.HeadV1)
+	require.NoError(t, err)
+	defer ce.Close()
+	dir := filepath.Join(t.TempDir(), "ce")
+	require.NoError(t, encoder.SaveCross(dir, ce, encoder.ModelInfo{MaxSeqLen: 16}, tinytest.Vocab(t)))
+	m, err := Load(dir, LoadOptions{})
+	require.NoError(t, err, "two types serve plain pairs")
+	m.Close()
+	require.NoError(t, encoder.SaveCross(dir, ce, encoder.ModelInfo{MaxSeqLen: 16, MatchTypes: true}, tinytest.Vocab(t)))
+	_, err = Load(dir, LoadOptions{})
+	require.EqualError(t, err, "rocketqa: "+filepath.Join(dir, encoder.ConfigFile)+
+		": type_vocab_size 2, but query-passage pairs with match_token_types use token types 0..3")
+}
