@@ -1,6 +1,7 @@
 package encoder
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -329,7 +330,33 @@ func LoadDual(dir string) (*DualEncoder, *ModelInfo, error) {
 		return nil, nil, fmt.Errorf("encoder: %s: the query tower has hidden_size %d (%s) but the passage tower %d (%s): their vectors are compared by dot product",
 			dir, q.Cfg.HiddenSize, filepath.Join(dir, QueryDir, ConfigFile), p.Cfg.HiddenSize, filepath.Join(dir, ParaDir, ConfigFile))
 	}
+	if err := sameVocab(filepath.Join(dir, QueryDir, VocabFile), filepath.Join(dir, ParaDir, VocabFile)); err != nil {
+		q.Close()
+		p.Close()
+		return nil, nil, err
+	}
 	return NewDualEncoder(q, p), mi, nil
+}
+
+// sameVocab refuses a passage tower whose vocab.txt (pv) differs from the query tower's (qv): both towers are fed
+// by one tokenizer, the query tower's, so passages would be tokenized with a vocabulary their tower was not
+// trained with. A passage tower without a vocab.txt is fine.
+func sameVocab(qv, pv string) error {
+	pb, err := os.ReadFile(pv)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("encoder: %w", err)
+	}
+	qb, err := os.ReadFile(qv)
+	if err != nil {
+		return fmt.Errorf("encoder: %w", err)
+	}
+	if !bytes.Equal(qb, pb) {
+		return fmt.Errorf("encoder: %s differs from %s: both towers are fed by one tokenizer (the query tower's), so the towers must share a vocabulary", pv, qv)
+	}
+	return nil
 }
 
 // SaveCross writes a cross-encoder as one HuggingFace directory (encoder weights + classifier.*, loadable as

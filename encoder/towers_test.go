@@ -1,7 +1,9 @@
 package encoder
 
 import (
+	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -138,4 +140,31 @@ func TestLoadDualRefusesTowersOfDifferentWidths(t *testing.T) {
 	}
 	require.EqualError(t, err, "encoder: "+dir+": the query tower has hidden_size 32 ("+filepath.Join(dir, QueryDir, ConfigFile)+
 		") but the passage tower 16 ("+filepath.Join(dir, ParaDir, ConfigFile)+"): their vectors are compared by dot product")
+}
+
+// TestLoadDualRefusesTowersOfDifferentVocabularies: both towers are fed by the query tower's tokenizer, so a
+// passage tower with a vocab.txt of its own that differs is refused, naming both files, instead of encoding
+// passages with ids of a vocabulary it was not trained with. A passage tower without vocab.txt still loads.
+func TestLoadDualRefusesTowersOfDifferentVocabularies(t *testing.T) {
+	q, p := tinyBERT(t, false), tinyBERT(t, false)
+	d := NewDualEncoder(q, p)
+	defer d.Close()
+	dir := filepath.Join(t.TempDir(), "de")
+	require.NoError(t, SaveDual(dir, d, ModelInfo{QMaxSeqLen: 8, PMaxSeqLen: 16}, filepath.Join("testdata", "tiny_bert", "vocab.txt")))
+	pv := filepath.Join(dir, ParaDir, VocabFile)
+	b, err := os.ReadFile(pv)
+	require.NoError(t, err)
+	lines := strings.Split(string(b), "\n")
+	lines[10], lines[11] = lines[11], lines[10] // same size, two ids swapped
+	require.NoError(t, os.WriteFile(pv, []byte(strings.Join(lines, "\n")), 0o644))
+	d2, _, err := LoadDual(dir)
+	if d2 != nil {
+		d2.Close()
+	}
+	require.EqualError(t, err, "encoder: "+pv+" differs from "+filepath.Join(dir, QueryDir, VocabFile)+
+		": both towers are fed by one tokenizer (the query tower's), so the towers must share a vocabulary")
+	require.NoError(t, os.Remove(pv))
+	d2, _, err = LoadDual(dir)
+	require.NoError(t, err)
+	d2.Close()
 }
