@@ -1,12 +1,13 @@
 package encoder
 
 import (
-	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
+	"strings"
 
 	"github.com/rocketqa-go/rocketqa/safetensors"
 	"github.com/rocketqa-go/rocketqa/torch"
@@ -353,10 +354,23 @@ func sameVocab(qv, pv string) error {
 	if err != nil {
 		return fmt.Errorf("encoder: %w", err)
 	}
-	if !bytes.Equal(qb, pb) {
+	if !slices.Equal(vocabTokens(qb), vocabTokens(pb)) {
 		return fmt.Errorf("encoder: %s differs from %s: both towers are fed by one tokenizer (the query tower's), so the towers must share a vocabulary", pv, qv)
 	}
 	return nil
+}
+
+// vocabTokens are the tokens of a vocab.txt, one a line, as the tokenizer reads them: line endings (LF or CRLF)
+// and trailing blank lines do not count.
+func vocabTokens(b []byte) []string {
+	lines := strings.Split(string(b), "\n")
+	for i, l := range lines {
+		lines[i] = strings.TrimSuffix(l, "\r")
+	}
+	for len(lines) > 0 && lines[len(lines)-1] == "" {
+		lines = lines[:len(lines)-1]
+	}
+	return lines
 }
 
 // SaveCross writes a cross-encoder as one HuggingFace directory (encoder weights + classifier.*, loadable as

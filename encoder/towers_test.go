@@ -163,6 +163,11 @@ func TestLoadDualRefusesTowersOfDifferentVocabularies(t *testing.T) {
 	}
 	require.EqualError(t, err, "encoder: "+pv+" differs from "+filepath.Join(dir, QueryDir, VocabFile)+
 		": both towers are fed by one tokenizer (the query tower's), so the towers must share a vocabulary")
+	// the same tokens with CRLF line endings are the same vocabulary
+	require.NoError(t, os.WriteFile(pv, []byte(strings.ReplaceAll(string(b), "\n", "\r\n")), 0o644))
+	d2, _, err = LoadDual(dir)
+	require.NoError(t, err)
+	d2.Close()
 	require.NoError(t, os.Remove(pv))
 	d2, _, err = LoadDual(dir)
 	require.NoError(t, err)
