@@ -460,8 +460,12 @@ func Run(ctx context.Context, task Task, o Options) (*Result, error) {
 		}
 	}
 	res.Steps = total
-	if err := evaluate(total); err != nil {
-		return nil, err
+	// a checkpoint of the last step is written after its evaluation: a finished run started again is not evaluated
+	// (nor its eval line written) a second time
+	if start < total {
+		if err := evaluate(total); err != nil {
+			return nil, err
+		}
 	}
 	if err := saveCheckpoint(o, task, opt, rank, rc, mkState(total, res.LastLoss, res, o, total, world, rc)); err != nil {
 		return nil, err

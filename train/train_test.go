@@ -355,3 +355,32 @@ func TestFileIdentityOfNonRegularFiles(t *testing.T) {
 	require.NoError(t, err)
 	require.Contains(t, id, "size 4 sha256 ")
 }
+
+// TestRerunOfFinishedRun: starting a finished run again (same OutDir, same settings) resumes at its last step and
+// neither evaluates again nor appends to metrics.jsonl: before, the final evaluation ran a second time and wrote a
+// second eval line for the last step.
+func TestRerunOfFinishedRun(t *testing.T) {
+	dir := t.TempDir()
+	evals := 0
+	o := opts(dir, 8)
+	o.EvalEvery = 4
+	o.Eval = func(context.Context) (float64, map[string]float64, error) { evals++; return float64(evals), nil, nil }
+	res, err := run(t, newLinTask(t, 3), o)
+	require.NoError(t, err)
+	require.Equal(t, 2, evals)
+	require.Equal(t, 8, res.BestStep)
+	before, err := os.ReadFile(filepath.Join(dir, "metrics.jsonl"))
+	require.NoError(t, err)
+
+	res, err = run(t, newLinTask(t, 3), o)
+	require.NoError(t, err)
+	require.Equal(t, 8, res.Resumed)
+	require.Equal(t, 2, evals, "a finished run is not evaluated again")
+	require.Equal(t, 2.0, res.Best)
+	require.Equal(t, 8, res.BestStep)
+	require.Equal(t, filepath.Join(dir, "final"), res.FinalDir)
+	require.Equal(t, filepath.Join(dir, "best"), res.BestDir)
+	after, err := os.ReadFile(filepath.Join(dir, "metrics.jsonl"))
+	require.NoError(t, err)
+	require.Equal(t, string(before), string(after))
+}
