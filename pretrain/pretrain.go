@@ -15,15 +15,20 @@ package pretrain
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/binary"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"hash/fnv"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"strconv"
 
 	"github.com/rocketqa-go/rocketqa/dataset"
 	"github.com/rocketqa-go/rocketqa/encoder"
+	"github.com/rocketqa-go/rocketqa/rocketqa"
 	"github.com/rocketqa-go/rocketqa/safetensors"
 	"github.com/rocketqa-go/rocketqa/tokenizer"
 	"github.com/rocketqa-go/rocketqa/torch"
@@ -369,5 +374,46 @@ func Run(ctx context.Context, c Config) (*train.Result, error) {
 		return nil, err
 	}
 	defer t.Close()
-	return train.Run(ctx, t, c.Train)
+	o := c.Train
+	if o.Identity, err = identity(c, t); err != nil {
+		return nil, err
+	}
+	return train.Run(ctx, t, o)
+}
+
+// identity is what a pre-training run's checkpoints belong to (train.Options.Identity), so that a run with other
+// settings does not resume them: where the model comes from (rocketqa.InitSpec.RunIdentity), the collection, the
+// training sequences (a hash of their tokens: text, MaxLen, tokenisation and vocabulary) and the masking. The
+// caller's Train.Identity entries are kept.
+func identity(c Config, t *Task) (map[string]string, error) {
+	spec := rocketqa.InitSpec{Init: c.Init, Config: c.Config, Vocab: c.Vocab}
+	h := sha256.New()
+	var b [4]byte
+	for _, e := range t.Examples {
+		binary.LittleEndian.PutUint32(b[:], uint32(len(e.IDs)))
+		h.Write(b[:])
+		for _, v := range append(append([]int32(nil), e.IDs...), e.TypeIDs...) {
+			binary.LittleEndian.PutUint32(b[:], uint32(v))
+			h.Write(b[:])
+		}
+	}
+	maxLen := c.MaxLen
+	if maxLen == 0 {
+		maxLen = 128
+	}
+	id, err := spec.RunIdentity("pretrain", "", c.ForCN, c.Cased, map[string]string{
+		"max_len":   strconv.Itoa(maxLen),
+		"masking":   string(t.Masker.Mode),
+		"mask_prob": strconv.FormatFloat(t.Masker.Prob, 'g', -1, 64),
+		"sequences": fmt.Sprintf("%d sha256 %s", len(t.Examples), hex.EncodeToString(h.Sum(nil)))})
+	if err != nil {
+		return nil, err
+	}
+	if c.Collection != "" {
+		id["collection"], _ = filepath.Abs(c.Collection)
+	}
+	for k, v := range c.Train.Identity {
+		id[k] = v
+	}
+	return id, nil
 }

@@ -341,3 +341,42 @@ func TestVocabFIFOReadOnce(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, want, got)
 }
+
+// TestResumeRefusesOtherSettings: a checkpoint belongs to the pre-training run that wrote it; a run with another
+// masking, mask share or tokenisation is refused with the difference. Before, pretrain set no run identity and such
+// a run resumed the checkpoint silently, mixing two runs.
+func TestResumeRefusesOtherSettings(t *testing.T) {
+	torch.SetNumThreads(1)
+	f := writeFixture(t)
+	out := filepath.Join(f.dir, "out")
+	cfg := func(stop int) Config {
+		return Config{Passages: f.pool, Config: f.cfg, Vocab: f.vocab, MaxLen: 16, ForCN: true,
+			Train: train.Options{OutDir: out, MaxSteps: 6, BatchSize: 4, LR: 5e-3, Seed: 3,
+				SaveEvery: 2, LogEvery: 100, StopAfter: stop, Log: testWriter{t}}}
+	}
+	other := dataset.NewPassages() // as many sequences, another text
+	for i, s := range []string{"ls 列出目录的内容", "cp 复制目录", "目录 dir 列出", "文件 files 的内容 a b", "复制目录 cp ls"} {
+		require.NoError(t, other.Add(strconv.Itoa(i), "标题"+strconv.Itoa(i), s))
+	}
+	ctx := context.Background()
+	_, err := Run(ctx, cfg(2))
+	require.NoError(t, err)
+	for _, c := range []struct {
+		change func(*Config)
+		diff   string
+	}{
+		{func(c *Config) { c.MaskProb = 0.3 }, `mask_prob "0.15" there, "0.3" here`},
+		{func(c *Config) { c.Masking = Char }, `masking "wwm" there, "char" here`},
+		{func(c *Config) { c.Passages = other }, "sequences "},
+	} {
+		c2 := cfg(0)
+		c.change(&c2)
+		_, err := Run(ctx, c2)
+		require.Error(t, err, c.diff)
+		require.Contains(t, err.Error(), "belongs to another run")
+		require.Contains(t, err.Error(), c.diff)
+	}
+	res, err := Run(ctx, cfg(0))
+	require.NoError(t, err)
+	require.Equal(t, 2, res.Resumed)
+}
