@@ -64,7 +64,8 @@ func runTrainDE(ctx context.Context, args []string) error {
 	cfg.Device = dev
 	if cfg.Train.Identity, err = cfg.RunIdentity("train-de", cfg.TrainFile, cfg.ForCN, cfg.Cased, map[string]string{"q_len": strconv.Itoa(cfg.QMaxLen),
 		"p_len": strconv.Itoa(cfg.PMaxLen), "shared": strconv.FormatBool(cfg.Shared), "cross_batch": strconv.FormatBool(!cfg.NoCrossBatch),
-		"autocast": strconv.FormatBool(cfg.Autocast)}); err != nil {
+		"autocast": strconv.FormatBool(cfg.Autocast), "chunk_size": strconv.Itoa(cfg.ChunkSize), // dropout and padding follow the chunks
+		"grad_cache": strconv.FormatBool(cfg.GradCache)}); err != nil {
 		return err
 	}
 	if rank, world := rocketqa.RankWorld(pg); rank == 0 {

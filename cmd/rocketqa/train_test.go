@@ -52,3 +52,29 @@ func TestTrainRunIdentity(t *testing.T) {
 	_, err = os.Stat(filepath.Join(out, "checkpoints", "step-00000003"))
 	assert.True(t, os.IsNotExist(err))
 }
+
+// TestTrainChunkIsRunIdentity: --chunk and --grad-cache change a dual-encoder run's weights (dropout and padding
+// follow the chunks), so a resume with others is refused naming them. Before, train-de and train-pair resumed the
+// checkpoint with the new chunking and mixed two runs.
+func TestTrainChunkIsRunIdentity(t *testing.T) {
+	dir := t.TempDir()
+	f := writeFixture(t, dir)
+	for _, cmd := range [][]string{{"train-de"}, {"train-pair", "--stage", "finetune"}} {
+		out := filepath.Join(dir, cmd[0])
+		args := func(extra ...string) []string {
+			return append(append(cmd, "--train", f.dualTrain, "--out", out, "--max-steps", "2", "--batch", "4",
+				"--config", f.config, "--vocab", f.vocab, "--q-len", "16", "--p-len", "32", "--threads", "1"), extra...)
+		}
+		r := inproc(t, args()...)
+		require.Equal(t, 0, r.code, "%s", r)
+		r = inproc(t, args("--chunk", "2")...)
+		assert.Equal(t, 1, r.code, "%s", r)
+		assert.Contains(t, r.stderr, `chunk_size "0" there, "2" here`, cmd[0])
+		r = inproc(t, args("--grad-cache")...)
+		assert.Equal(t, 1, r.code, "%s", r)
+		assert.Contains(t, r.stderr, `grad_cache "false" there, "true" here`, cmd[0])
+		r = inproc(t, args()...)
+		require.Equal(t, 0, r.code, "%s", r)
+		assert.Contains(t, r.stderr, "resumed at step 2", cmd[0])
+	}
+}
