@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"path/filepath"
 	"sort"
@@ -406,7 +407,17 @@ func (m *metricsFile) write(rec map[string]any) {
 	if m.w == nil {
 		return
 	}
-	b, _ := json.Marshal(rec)
+	for k, v := range rec {
+		// JSON has no NaN or infinity (json.Marshal fails on them): such a value (an evaluation scoring NaN,
+		// an infinite gradient norm) is written as null, so that the step keeps its line
+		if f, ok := v.(float64); ok && (math.IsNaN(f) || math.IsInf(f, 0)) {
+			rec[k] = nil
+		}
+	}
+	b, err := json.Marshal(rec)
+	if err != nil {
+		return
+	}
 	m.w.Write(append(b, '\n'))
 	m.w.Flush()
 }

@@ -3,6 +3,7 @@ package train
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"math"
 	"math/rand/v2"
@@ -383,4 +384,36 @@ func TestRerunOfFinishedRun(t *testing.T) {
 	after, err := os.ReadFile(filepath.Join(dir, "metrics.jsonl"))
 	require.NoError(t, err)
 	require.Equal(t, string(before), string(after))
+}
+
+// TestMetricsOfNaNEval: an evaluation that scores NaN (or reports a non-finite metric) still gets its line in
+// metrics.jsonl, with null for the value JSON cannot hold, and does not stay the best model once a real score comes.
+// Before, json.Marshal failed on the NaN and an empty line was written instead of the step's record.
+func TestMetricsOfNaNEval(t *testing.T) {
+	dir := t.TempDir()
+	evals := 0
+	o := opts(dir, 8)
+	o.EvalEvery = 4
+	o.Eval = func(context.Context) (float64, map[string]float64, error) {
+		evals++
+		if evals == 1 {
+			return math.NaN(), map[string]float64{"recall": math.Inf(1)}, nil
+		}
+		return 0.5, map[string]float64{"recall": 0.25}, nil
+	}
+	res, err := run(t, newLinTask(t, 3), o)
+	require.NoError(t, err)
+	require.Equal(t, 0.5, res.Best)
+	require.Equal(t, 8, res.BestStep)
+	b, err := os.ReadFile(filepath.Join(dir, "metrics.jsonl"))
+	require.NoError(t, err)
+	var evalLines []string
+	for _, l := range strings.Split(strings.TrimSuffix(string(b), "\n"), "\n") {
+		var rec map[string]any
+		require.NoError(t, json.Unmarshal([]byte(l), &rec), "line %q", l)
+		if _, ok := rec["eval"]; ok {
+			evalLines = append(evalLines, l)
+		}
+	}
+	require.Equal(t, []string{`{"eval":null,"recall":null,"step":4}`, `{"eval":0.5,"recall":0.25,"step":8}`}, evalLines)
 }
