@@ -10,6 +10,7 @@ import (
 
 	"github.com/rocketqa-go/rocketqa/dataset"
 	"github.com/rocketqa-go/rocketqa/encoder"
+	"github.com/rocketqa-go/rocketqa/internal/dirlock"
 	"github.com/rocketqa-go/rocketqa/rocketqa"
 	"github.com/rocketqa-go/rocketqa/train"
 )
@@ -110,11 +111,21 @@ func (c Config) settings() settings {
 }
 
 // claim records the stage's settings in dir, or checks them against an earlier run's, so that a rerun resumes
-// only the same stage and loss.
+// only the same stage and loss. With Dual.Train.NoResume (the earlier run is moved aside) rank 0 records them
+// over the earlier run's, holding dir's lock so as not to overwrite those of a run still training there.
 func (c Config) claim(dir string) error {
 	want := c.settings()
 	path := filepath.Join(dir, settingsFile)
-	if b, err := os.ReadFile(path); err == nil {
+	if c.Dual.Train.NoResume {
+		if pg := c.Dual.Train.PG; pg != nil && pg.Rank() != 0 {
+			return nil
+		}
+		lock, err := dirlock.Acquire(dir, "train-pair")
+		if err != nil {
+			return fmt.Errorf("pair: %w", err)
+		}
+		defer lock.Release()
+	} else if b, err := os.ReadFile(path); err == nil {
 		var got settings
 		if err := json.Unmarshal(b, &got); err != nil {
 			return fmt.Errorf("pair: %s: %w", path, err)
@@ -149,7 +160,7 @@ func (c Config) DualConfig() rocketqa.DualConfig {
 }
 
 // Train runs one stage. A rerun into the same Dual.Train.OutDir resumes from its last checkpoint (the train
-// package's exact resume); one with another stage, alpha or training file is refused.
+// package's exact resume); one with another stage, alpha or training file is refused, unless Dual.Train.NoResume.
 func Train(ctx context.Context, c Config) (*train.Result, error) {
 	if err := c.Check(); err != nil {
 		return nil, err

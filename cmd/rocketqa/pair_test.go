@@ -44,3 +44,29 @@ func TestTrainPair(t *testing.T) {
 		assert.Contains(t, r.stderr, c.want)
 	}
 }
+
+// TestTrainPairNoResume: --no-resume starts a stage over in an --out that holds a run of other settings (stage,
+// alpha, training file), moving the earlier run aside, as it does for the other training commands. Before, the
+// earlier run's pair.json refused it ("holds a run with other settings").
+func TestTrainPairNoResume(t *testing.T) {
+	dir := t.TempDir()
+	f := writeFixture(t, dir)
+	out := filepath.Join(dir, "pair")
+	args := func(stage string, extra ...string) []string {
+		return append([]string{"train-pair", "--stage", stage, "--train", f.dualTrain, "--config", f.config, "--vocab", f.vocab,
+			"--out", out, "--q-len", "16", "--p-len", "32", "--threads", "1", "--batch", "4", "--max-steps", "2"}, extra...)
+	}
+	r := inproc(t, args("finetune")...)
+	require.Equal(t, 0, r.code, "%s", r)
+	r = inproc(t, args("pretrain")...)
+	assert.Equal(t, 1, r.code, "%s", r)
+	assert.Contains(t, r.stderr, "other settings")
+	r = inproc(t, args("pretrain", "--no-resume")...)
+	require.Equal(t, 0, r.code, "%s", r)
+	assert.Contains(t, r.stderr, "moved the earlier run's checkpoints")
+	r = inproc(t, args("pretrain")...)
+	require.Equal(t, 0, r.code, "%s", r)
+	assert.Contains(t, r.stderr, "resumed at step 2")
+	r = inproc(t, args("finetune")...)
+	assert.Equal(t, 1, r.code, "%s", r)
+}
