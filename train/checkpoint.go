@@ -348,6 +348,9 @@ func loadCheckpoint(dir string, task Task, opt Optimizer, rank int, rc runCtx) (
 	if err := checkRun(dir, &st, rc); err != nil {
 		return nil, err
 	}
+	if total, _ := strconv.Atoi(rc.id["total_steps"]); st.Step < 0 || st.Step > total {
+		return nil, fmt.Errorf("%s: step %d is not in [0, %d]", filepath.Join(dir, "state.json"), st.Step, total)
+	}
 	if err := task.LoadModel(filepath.Join(dir, "model")); err != nil {
 		return nil, fmt.Errorf("load the model: %w", err)
 	}

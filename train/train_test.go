@@ -417,3 +417,24 @@ func TestMetricsOfNaNEval(t *testing.T) {
 	}
 	require.Equal(t, []string{`{"eval":null,"recall":null,"step":4}`, `{"eval":0.5,"recall":0.25,"step":8}`}, evalLines)
 }
+
+// TestResumeRefusesBadStep: a checkpoint whose state.json holds a step outside [0, the run's steps] (edited or
+// damaged) is refused naming the file. Before, a negative step panicked in Batches (slice bounds out of range).
+func TestResumeRefusesBadStep(t *testing.T) {
+	for _, step := range []int{-1, 9} {
+		dir := t.TempDir()
+		o := opts(dir, 8)
+		o.StopAfter = 4
+		_, err := run(t, newLinTask(t, 3), o)
+		require.NoError(t, err)
+		p := filepath.Join(Latest(dir), "state.json")
+		b, err := os.ReadFile(p)
+		require.NoError(t, err)
+		require.NoError(t, os.WriteFile(p, []byte(strings.Replace(string(b), `"step": 4,`, `"step": `+strconv.Itoa(step)+`,`, 1)), 0o644))
+		o.StopAfter = 0
+		_, err = run(t, newLinTask(t, 3), o)
+		require.Error(t, err)
+		require.Contains(t, err.Error(), p)
+		require.Contains(t, err.Error(), "step "+strconv.Itoa(step)+" is not in [0, 8]")
+	}
+}
