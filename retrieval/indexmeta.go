@@ -60,19 +60,9 @@ func shardSums(shards []string) ([]shardSum, error) {
 // the first shard that differs (re-encoded by another model, of another collection, or not given in that
 // order). An index without a meta file, or with one of an older version that records no shards, is not checked.
 func CheckBuiltFrom(indexPath string, shards []string) error {
-	b, err := os.ReadFile(MetaPath(indexPath))
-	if errors.Is(err, fs.ErrNotExist) {
-		return nil
-	}
-	if err != nil {
-		return fmt.Errorf("retrieval: %w", err)
-	}
-	var m indexMeta
-	if err := json.Unmarshal(dataset.StripBOM(b), &m); err != nil || m.Format != indexMetaFormat {
-		return fmt.Errorf("retrieval: %s: not an index meta file of format %s (%v); rebuild the index (rocketqa index --force)", MetaPath(indexPath), indexMetaFormat, err)
-	}
-	if m.Source == nil {
-		return nil
+	m, err := readIndexMeta(indexPath)
+	if err != nil || m == nil || m.Source == nil {
+		return err
 	}
 	got, err := shardSums(shards)
 	if err != nil {
@@ -149,21 +139,30 @@ func writeIndexMeta(indexPath string, rows int64, dim int, src []shardSum) error
 	})
 }
 
+// readIndexMeta reads MetaPath(indexPath), or returns nil for an index without one (built by an older version).
+func readIndexMeta(indexPath string) (*indexMeta, error) {
+	b, err := os.ReadFile(MetaPath(indexPath))
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("retrieval: %w", err)
+	}
+	var m indexMeta
+	dec := json.NewDecoder(bytes.NewReader(dataset.StripBOM(b)))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&m); err != nil || m.Format != indexMetaFormat {
+		return nil, fmt.Errorf("retrieval: %s: not an index meta file of format %s (%v); rebuild the index (rocketqa index --force)", MetaPath(indexPath), indexMetaFormat, err)
+	}
+	return &m, nil
+}
+
 // checkIndexMeta verifies that indexPath, its .pids file and its meta file belong together. An index without a
 // meta file (built by an older version) is not checked.
 func checkIndexMeta(indexPath string, ix *Index, pids int) error {
-	b, err := os.ReadFile(MetaPath(indexPath))
-	if errors.Is(err, fs.ErrNotExist) {
-		return nil
-	}
-	if err != nil {
-		return fmt.Errorf("retrieval: %w", err)
-	}
-	var want indexMeta
-	dec := json.NewDecoder(bytes.NewReader(dataset.StripBOM(b)))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&want); err != nil || want.Format != indexMetaFormat {
-		return fmt.Errorf("retrieval: %s: not an index meta file of format %s (%v); rebuild the index (rocketqa index --force)", MetaPath(indexPath), indexMetaFormat, err)
+	want, err := readIndexMeta(indexPath)
+	if err != nil || want == nil {
+		return err
 	}
 	got, err := makeIndexMeta(indexPath, int64(pids), ix.Dim())
 	if err != nil {
