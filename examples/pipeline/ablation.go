@@ -60,6 +60,9 @@ func (r *runner) pretrain(ctx context.Context, vocabSize int, vocab string) (str
 	if dir == "" {
 		dir = r.path(pretrainDirName(r.p.pretrain))
 	}
+	if err := checkSettings(dir, "-pretrain-dir", r.pretrainSettings()); err != nil {
+		return "", err
+	}
 	mlm := func(dir string) (string, error) {
 		o := demo.DefaultPretrain()
 		o.Dir, o.Passages, o.Vocab, o.VocabSize, o.Device = dir, r.collection, vocab, vocabSize, r.dev

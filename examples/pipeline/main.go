@@ -250,6 +250,9 @@ func (r *runner) run(ctx context.Context) error {
 	if r.seed == 0 {
 		r.seed = 1
 	}
+	if err := checkSettings(r.out, "-out", r.settings()); err != nil {
+		return err
+	}
 	r.labelled, r.unlabelled = all.Split(r.p.labelledShare, 1)
 	r.unlabelledText = all.Text
 	if r.unlabelledFile != "" {

@@ -160,3 +160,46 @@ func TestMixInRandomCleansUpOnFailure(t *testing.T) {
 		t.Errorf("left behind: %s", e.Name())
 	}
 }
+
+// TestRerunWithOtherSettingsRefused: a work directory made with some settings is refused, with the differences,
+// by a run with others (here another encoder depth), before any stage runs; the variants of steps 3-4 (their
+// outputs have names of their own) and the same settings go on. Before, every stage whose files existed was
+// skipped, so the rerun silently reported the old models under the new settings.
+func TestRerunWithOtherSettingsRefused(t *testing.T) {
+	data := t.TempDir()
+	for _, f := range []struct{ path, text string }{
+		{"passage-collection/part-00", "-\t\t甲乙丙丁\t0\n-\t\t戊己庚辛\t1\n"},
+		{"passage-collection/passage2id.map.json", `{"0": "p0", "1": "p1"}`},
+		{"train/dual.train.tsv", "甲乙\t-\t甲乙丙丁\t-\t戊己庚辛\t0\n"},
+	} {
+		require.NoError(t, os.MkdirAll(filepath.Dir(filepath.Join(data, f.path)), 0o755))
+		require.NoError(t, os.WriteFile(filepath.Join(data, f.path), []byte(f.text), 0o644))
+	}
+	out := t.TempDir()
+	made := &runner{p: presets["small"], data: data, out: out, seed: 1}
+	require.NoError(t, checkSettings(out, "-out", made.settings()))
+
+	deeper := &runner{p: presets["small"], data: data, out: out, dev: torch.CPU}
+	deeper.p.layers = 4
+	err := deeper.run(context.Background())
+	require.Error(t, err)
+	require.Contains(t, err.Error(), `layers "2" there, "4" here`)
+	require.Contains(t, err.Error(), "give another -out")
+	entries, err := os.ReadDir(out)
+	require.NoError(t, err)
+	for _, e := range entries {
+		require.Contains(t, []string{settingsFile, "data"}, e.Name(), "nothing ran")
+	}
+
+	variant := &runner{p: presets["small"], data: data, out: out, seed: 1}
+	variant.p.sampleNegatives, variant.p.mixRandom, variant.p.laterFromMD0 = true, true, true
+	require.NoError(t, checkSettings(out, "-out", variant.settings()), "variants share the directory")
+	other := &runner{p: presets["small"], data: data, out: out, seed: 2}
+	require.ErrorContains(t, checkSettings(out, "-out", other.settings()), `seed "1" there, "2" here`)
+
+	cache := t.TempDir()
+	require.NoError(t, checkSettings(cache, "-pretrain-dir", made.pretrainSettings()))
+	wider := &runner{p: presets["small"], data: data}
+	wider.p.initStd = 0.02
+	require.ErrorContains(t, checkSettings(cache, "-pretrain-dir", wider.pretrainSettings()), `initStd "0.1" there, "0.02" here`)
+}
