@@ -59,20 +59,25 @@ type ceRow struct {
 }
 
 // LoadCandidates merges a dual-encoder run (TSV "qid \t pid \t rank [\t score]", e.g. res.top1000) with a
-// cross-encoder-scored run of its top ranks (TSV "qid \t pid \t rank \t score" where score is the CE score, e.g.
-// the CE's probability of relevance) into per-query candidates. Candidates carry the dual-encoder ranks and come
+// cross-encoder-scored run of its top ranks (TSV "qid \t pid \t rank \t score" where score is the CE's probability
+// of relevance, in [0, 1], which the thresholds of Mine, Augment and jointtrain.BuildLists are for) into per-query
+// candidates. Candidates carry the dual-encoder ranks and come
 // sorted by them; those the CE run names are Scored with its score (stored as float32). The CE run's rank column is
 // checked but not used: its rows are matched by (qid, pid). The qids come back in order of first appearance in the
 // dual-encoder run.
 //
 // Errors name the file and line: a malformed line, a rank or pid repeated for one query of the dual-encoder run, a
-// CE row repeated, and a CE row whose qid or pid is missing from the dual-encoder run.
+// CE row repeated, a CE score outside [0, 1] (a logit), a CE row whose qid or pid is missing from the dual-encoder
+// run, and a run without lines.
 func LoadCandidates(ctx context.Context, deRun, ceRun string) (map[string][]Candidate, []string, error) {
 	// The CE run first: it is the small one (top 50 of each query).
 	ce := map[string][]ceRow{}
 	var ceQIDs []string
 	var lastQID string
 	err := scanRun(ctx, ceRun, true, func(lineNo int, l dataset.RunEntry) error {
+		if !(l.Score >= 0 && l.Score <= 1) {
+			return fmt.Errorf("denoise: %s:%d: CE score %g is outside [0, 1]: want the cross-encoder's probability of relevance (a v2-head cross-encoder's 'score' writes logits)", ceRun, lineNo, l.Score)
+		}
 		rows, ok := ce[l.QID]
 		if !ok {
 			ceQIDs = append(ceQIDs, l.QID)
@@ -82,6 +87,9 @@ func LoadCandidates(ctx context.Context, deRun, ceRun string) (map[string][]Cand
 	})
 	if err != nil {
 		return nil, nil, err
+	}
+	if len(ceQIDs) == 0 {
+		return nil, nil, fmt.Errorf("denoise: %s: the cross-encoder run has no lines", ceRun)
 	}
 
 	// The dual-encoder run.

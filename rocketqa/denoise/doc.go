@@ -12,7 +12,8 @@
 // the score being the CE's probability of relevance, softmax p[1] in the official train_ce.py). The official
 // scripts keep the CE scores in a separate one-score-per-line file aligned with the top 50 of each query; here the
 // CE rows name their (qid, pid), which removes the alignment hazard. A top-K candidate without a CE score is never
-// taken by the CE filter.
+// taken by the CE filter. A CE score outside [0, 1] is an error naming its line: the thresholds are probabilities,
+// and a logit (what 'rocketqa score' writes for a v2-head cross-encoder) would pass them silently.
 //
 // LoadCandidates holds the whole run in memory, about 40 bytes per candidate (measured by BenchmarkLoadCandidates):
 // the full MS MARCO train run (about 500,000 queries x 1,000) needs about 20 GB; cutting the run to fewer ranks
