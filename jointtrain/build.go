@@ -40,7 +40,7 @@ func (s ListStats) String() string {
 // M−1 negatives drawn at random from the dual encoder's top TopN, positives and additional positives excluded),
 // then the denoised lists (negatives only among the top TopN with a cross-encoder score below NegThreshold;
 // queries without a positive take their best-scored candidate above PosThreshold as the positive). A query with
-// too few candidates is skipped and counted. in is what 'rocketqa mine' reads (a DE run, its CE scores, query
+// too few candidates is skipped and counted. PosThreshold must not be below NegThreshold. in is what 'rocketqa mine' reads (a DE run, its CE scores, query
 // texts, positives, passages).
 func BuildLists(in denoise.MineInput, o ListOptions, out string) (ListStats, error) {
 	var st ListStats
@@ -58,6 +58,9 @@ func BuildLists(in denoise.MineInput, o ListOptions, out string) (ListStats, err
 	}
 	if o.Seed == 0 {
 		o.Seed = 1
+	}
+	if o.PosThreshold < o.NegThreshold { // else a pseudo-positive could also be drawn as a negative of its list
+		return st, fmt.Errorf("jointtrain: PosThreshold %g is below NegThreshold %g", o.PosThreshold, o.NegThreshold)
 	}
 	if o.TopN < o.M-1 {
 		return st, fmt.Errorf("jointtrain: top %d candidates cannot give %d negatives per list", o.TopN, o.M-1)

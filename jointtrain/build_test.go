@@ -62,3 +62,20 @@ func TestBuildLists(t *testing.T) {
 	_, err = BuildLists(in, ListOptions{M: 40, TopN: 50}, out)
 	require.ErrorContains(t, err, "no list of 40")
 }
+
+// TestBuildListsPseudoPositiveNeverANegative: a PosThreshold below NegThreshold would let an unlabelled query's
+// pseudo-positive also pass the negative filter and appear twice in its list, once labelled 0; it is refused.
+func TestBuildListsPseudoPositiveNeverANegative(t *testing.T) {
+	ps := dataset.NewPassages()
+	in := denoise.MineInput{QIDs: []string{"q1"}, Queries: map[string]string{"q1": "query q1"}, Positives: map[string][]string{},
+		Candidates: map[string][]denoise.Candidate{}, Passages: ps}
+	for r := 1; r <= 5; r++ {
+		pid := fmt.Sprintf("p%d", r)
+		require.NoError(t, ps.Add(pid, "", "text "+pid))
+		in.Candidates["q1"] = append(in.Candidates["q1"], denoise.Candidate{PID: pid, Rank: r, CEScore: 0.05 - float32(r)*0.001, Scored: true})
+	}
+	out := filepath.Join(t.TempDir(), "lists.tsv")
+	_, err := BuildLists(in, ListOptions{M: 5, TopN: 5, PosThreshold: 0.01, NegThreshold: 0.1}, out)
+	require.ErrorContains(t, err, "PosThreshold 0.01 is below NegThreshold 0.1")
+	require.NoFileExists(t, out)
+}
