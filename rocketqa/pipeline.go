@@ -22,12 +22,16 @@ type LabelledQueries struct {
 
 // QueriesFromDualTrain recovers labelled queries from a DuReader-style dual.train.tsv (which has no ids): each
 // distinct query becomes q<N> (first-appearance order), and its positive passages are found in pool by their text
-// (title + text). Lines whose positive is not in the pool are counted in missing.
+// (title + text): every pid of the pool with that title and text, in pool order. Lines whose positive is not in the
+// pool are counted in missing.
 func QueriesFromDualTrain(ctx context.Context, path string, pool *dataset.Passages) (lq *LabelledQueries, missing int, err error) {
-	byText := make(map[[2]string]string, pool.Len())
+	// every pid of a text: a passage the collection holds twice is the positive under both pids (one left out
+	// could be mined as a negative with the positive's very text)
+	byText := make(map[[2]string][]string, pool.Len())
 	for i := 0; i < pool.Len(); i++ {
 		p := pool.At(i)
-		byText[[2]string{p.Title, p.Text}] = p.PID
+		k := [2]string{p.Title, p.Text}
+		byText[k] = append(byText[k], p.PID)
 	}
 	exs, err := ReadDualExamples(ctx, path)
 	if err != nil {
@@ -43,13 +47,15 @@ func QueriesFromDualTrain(ctx context.Context, path string, pool *dataset.Passag
 			lq.QIDs = append(lq.QIDs, qid)
 			lq.Text[qid] = ex.Query
 		}
-		pid, ok := byText[[2]string{ex.PosTitle, ex.PosPara}]
+		pids, ok := byText[[2]string{ex.PosTitle, ex.PosPara}]
 		if !ok {
 			missing++
 			continue
 		}
-		if !slices.Contains(lq.Positives[qid], pid) {
-			lq.Positives[qid] = append(lq.Positives[qid], pid)
+		for _, pid := range pids {
+			if !slices.Contains(lq.Positives[qid], pid) {
+				lq.Positives[qid] = append(lq.Positives[qid], pid)
+			}
 		}
 	}
 	return lq, missing, nil

@@ -163,3 +163,22 @@ func TestIndexRerunOtherShards(t *testing.T) {
 	r = inproc(t, "index", "--emb", emb16, "--out", idx, "--force", "--threads", "1")
 	require.Equal(t, 0, r.code, "%s", r)
 }
+
+// TestQueriesDuplicatePassageText: a positive text the collection holds under two pids makes both positives, so
+// that neither can be mined as a negative of its own query.
+func TestQueriesDuplicatePassageText(t *testing.T) {
+	dir := t.TempDir()
+	coll := filepath.Join(dir, "coll")
+	require.NoError(t, os.MkdirAll(coll, 0o755))
+	write := func(path, s string) { require.NoError(t, os.WriteFile(path, []byte(s), 0o644)) }
+	write(filepath.Join(coll, "part-00"), "-\t\talpha text\t0\n-\t\tbeta text\t0\n-\t\talpha text\t0\n")
+	write(filepath.Join(coll, "passage2id.map.json"), `{"0": "pa", "1": "pb", "2": "pc"}`)
+	train := filepath.Join(dir, "dual.train.tsv")
+	write(train, "query one\t\talpha text\t\tbeta text\t0\n")
+	q, qr := filepath.Join(dir, "q.tsv"), filepath.Join(dir, "qrels.tsv")
+	r := inproc(t, "queries", "--train", train, "--collection", coll, "--out-queries", q, "--out-qrels", qr)
+	require.Equal(t, 0, r.code, "%s", r)
+	b, err := os.ReadFile(qr)
+	require.NoError(t, err)
+	assert.Equal(t, "q0\tpa\nq0\tpc\n", string(b))
+}
