@@ -2,6 +2,7 @@ package dataset
 
 import (
 	"bufio"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -151,6 +152,18 @@ func (a *AtomicFile) Abort() error {
 	name := a.tmp.Name()
 	a.tmp.Close()
 	return os.Remove(name)
+}
+
+// WriteJSONAtomic writes v as indented JSON (two spaces, a final newline) to path, atomically.
+func WriteJSONAtomic(path string, v any) error {
+	b, err := json.MarshalIndent(v, "", "  ")
+	if err != nil {
+		return err
+	}
+	return WriteFileAtomic(path, func(w *AtomicFile) error {
+		_, err := w.Write(append(b, '\n'))
+		return err
+	})
 }
 
 // WriteFileAtomic creates path with the bytes written by fill, atomically.

@@ -141,11 +141,7 @@ func (c Config) claim(dir string) error {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return fmt.Errorf("pair: %w", err)
 	}
-	b, _ := json.MarshalIndent(want, "", "  ")
-	return dataset.WriteFileAtomic(path, func(w *dataset.AtomicFile) error {
-		_, err := w.Write(append(b, '\n'))
-		return err
-	})
+	return dataset.WriteJSONAtomic(path, want)
 }
 
 // DualConfig returns the rocketqa configuration Train runs: c.Dual with one shared tower and PAIR's loss.

@@ -132,11 +132,7 @@ func writeIndexMeta(indexPath string, rows int64, dim int, src []shardSum) error
 		return err
 	}
 	m.Source = src
-	b, _ := json.MarshalIndent(m, "", "  ")
-	return dataset.WriteFileAtomic(MetaPath(indexPath), func(w *dataset.AtomicFile) error {
-		_, err := w.Write(append(b, '\n'))
-		return err
-	})
+	return dataset.WriteJSONAtomic(MetaPath(indexPath), m)
 }
 
 // readIndexMeta reads MetaPath(indexPath), or returns nil for an index without one (built by an older version).

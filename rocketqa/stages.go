@@ -252,11 +252,7 @@ func checkEncodeDir(outDir string, want EncodeSettings, write bool) error {
 		if !write {
 			return nil
 		}
-		js, _ := json.MarshalIndent(want, "", "  ")
-		return dataset.WriteFileAtomic(path, func(w *dataset.AtomicFile) error {
-			_, err := w.Write(append(js, '\n'))
-			return err
-		})
+		return dataset.WriteJSONAtomic(path, want)
 	}
 	if err != nil {
 		return err

@@ -69,11 +69,7 @@ func checkSettings(dir, flagName string, want map[string]string) error {
 		if err := os.MkdirAll(dir, 0o755); err != nil {
 			return err
 		}
-		out, _ := json.MarshalIndent(want, "", "  ")
-		return dataset.WriteFileAtomic(path, func(w *dataset.AtomicFile) error {
-			_, err := w.Write(append(out, '\n'))
-			return err
-		})
+		return dataset.WriteJSONAtomic(path, want)
 	}
 	if err != nil {
 		return err
