@@ -45,7 +45,7 @@ func runTrainPair(ctx context.Context, args []string) error {
 	if d.Train.Identity, err = d.RunIdentity("train-pair", d.TrainFile, d.ForCN, d.Cased, map[string]string{"stage": string(cfg.Stage),
 		"alpha": strconv.FormatFloat(cfg.Alpha, 'g', -1, 64), "q_len": strconv.Itoa(d.QMaxLen), "p_len": strconv.Itoa(d.PMaxLen),
 		"cross_batch": strconv.FormatBool(!d.NoCrossBatch), "autocast": strconv.FormatBool(d.Autocast),
-		"chunk_size": strconv.Itoa(d.ChunkSize), "grad_cache": strconv.FormatBool(d.GradCache)}); err != nil { // dropout and padding follow the chunks
+		"chunk_size": strconv.Itoa(d.ChunkSize), "grad_cache": strconv.FormatBool(d.GradCache), "dev": devIdentity(d.DevDir)}); err != nil { // dropout and padding follow the chunks
 		return err
 	}
 	if rank, world := rocketqa.RankWorld(pg); rank == 0 {

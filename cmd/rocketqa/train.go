@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"math"
+	"path/filepath"
 	"strconv"
 
 	"github.com/rocketqa-go/rocketqa/internal/cli"
@@ -65,7 +66,7 @@ func runTrainDE(ctx context.Context, args []string) error {
 	if cfg.Train.Identity, err = cfg.RunIdentity("train-de", cfg.TrainFile, cfg.ForCN, cfg.Cased, map[string]string{"q_len": strconv.Itoa(cfg.QMaxLen),
 		"p_len": strconv.Itoa(cfg.PMaxLen), "shared": strconv.FormatBool(cfg.Shared), "cross_batch": strconv.FormatBool(!cfg.NoCrossBatch),
 		"autocast": strconv.FormatBool(cfg.Autocast), "chunk_size": strconv.Itoa(cfg.ChunkSize), // dropout and padding follow the chunks
-		"grad_cache": strconv.FormatBool(cfg.GradCache)}); err != nil {
+		"grad_cache": strconv.FormatBool(cfg.GradCache), "dev": devIdentity(cfg.DevDir)}); err != nil {
 		return err
 	}
 	if rank, world := rocketqa.RankWorld(pg); rank == 0 {
@@ -136,4 +137,17 @@ func trainSummary(name string, res *train.Result, err error, pg *torch.ProcessGr
 		fmt.Fprintf(stdout, "best\t%s\n", res.BestDir)
 	}
 	return nil
+}
+
+// devIdentity is the --dev directory of a run identity (absolute; "" for none): the best model of a run is the best
+// on its dev set, so a resume that evaluates on another one would compare scores of two dev sets.
+func devIdentity(dir string) string {
+	if dir == "" {
+		return ""
+	}
+	abs, err := filepath.Abs(dir)
+	if err != nil {
+		return dir
+	}
+	return abs
 }

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"testing"
@@ -51,6 +52,31 @@ func TestTrainRunIdentity(t *testing.T) {
 	assert.Len(t, prev, 1)
 	_, err = os.Stat(filepath.Join(out, "checkpoints", "step-00000003"))
 	assert.True(t, os.IsNotExist(err))
+}
+
+// TestTrainDevIsRunIdentity: the --dev set is part of a run's identity (its best model is the best on that set), so
+// a resume evaluating on another dev set (or on none) is refused; the same --dev resumes. Before, the resume went
+// on and compared the new set's scores with the best of the old one.
+func TestTrainDevIsRunIdentity(t *testing.T) {
+	dir := t.TempDir()
+	f := writeFixture(t, dir)
+	other := filepath.Join(dir, "other-dev")
+	require.NoError(t, os.CopyFS(other, os.DirFS(f.data)))
+	for _, cmd := range [][]string{{"train-de"}, {"train-pair", "--stage", "finetune"}} {
+		out := filepath.Join(dir, cmd[0])
+		args := func(dev string) []string {
+			return append(cmd, "--train", f.dualTrain, "--out", out, "--max-steps", "2", "--batch", "4", "--dev", dev,
+				"--config", f.config, "--vocab", f.vocab, "--q-len", "16", "--p-len", "32", "--threads", "1")
+		}
+		r := inproc(t, args(f.data)...)
+		require.Equal(t, 0, r.code, "%s", r)
+		r = inproc(t, args(other)...)
+		assert.Equal(t, 1, r.code, "%s", r)
+		assert.Contains(t, r.stderr, fmt.Sprintf("dev %q there, %q here", f.data, other), cmd[0])
+		r = inproc(t, args(f.data)...)
+		require.Equal(t, 0, r.code, "%s", r)
+		assert.Contains(t, r.stderr, "resumed at step 2", cmd[0])
+	}
 }
 
 // TestTrainChunkIsRunIdentity: --chunk and --grad-cache change a dual-encoder run's weights (dropout and padding
