@@ -149,10 +149,14 @@ type candidate struct {
 
 // Search returns, for each of the row-major queries, the global top k hits over all shards (fewer if the
 // shards hold fewer vectors: each shard is asked for at most as many hits as it holds, so a huge k costs no
-// more than k = Ntotal).
+// more than k = Ntotal). A query with a NaN or infinite value is an error naming it: FAISS would return no
+// hits for it, or arbitrary ones with NaN or infinite scores, depending on the index type.
 func (s *ShardedIndex) Search(queries []float32, k int) ([][]Hit, error) {
 	if len(queries)%s.dim != 0 {
 		return nil, fmt.Errorf("retrieval: ShardedIndex.Search: got %d floats, not a multiple of dimension %d", len(queries), s.dim)
+	}
+	if i := NonFinite(queries); i >= 0 {
+		return nil, fmt.Errorf("retrieval: ShardedIndex.Search: query %d has value %v at dimension %d (a diverged model?)", i/s.dim, queries[i], i%s.dim)
 	}
 	if k <= 0 {
 		return nil, fmt.Errorf("retrieval: ShardedIndex.Search: k = %d must be positive", k)
@@ -201,6 +205,16 @@ func (s *ShardedIndex) Search(queries []float32, k int) ([][]Hit, error) {
 		out[q] = hits
 	}
 	return out, nil
+}
+
+// NonFinite returns the index of the first NaN or infinite value of v, or -1 if all are finite.
+func NonFinite(v []float32) int {
+	for i, x := range v {
+		if math.IsNaN(float64(x)) || math.IsInf(float64(x), 0) {
+			return i
+		}
+	}
+	return -1
 }
 
 // compareCandidates orders best score first (NaN last), then by shard, then by row.

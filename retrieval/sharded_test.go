@@ -3,6 +3,7 @@ package retrieval
 import (
 	"context"
 	"fmt"
+	"math"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
@@ -283,4 +284,30 @@ func TestShardedIndexBadInputs(t *testing.T) {
 	_, err = OpenShardedIndex(p)
 	require.ErrorContains(t, err, "x.faiss.pids:2")
 	require.Error(t, WritePIDs(PIDsPath(p), []string{"a\tb"}))
+}
+
+func TestShardedSearchRefusesNonFiniteQueries(t *testing.T) {
+	// FAISS returns no hits for a NaN query of a flat index (a query silently missing from the run) and
+	// arbitrary hits with infinite or NaN scores for others (HNSW, an infinite query on IP).
+	rng := rand.New(rand.NewPCG(31, 32))
+	const dim = 4
+	xb := randVecs(rng, 20, dim)
+	for _, factory := range []string{"Flat", "HNSW8"} {
+		ix, err := NewIndex(dim, factory, InnerProduct)
+		require.NoError(t, err)
+		require.NoError(t, ix.Add(xb))
+		sh, err := NewShardedIndex([]*Index{ix}, [][]string{pidsN("p", 20)})
+		require.NoError(t, err)
+		for _, bad := range []float32{float32(math.NaN()), float32(math.Inf(1)), float32(math.Inf(-1))} {
+			q := randVecs(rng, 3, dim)
+			q[dim+2] = bad
+			_, err := sh.Search(q, 5)
+			require.ErrorContains(t, err, fmt.Sprintf("query 1 has value %v at dimension 2", bad), factory)
+		}
+		hits, err := sh.Search(randVecs(rng, 2, dim), 5)
+		require.NoError(t, err)
+		require.Len(t, hits[1], 5)
+		require.NoError(t, sh.Close())
+	}
+	assert.Equal(t, -1, NonFinite([]float32{0, 1, -math.MaxFloat32}))
 }
