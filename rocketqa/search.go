@@ -34,13 +34,17 @@ func (o *SearchOptions) defaults(ix *retrieval.ShardedIndex) {
 // Search encodes the queries with the query tower chunk by chunk, retrieves the top passages of each from ix
 // (merged over its shards by score) and hands them to emit in query order, so that a run of millions of queries is
 // written as it is searched (emit is typically a dataset.RunWriter's Write). An empty query text is an error
-// naming its qid, as is a query length beyond the model's positions or vectors of another dimension than the
-// index's. It returns the number of passages per query it used (TopK clamped to the index size).
+// naming its qid, as is a query length beyond the model's positions, a query vector with a NaN or infinite value,
+// or a query encoder of another dimension than the index's (refused before any query is encoded). It returns the
+// number of passages per query it used (TopK clamped to the index size).
 func Search(ctx context.Context, emb *encoder.Embedder, ix *retrieval.ShardedIndex, qids, texts []string, o SearchOptions, emit func(qid string, hits []dataset.Hit) error) (int, error) {
 	if err := checkQueries(emb, qids, texts); err != nil {
 		return 0, err
 	}
 	o.defaults(ix)
+	if q := emb.Model.Query; q != nil && q.Cfg != nil && q.Cfg.HiddenSize != ix.Dim() {
+		return 0, fmt.Errorf("rocketqa: the query encoder gives vectors of dimension %d, the index %d: another model than the one that encoded the passages?", q.Cfg.HiddenSize, ix.Dim())
+	}
 	for start := 0; start < len(qids); start += o.Chunk {
 		end := min(start+o.Chunk, len(qids))
 		e := *emb
@@ -52,9 +56,12 @@ func Search(ctx context.Context, emb *encoder.Embedder, ix *retrieval.ShardedInd
 			return 0, err
 		}
 		flat := make([]float32, 0, len(vecs)*ix.Dim())
-		for _, v := range vecs {
+		for i, v := range vecs {
 			if len(v) != ix.Dim() {
 				return 0, fmt.Errorf("rocketqa: query vectors have dimension %d, the index %d: another model than the one that encoded the passages?", len(v), ix.Dim())
+			}
+			if j := retrieval.NonFinite(v); j >= 0 {
+				return 0, fmt.Errorf("rocketqa: the vector of query %q has value %v at dimension %d: the model gives non-finite outputs (diverged weights, or a bfloat16 overflow?)", qids[start+i], v[j], j)
 			}
 			flat = append(flat, v...)
 		}

@@ -3,6 +3,7 @@ package rocketqa
 import (
 	"context"
 	"fmt"
+	"math"
 	"os"
 	"path/filepath"
 	"testing"
@@ -11,6 +12,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/rocketqa-go/rocketqa/dataset"
+	"github.com/rocketqa-go/rocketqa/encoder"
 	"github.com/rocketqa-go/rocketqa/internal/tinytest"
 	"github.com/rocketqa-go/rocketqa/retrieval"
 	"github.com/rocketqa-go/rocketqa/torch"
@@ -174,4 +176,50 @@ func TestBuildIndexesMixedDims(t *testing.T) {
 		left, _ := filepath.Glob(filepath.Join(out, "*.index"))
 		assert.Empty(t, left, "single %v: no index built", single)
 	}
+}
+
+// A query encoder of another dimension is refused before any query is encoded, and a query vector with a NaN
+// (a diverged model) is an error naming its qid instead of a run that silently lacks the query (FAISS finds no
+// hits for a NaN query of a flat index).
+func TestSearchRefusesOtherDimensionAndNonFiniteQueries(t *testing.T) {
+	ctx := context.Background()
+	emb := tinyEmbedder(t, 42)
+	coll := tinyCollection(t, 10)
+	work := t.TempDir()
+	shards, err := EncodeCollection(ctx, emb, coll, filepath.Join(work, "emb"), nil)
+	require.NoError(t, err)
+	idx, err := BuildIndexes(ctx, shards, filepath.Join(work, "index"), IndexOptions{Single: true})
+	require.NoError(t, err)
+	ix, err := retrieval.OpenShardedIndex(idx...)
+	require.NoError(t, err)
+	defer ix.Close()
+	qids, texts := []string{"q0", "q1", "q2"}, []string{"a b", "c d", "e f"}
+	for i, ex := range tinytest.DualExamples(t, 3, 9) {
+		texts[i] = ex.Query
+	}
+	search := func(e *encoder.Embedder) (int, error) {
+		encoded := 0
+		_, err := Search(ctx, e, ix, qids, texts, SearchOptions{TopK: 3, Chunk: 2, Progress: func(done, _ int) { encoded = done }},
+			func(string, []dataset.Hit) error { return nil })
+		return encoded, err
+	}
+
+	cfg := *emb.Model.Query.Cfg
+	cfg.HiddenSize, cfg.IntermediateSize = 16, 32
+	wide, err := encoder.NewBERT(&cfg, false)
+	require.NoError(t, err)
+	other := *emb
+	other.Model = encoder.NewDualEncoder(wide, emb.Model.Para)
+	encoded, err := search(&other)
+	require.ErrorContains(t, err, "dimension 16, the index 32")
+	assert.Equal(t, 0, encoded, "refused before encoding")
+
+	diverged, err := encoder.NewBERT(emb.Model.Query.Cfg, false)
+	require.NoError(t, err)
+	for _, p := range diverged.Params() {
+		require.NoError(t, p.Tensor.Fill(math.NaN()))
+	}
+	other.Model = encoder.NewDualEncoder(diverged, emb.Model.Para)
+	_, err = search(&other)
+	require.ErrorContains(t, err, `query "q0" has value NaN`)
 }
