@@ -243,8 +243,19 @@ func (ix *Index) Reserve(n int64) (bool, error) {
 
 // SetParam sets a search-time parameter through faiss::ParameterSpace: "nprobe" for IVF indexes,
 // "efSearch" for HNSW, and the other names ParameterSpace knows ("ht", "k_factor", "quantizer_efSearch").
-// Unknown names, or names that do not apply to this index, give an error.
+// Unknown names, or names that do not apply to this index, give an error, as do a value that is not finite and an
+// nprobe, efSearch or quantizer_efSearch that is not a whole number from 1 to MaxInt32 (FAISS would truncate it,
+// fail every search with nprobe 0, or return a single hit per query with efSearch 0).
 func (ix *Index) SetParam(name string, v float64) error {
+	if math.IsNaN(v) || math.IsInf(v, 0) {
+		return fmt.Errorf("retrieval: SetParam(%q, %g): the value must be finite", name, v)
+	}
+	switch name {
+	case "nprobe", "efSearch", "quantizer_efSearch":
+		if v < 1 || v > math.MaxInt32 || v != math.Trunc(v) {
+			return fmt.Errorf("retrieval: SetParam(%q, %g): want a whole number from 1 to %d", name, v, math.MaxInt32)
+		}
+	}
 	ix.mu.Lock()
 	defer ix.mu.Unlock()
 	if ix.ptr == nil {

@@ -2,6 +2,7 @@ package retrieval
 
 import (
 	"fmt"
+	"math"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
@@ -372,4 +373,48 @@ func TestReserve(t *testing.T) {
 		_, err = ix.Reserve(10)
 		require.ErrorIs(t, err, ErrClosed)
 	}
+}
+
+func TestSetParamRefusesValuesFAISSMisreads(t *testing.T) {
+	// FAISS takes any double: efSearch 0 gave one hit per query (a silently short run), nprobe 0, a negative,
+	// NaN or huge nprobe failed every later search, and nprobe 2.7 was truncated to 2.
+	rng := rand.New(rand.NewPCG(7, 8))
+	const d = 8
+	xb := randVecs(rng, 300, d)
+	ivf, err := NewIndex(d, "IVF4,Flat", InnerProduct)
+	require.NoError(t, err)
+	defer ivf.Close()
+	require.NoError(t, ivf.Train(xb))
+	require.NoError(t, ivf.Add(xb))
+	hnsw, err := NewIndex(d, "HNSW8", InnerProduct)
+	require.NoError(t, err)
+	defer hnsw.Close()
+	require.NoError(t, hnsw.Add(xb))
+	for _, c := range []struct {
+		ix   *Index
+		name string
+		v    float64
+		want string
+	}{
+		{ivf, "nprobe", 0, "whole number from 1"},
+		{ivf, "nprobe", -3, "whole number from 1"},
+		{ivf, "nprobe", 2.7, "whole number from 1"},
+		{ivf, "nprobe", 1e30, "whole number from 1"},
+		{ivf, "nprobe", math.NaN(), "must be finite"},
+		{hnsw, "efSearch", 0, "whole number from 1"},
+		{hnsw, "efSearch", -5, "whole number from 1"},
+		{hnsw, "efSearch", math.Inf(1), "must be finite"},
+	} {
+		require.ErrorContains(t, c.ix.SetParam(c.name, c.v), c.want, "%s=%v", c.name, c.v)
+	}
+	for _, ix := range []*Index{ivf, hnsw} {
+		_, ids, err := ix.Search(xb[:2*d], 5)
+		require.NoError(t, err, "the refused values left the index as it was")
+		require.NotContains(t, ids, int64(-1))
+	}
+	require.NoError(t, ivf.SetParam("nprobe", 100), "more than nlist is allowed (FAISS probes every list)")
+	require.NoError(t, hnsw.SetParam("efSearch", 1), "less than k is allowed (FAISS searches with k)")
+	_, ids, err := hnsw.Search(xb[:d], 5)
+	require.NoError(t, err)
+	require.NotContains(t, ids, int64(-1))
 }
