@@ -35,11 +35,14 @@ func (o *SearchOptions) defaults(ix *retrieval.ShardedIndex) {
 // (merged over its shards by score) and hands them to emit in query order, so that a run of millions of queries is
 // written as it is searched (emit is typically a dataset.RunWriter's Write). An empty query text is an error
 // naming its qid, as is a query length beyond the model's positions, a query vector with a NaN or infinite value,
-// or a query encoder of another dimension than the index's (refused before any query is encoded). It returns the
-// number of passages per query it used (TopK clamped to the index size).
+// or a query encoder of another dimension than the index's (refused before any query is encoded, as is an index
+// of no passages). It returns the number of passages per query it used (TopK clamped to the index size).
 func Search(ctx context.Context, emb *encoder.Embedder, ix *retrieval.ShardedIndex, qids, texts []string, o SearchOptions, emit func(qid string, hits []dataset.Hit) error) (int, error) {
 	if err := checkQueries(emb, qids, texts); err != nil {
 		return 0, err
+	}
+	if ix.Ntotal() == 0 {
+		return 0, errors.New("rocketqa: Search: the index holds no passages")
 	}
 	o.defaults(ix)
 	if q := emb.Model.Query; q != nil && q.Cfg != nil && q.Cfg.HiddenSize != ix.Dim() {

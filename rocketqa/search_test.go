@@ -223,3 +223,18 @@ func TestSearchRefusesOtherDimensionAndNonFiniteQueries(t *testing.T) {
 	_, err = search(&other)
 	require.ErrorContains(t, err, `query "q0" has value NaN`)
 }
+
+// An index of no passages is a clear error, not "k = 0 must be positive" (TopK clamped to the index size).
+func TestSearchEmptyIndex(t *testing.T) {
+	ctx := context.Background()
+	emb := tinyEmbedder(t, 42)
+	work := t.TempDir()
+	sh := filepath.Join(work, "empty.emb")
+	w, err := retrieval.NewEmbeddingWriter(sh, emb.Model.Query.Cfg.HiddenSize, retrieval.Float32)
+	require.NoError(t, err)
+	require.NoError(t, w.Close())
+	idx, err := BuildIndexes(ctx, []string{sh}, filepath.Join(work, "index"), IndexOptions{})
+	require.NoError(t, err)
+	_, err = SearchQueries(ctx, emb, idx, []string{"a query"}, 10)
+	require.ErrorContains(t, err, "the index holds no passages")
+}
