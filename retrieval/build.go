@@ -139,7 +139,7 @@ func BuildIndex(ctx context.Context, shards []string, factory string, out string
 		os.Remove(res.PIDs)
 		return nil, err
 	}
-	if err := writeIndexMeta(out, total, dim, src); err != nil {
+	if err := writeIndexMeta(out, total, dim, src, newBuildSettings(factory, opts)); err != nil {
 		return nil, err
 	}
 	return res, nil

@@ -30,6 +30,20 @@ type indexMeta struct {
 	PIDsCRC    uint32 `json:"pids_crc32"` // of the whole .pids file
 	// Source is the embedding shards the index was built from, in order (absent in metas of older versions).
 	Source []shardSum `json:"source,omitempty"`
+	// Build is how it was built from them (absent in metas of older versions).
+	Build *buildSettings `json:"build,omitempty"`
+}
+
+// buildSettings are the BuildIndex arguments that make an index from its shards.
+type buildSettings struct {
+	Factory   string `json:"factory"`
+	Metric    string `json:"metric"`
+	TrainSize int    `json:"train_size"`
+	Seed      uint64 `json:"seed"`
+}
+
+func newBuildSettings(factory string, o BuildOptions) *buildSettings {
+	return &buildSettings{Factory: factory, Metric: o.Metric.String(), TrainSize: o.TrainSize, Seed: o.Seed}
 }
 
 // shardSum identifies an embedding shard by its header: rows, dimension, element type and section checksums.
@@ -58,11 +72,17 @@ func shardSums(shards []string) ([]shardSum, error) {
 // CheckBuiltFrom reports whether the index file indexPath, written by BuildIndex, was built from these embedding
 // shards (in this order), by the shard checksums that MetaPath(indexPath) records: an error names the index and
 // the first shard that differs (re-encoded by another model, of another collection, or not given in that
-// order). An index without a meta file, or with one of an older version that records no shards, is not checked.
-func CheckBuiltFrom(indexPath string, shards []string) error {
+// order), and with this factory and these options (metric, training sample size and seed; Progress and BatchSize
+// do not count): an error names the setting that differs. An index without a meta file, or with one of an older
+// version that records no shards (or no build settings), is not checked (for them).
+func CheckBuiltFrom(indexPath string, shards []string, factory string, o BuildOptions) error {
 	m, err := readIndexMeta(indexPath)
 	if err != nil || m == nil || m.Source == nil {
 		return err
+	}
+	if want := newBuildSettings(factory, o); m.Build != nil && *m.Build != *want {
+		return fmt.Errorf("retrieval: %s was built with other settings (factory %q, metric %s, train size %d, seed %d; here factory %q, metric %s, train size %d, seed %d); rebuild it (rocketqa index --force) or give another output",
+			indexPath, m.Build.Factory, m.Build.Metric, m.Build.TrainSize, m.Build.Seed, want.Factory, want.Metric, want.TrainSize, want.Seed)
 	}
 	got, err := shardSums(shards)
 	if err != nil {
@@ -125,13 +145,14 @@ func makeIndexMeta(indexPath string, rows int64, dim int) (*indexMeta, error) {
 	return m, nil
 }
 
-// writeIndexMeta writes MetaPath(indexPath) for an index and .pids file just written from the shards src.
-func writeIndexMeta(indexPath string, rows int64, dim int, src []shardSum) error {
+// writeIndexMeta writes MetaPath(indexPath) for an index and .pids file just written from the shards src with the
+// build settings build.
+func writeIndexMeta(indexPath string, rows int64, dim int, src []shardSum, build *buildSettings) error {
 	m, err := makeIndexMeta(indexPath, rows, dim)
 	if err != nil {
 		return err
 	}
-	m.Source = src
+	m.Source, m.Build = src, build
 	return dataset.WriteJSONAtomic(MetaPath(indexPath), m)
 }
 

@@ -238,3 +238,36 @@ func TestSearchEmptyIndex(t *testing.T) {
 	_, err = SearchQueries(ctx, emb, idx, []string{"a query"}, 10)
 	require.ErrorContains(t, err, "the index holds no passages")
 }
+
+// TestBuildIndexesRerunOtherSettings: an existing index built with another factory or metric is refused (naming
+// both settings) instead of kept; the same settings keep it, Force rebuilds. Before, only the shards were
+// compared, so a rerun with --factory HNSW32 or --metric l2 kept the old Flat/IP index without a word.
+func TestBuildIndexesRerunOtherSettings(t *testing.T) {
+	ctx := context.Background()
+	emb := tinyEmbedder(t, 42)
+	coll := tinyCollection(t, 10)
+	work := t.TempDir()
+	shards, err := EncodeCollection(ctx, emb, coll, filepath.Join(work, "emb"), nil)
+	require.NoError(t, err)
+	out := filepath.Join(work, "index")
+	_, err = BuildIndexes(ctx, shards, out, IndexOptions{Single: true})
+	require.NoError(t, err)
+	kept := 0
+	_, err = BuildIndexes(ctx, shards, out, IndexOptions{Single: true, Factory: "Flat",
+		Built: func(_ string, r *retrieval.BuildResult) {
+			if r == nil {
+				kept++
+			}
+		}})
+	require.NoError(t, err)
+	assert.Equal(t, 1, kept, "the same settings keep the index")
+	for _, o := range []IndexOptions{{Single: true, Metric: retrieval.L2}, {Single: true, Factory: "HNSW8"}, {Single: true, Seed: 7}} {
+		_, err = BuildIndexes(ctx, shards, out, o)
+		require.Error(t, err, "%+v", o)
+		assert.Contains(t, err.Error(), "was built with other settings", "%+v", o)
+	}
+	_, err = BuildIndexes(ctx, shards, out, IndexOptions{Single: true, Metric: retrieval.L2, Force: true})
+	require.NoError(t, err)
+	_, err = BuildIndexes(ctx, shards, out, IndexOptions{Single: true, Metric: retrieval.L2})
+	require.NoError(t, err, "kept after the rebuild")
+}

@@ -336,7 +336,7 @@ type IndexOptions struct {
 
 // BuildIndexes builds FAISS indexes from embedding shards into outDir and returns their paths: one per shard, or
 // one over all with Single. Existing indexes (with their .pids file) are kept unless Force; one built from other
-// shards (retrieval.CheckBuiltFrom) is an error. outDir is locked for
+// shards or with other settings (retrieval.CheckBuiltFrom) is an error. outDir is locked for
 // the run (internal/dirlock): a second run into it fails at once, naming the holder.
 func BuildIndexes(ctx context.Context, shards []string, outDir string, o IndexOptions) ([]string, error) {
 	lock, err := dirlock.Acquire(outDir, "index")
@@ -373,8 +373,9 @@ func BuildIndexes(ctx context.Context, shards []string, outDir string, o IndexOp
 		}
 	}
 	for i, p := range outs {
+		bo := retrieval.BuildOptions{Metric: o.Metric, TrainSize: o.TrainSize, Seed: o.Seed}
 		if !o.Force && exists(p) && exists(retrieval.PIDsPath(p)) {
-			if err := retrieval.CheckBuiltFrom(p, jobs[i]); err != nil {
+			if err := retrieval.CheckBuiltFrom(p, jobs[i], o.Factory, bo); err != nil {
 				return nil, err
 			}
 			if o.Built != nil {
@@ -382,7 +383,6 @@ func BuildIndexes(ctx context.Context, shards []string, outDir string, o IndexOp
 			}
 			continue
 		}
-		bo := retrieval.BuildOptions{Metric: o.Metric, TrainSize: o.TrainSize, Seed: o.Seed}
 		if o.Progress != nil {
 			bo.Progress = func(done, total int64) { o.Progress(p, done, total) }
 		}
