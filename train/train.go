@@ -328,6 +328,9 @@ func Run(ctx context.Context, task Task, o Options) (*Result, error) {
 	}
 	defer opt.Close()
 	rc := runCtx{id: runIdentity(o, n, total, world), params: shapes, dev: all[0].Device()}
+	if err := sameRun(o.PG, o, rc); err != nil {
+		return nil, err
+	}
 
 	torch.ManualSeed(o.Seed + uint64(rank))
 	res := &Result{Best: math.NaN()}
