@@ -149,6 +149,18 @@ func TestJoinProcessGroupWithoutLaunch(t *testing.T) {
 	assert.ErrorContains(t, err, "WORLD_SIZE")
 }
 
+// TestJoinProcessGroupBadRank: a rank that is not below the world size (RANK=3 of WORLD_SIZE=1, or WORLD_SIZE=0) is
+// an error naming both, not a single process that trains and writes as rank 0.
+func TestJoinProcessGroupBadRank(t *testing.T) {
+	for _, c := range [][2]string{{"3", "1"}, {"0", "0"}, {"1", "1"}} {
+		t.Setenv("RANK", c[0])
+		t.Setenv("WORLD_SIZE", c[1])
+		pg, err := JoinProcessGroup("", torch.CPU, 0)
+		assert.Nil(t, pg)
+		assert.ErrorContains(t, err, "RANK="+c[0]+" is not in [0, WORLD_SIZE="+c[1]+")")
+	}
+}
+
 func TestPresetsGlobalBatch(t *testing.T) {
 	assert.Equal(t, 512, DuReaderDE.GlobalBatch(), "128 x 4 GPUs (docs/method.md §6.2)")
 	assert.Equal(t, 4096, MSMarcoDE.GlobalBatch(), "512 x 8 GPUs (docs/method.md §3.5)")
