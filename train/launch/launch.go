@@ -22,7 +22,7 @@ import (
 
 // Options configure Run. Zero values take the defaults in brackets.
 type Options struct {
-	Procs int    // processes [1]
+	Procs int    // processes [1], at most 1024 (all on this machine)
 	Addr  string // address of rank 0's rendezvous store [127.0.0.1]
 	Port  int    // its port [0: a free port of Addr]
 	// Grace is how long stopped processes may take before SIGKILL [3s].
@@ -34,6 +34,9 @@ type Options struct {
 	// Signals, when set, replaces SIGINT and SIGTERM of this process as the interrupts passed on (for tests).
 	Signals <-chan os.Signal
 }
+
+// maxProcs bounds Options.Procs: the processes all run on this machine.
+const maxProcs = 1024
 
 // ExitError is Run's error when a process failed or the run was interrupted: Code is the exit status the
 // launcher should exit with (the failed process's own, or 130 when interrupted).
@@ -86,6 +89,10 @@ func (o *Options) defaults() error {
 	switch {
 	case o.Procs < 0:
 		return fmt.Errorf("launch: %d processes: must be positive", o.Procs)
+	case o.Procs > maxProcs:
+		// a huge count made the supervisor's tables exhaust the memory (a fatal runtime error), a large one forked
+		// that many processes until the system refused
+		return fmt.Errorf("launch: %d processes: at most %d on one machine", o.Procs, maxProcs)
 	case o.Port < 0 || o.Port > 65535:
 		return fmt.Errorf("launch: port %d: not a port", o.Port)
 	case o.Port == 0:

@@ -130,6 +130,9 @@ func TestRunInterrupt(t *testing.T) {
 func TestRunBadOptions(t *testing.T) {
 	assert.ErrorContains(t, Run(os.Args[0], nil, Options{Procs: -1}), "-1 processes")
 	assert.ErrorContains(t, Run(os.Args[0], nil, Options{Port: 70000}), "port 70000")
+	// a huge count is refused before anything is allocated or started (it was a fatal out-of-memory error)
+	assert.ErrorContains(t, Run(os.Args[0], nil, Options{Procs: 1 << 40}), "1099511627776 processes: at most 1024")
+	assert.ErrorContains(t, Run(os.Args[0], nil, Options{Procs: 1025}), "at most 1024")
 	err := Run("/nonexistent/binary", nil, Options{Procs: 2, Port: 29512})
 	assert.ErrorContains(t, err, "start rank 0")
 }
