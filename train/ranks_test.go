@@ -21,7 +21,7 @@ type ranksResult struct {
 
 // TestRunRanksAgree: processes of one group started with other settings on rank 1 (another seed or batch: each
 // rank would take its own data order and train silently wrong; another output directory: rank 1's RNG state would
-// miss the checkpoint) fail at the start on every rank, naming rank 1 and the setting; the same settings train.
+// miss the checkpoint) fail at the start on every rank, naming rank 1 and the setting, before the output directory is prepared; the same settings train.
 func TestRunRanksAgree(t *testing.T) {
 	for _, c := range []struct{ name, want string }{
 		{"same", ""},
@@ -41,6 +41,9 @@ func TestRunRanksAgree(t *testing.T) {
 				}
 				assert.Contains(t, got.Error, "rank 1 differs from rank 0", "rank %d", r)
 				assert.Contains(t, got.Error, c.want, "rank %d", r)
+			}
+			if c.want != "" {
+				assert.NoDirExists(t, filepath.Join(dir, "checkpoints"), "refused before the output directory is prepared")
 			}
 		})
 	}

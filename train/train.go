@@ -271,6 +271,14 @@ func Run(ctx context.Context, task Task, o Options) (*Result, error) {
 	if o.MaxSteps > 0 {
 		total = o.MaxSteps
 	}
+	// Every process must run the same training, checked before the output directory is touched.
+	var shapes []string
+	for _, p := range task.Params() {
+		shapes = append(shapes, fmt.Sprintf("%s %v", p.Name, p.Tensor.Shape()))
+	}
+	if err := sameRun(o.PG, o, runCtx{id: runIdentity(o, n, total, world), params: shapes}); err != nil {
+		return nil, err
+	}
 	// One run per output directory: rank 0 holds the lock until Run returns; every rank learns whether it got it.
 	var lock *dirlock.Lock
 	var err error
@@ -297,10 +305,8 @@ func Run(ctx context.Context, task Task, o Options) (*Result, error) {
 
 	// parameter groups
 	var decay, nodecay, all []*torch.Tensor
-	var shapes []string
 	for _, p := range task.Params() {
 		all = append(all, p.Tensor)
-		shapes = append(shapes, fmt.Sprintf("%s %v", p.Name, p.Tensor.Shape()))
 		if NoDecay(p.Name) {
 			nodecay = append(nodecay, p.Tensor)
 		} else {
@@ -328,9 +334,6 @@ func Run(ctx context.Context, task Task, o Options) (*Result, error) {
 	}
 	defer opt.Close()
 	rc := runCtx{id: runIdentity(o, n, total, world), params: shapes, dev: all[0].Device()}
-	if err := sameRun(o.PG, o, rc); err != nil {
-		return nil, err
-	}
 
 	torch.ManualSeed(o.Seed + uint64(rank))
 	res := &Result{Best: math.NaN()}
