@@ -44,8 +44,8 @@
 // every index row, one per line, in row order. OpenShardedIndex reads such pairs; ShardedIndex searches them
 // all and merges the per-shard top k into a global top k (best score first; ties by shard, then row), as the
 // official RocketQA merge.py and the seed do for their 4 x IndexFlatIP parts. A third file, MetaPath(index) =
-// index + ".meta.json", records the row count and checksums of the index and .pids files, and those of the
-// embedding shards it was built from (CheckBuiltFrom compares them): OpenShardedIndex refuses a .pids file of
+// index + ".meta.json", records the row count and checksums of the index and .pids files, those of the
+// embedding shards it was built from and the build settings (CheckBuiltFrom compares both): OpenShardedIndex refuses a .pids file of
 // another shard or a replaced index file (indexes without it, from older versions, are not checked), and every
 // passage id must occur once over all shards. Search asks each shard for at most as many hits as it holds, so a
 // huge k is cheap.
