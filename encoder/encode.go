@@ -141,15 +141,15 @@ func (e *Embedder) EncodeQueries(ctx context.Context, queries []string) ([][]flo
 	return e.run(ctx, encs, e.Model.Query)
 }
 
-// EncodePassages returns one vector per passage; titles may be nil (no titles) or have one entry per passage.
-// Cancellation as EncodeQueries.
+// EncodePassages returns one vector per passage; titles may be nil or empty (no titles, as the official
+// encode_para with title=[]) or have one entry per passage. Cancellation as EncodeQueries.
 func (e *Embedder) EncodePassages(ctx context.Context, titles, paras []string) ([][]float32, error) {
-	if titles != nil && len(titles) != len(paras) {
+	if len(titles) != 0 && len(titles) != len(paras) {
 		return nil, fmt.Errorf("encoder: %d titles for %d passages", len(titles), len(paras))
 	}
 	encs, err := Tokenize(ctx, len(paras), func(i int) tokenizer.Encoding {
 		t := ""
-		if titles != nil {
+		if len(titles) != 0 {
 			t = titles[i]
 		}
 		return e.Tok.EncodePassage(t, paras[i], e.PMaxLen)

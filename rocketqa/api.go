@@ -210,7 +210,7 @@ func (m *Model) EncodeQuery(ctx context.Context, queries []string) (out [][]floa
 	return out, err
 }
 
-// EncodePara returns passage vectors; titles may be nil.
+// EncodePara returns passage vectors; titles may be nil or empty (no titles, as the official title=[]).
 func (m *Model) EncodePara(ctx context.Context, paras, titles []string) (out [][]float32, err error) {
 	if m.emb == nil {
 		return nil, errors.New("rocketqa: EncodePara needs a dual encoder")

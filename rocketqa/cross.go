@@ -132,10 +132,11 @@ type Reranker struct {
 	Progress   func(done, total int)
 }
 
-// Score returns one score per pair; titles may be nil. It returns ctx.Err() when ctx ends, checked while
+// Score returns one score per pair; titles may be nil or empty (no titles, as the official matching with
+// title=[]). It returns ctx.Err() when ctx ends, checked while
 // tokenizing and before every batch.
 func (r *Reranker) Score(ctx context.Context, queries, titles, paras []string) ([]float32, error) {
-	if len(queries) != len(paras) || (titles != nil && len(titles) != len(paras)) {
+	if len(queries) != len(paras) || (len(titles) != 0 && len(titles) != len(paras)) {
 		return nil, fmt.Errorf("rocketqa: %d queries, %d titles, %d passages: lengths differ", len(queries), len(titles), len(paras))
 	}
 	if r.Model == nil || r.Tok == nil {
@@ -147,7 +148,7 @@ func (r *Reranker) Score(ctx context.Context, queries, titles, paras []string) (
 	}
 	encs, err := encoder.Tokenize(ctx, len(paras), func(i int) tokenizer.Encoding {
 		title := ""
-		if titles != nil {
+		if len(titles) != 0 {
 			title = titles[i]
 		}
 		return r.Tok.EncodePairMatched(queries[i], title, paras[i], r.MaxSeqLen, r.MatchTypes)
