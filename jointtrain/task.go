@@ -183,7 +183,12 @@ func (t *Task) Encode(idx []int) (*Batch, error) {
 				bt.Q = append(bt.Q, q)
 			}
 			bt.P = append(bt.P, t.Tok.EncodePassage(it.Title, it.Para, t.DEInfo.PMaxSeqLen))
-			bt.C = append(bt.C, t.Tok.EncodePairMatched(l.Query, it.Title, it.Para, t.CEInfo.MaxSeqLen, t.CEInfo.MatchTypes))
+			// the official v2 reader cuts q and title+para to the dual encoder's lengths before joining them
+			c := t.Tok.EncodePairCut(l.Query, it.Title, it.Para, t.DEInfo.QMaxSeqLen, t.DEInfo.PMaxSeqLen, t.CEInfo.MaxSeqLen)
+			if t.CEInfo.MatchTypes {
+				t.Tok.MarkMatches(c)
+			}
+			bt.C = append(bt.C, c)
 		}
 	}
 	return bt, nil

@@ -24,6 +24,8 @@
 //     longest-first rule, type ids 0 for [CLS] title [SEP] and 1 for para [SEP].
 //   - EncodePair (cross-encoder): [CLS] q [SEP] title para [SEP] with title and para tokens concatenated, then
 //     q and title+para truncated together to maxLen-3 (_truncate_seq_pair).
+//   - EncodePairCut (v2 joint training, task_reader_shuffle.py): the same layout, q first cut to qMaxLen-2 and
+//     title+para to pMaxLen-3 as for the dual encoder.
 //   - Options.RemoveSpaces is the official for_cn: text.replace(" ", "") before tokenizing.
 //   - Pad pads to the longest sequence of the batch with [PAD]; type ids 0 and mask 0 on padding.
 //

@@ -97,6 +97,27 @@ func (t *Tokenizer) EncodePair(q, title, para string, maxLen int) Encoding {
 	return e
 }
 
+// EncodePairCut is the cross-encoder input of RocketQA v2's joint training reader (task_reader_shuffle.py):
+// q is first cut to qMaxLen-2 tokens and title and para together to pMaxLen-3 by the longest-first rule, as the
+// dual encoder's inputs are, and only then joined as [CLS] q [SEP] title para [SEP] (so the pair is at most
+// qMaxLen+pMaxLen-2 tokens). The pair is then cut to maxLen-3 as EncodePair does, which changes nothing when
+// maxLen >= qMaxLen+pMaxLen-2 (the official 160 for q 32, p 128). qMaxLen, pMaxLen or maxLen <= 0: no cut there.
+func (t *Tokenizer) EncodePairCut(q, title, para string, qMaxLen, pMaxLen, maxLen int) Encoding {
+	st := t.getState()
+	st.a = t.appendIDs(st, st.a[:0], q, budget(qMaxLen, 2))
+	plim := budget(pMaxLen, 3)
+	title0 := t.appendIDs(st, nil, title, plim)
+	st.b = t.appendIDs(st, st.b[:0], para, plim)
+	lt, lp := len(title0), len(st.b)
+	if plim >= 0 {
+		lt, lp = TruncatePair(lt, lp, plim)
+	}
+	b := append(title0[:lt], st.b[:lp]...)
+	e := t.pair(st.a, b, budget(maxLen, 3))
+	t.putState(st)
+	return e
+}
+
 func (t *Tokenizer) pair(a, b []int32, lim int) Encoding {
 	la, lb := len(a), len(b)
 	if lim >= 0 {
