@@ -17,6 +17,10 @@
 // (queries, passages, cross-encoder pairs, with and without truncation, padded batches) that the tests
 // require to match with 0 mismatches.
 //
+// The official RocketQA FullTokenizer (Python, rocketqa/utils/tokenization.py) differs from HF in two rules besides
+// Unicode data versions: its clean_text also drops unassigned code points (Cn), and its CJK ranges include
+// U+2B820..U+2B91F. This package follows HF in both.
+//
 // # Input construction (official RocketQA readers)
 //
 //   - EncodeQuery: [CLS] q [SEP], q truncated to maxLen-2, type ids 0.
