@@ -17,6 +17,7 @@ import (
 	"os/signal"
 	"path/filepath"
 	"runtime"
+	"strconv"
 	"time"
 
 	"github.com/rocketqa-go/rocketqa/dataset"
@@ -44,6 +45,10 @@ func main() {
 	seed := flag.Uint64("seed", 1, "training seed (initialisation, shuffling, dropout)")
 	ptDir := flag.String("pretrain-dir", "", "where the pre-trained encoder is cached (default OUT/ict or OUT/mlm); reused when it is there")
 	flag.Parse()
+	if flag.NArg() > 0 {
+		fmt.Fprintf(os.Stderr, "demo: unexpected argument %q: every setting is a flag (-h lists them)\n", flag.Arg(0))
+		os.Exit(2)
+	}
 	switch *objective {
 	case "ict", "mlm", "none":
 	default:
@@ -109,6 +114,9 @@ func run(data, out string, epochs, batch int, lr float64, threads int, shared bo
 		Train: train.Options{OutDir: filepath.Join(out, "de"), Epochs: epochs, BatchSize: batch, LR: lr,
 			WarmupProportion: 0.1, Seed: prec.seed, LogEvery: 20},
 		Autocast: prec.bf16,
+	}
+	if err := identify(&cfg); err != nil {
+		return err
 	}
 	evaluate := func(name, dir string) (demo.Row, error) {
 		m, err := rocketqa.Load(dir, rocketqa.LoadOptions{BatchSize: 64, BF16: prec.bf16})
@@ -191,6 +199,12 @@ func run(data, out string, epochs, batch int, lr float64, threads int, shared bo
 		pcfg := cfg
 		pcfg.InitSpec = rocketqa.InitSpec{Init: pre}
 		pcfg.Train.OutDir = filepath.Join(out, "de-pretrained")
+		if pt.objective != "ict" {
+			pcfg.Train.OutDir += "-" + pt.objective // beside the ICT one: scripts/demo.sh -pretrain mlm after scripts/demo.sh
+		}
+		if err := identify(&pcfg); err != nil {
+			return err
+		}
 		t0 = time.Now()
 		pres, err := rocketqa.TrainDual(ctx, pcfg)
 		if err != nil {
@@ -217,4 +231,15 @@ func run(data, out string, epochs, batch int, lr float64, threads int, shared bo
 	fmt.Printf("\ntotal wall time %s\n", time.Since(start).Round(time.Second))
 	fmt.Printf("model: %s (HuggingFace layout, %s/ holds the shared tower)\n", final, encoder.QueryDir)
 	return nil
+}
+
+// identify sets the run identity of a training: a rerun into the same -out resumes (or reuses) a model only when
+// it was trained on the same file, from the same config (-layers, -init-std) and vocabulary or pre-trained model,
+// with the same -p-len, -shared and -bf16; train.Run compares the hyperparameters itself.
+func identify(c *rocketqa.DualConfig) error {
+	id, err := c.RunIdentity("examples/demo", c.TrainFile, c.ForCN, c.Cased, map[string]string{
+		"q_len": strconv.Itoa(c.QMaxLen), "p_len": strconv.Itoa(c.PMaxLen), "shared": strconv.FormatBool(c.Shared),
+		"autocast": strconv.FormatBool(c.Autocast)})
+	c.Train.Identity = id
+	return err
 }
