@@ -23,6 +23,7 @@ import (
 	"os/signal"
 	"path/filepath"
 	"runtime"
+	"strconv"
 	"time"
 
 	"github.com/rocketqa-go/rocketqa/dataset"
@@ -122,8 +123,15 @@ func run(o opts) error {
 			WarmupProportion: warm, Seed: 1, LogEvery: 50, WeightDecay: 0.01}
 	}
 	dual := func(dir, file string, epochs int) (string, error) {
-		res, err := rocketqa.TrainDual(ctx, rocketqa.DualConfig{InitSpec: init, TrainFile: file, QMaxLen: 32, PMaxLen: o.plen,
-			ForCN: true, Shared: true, Train: topts(dir, epochs, 32, o.deLR, train.Linear, 0.1)})
+		c := rocketqa.DualConfig{InitSpec: init, TrainFile: file, QMaxLen: 32, PMaxLen: o.plen,
+			ForCN: true, Shared: true, Train: topts(dir, epochs, 32, o.deLR, train.Linear, 0.1)}
+		// a rerun into the same -out resumes (or reuses) a model only with the same start, file and lengths
+		var err error
+		if c.Train.Identity, err = c.RunIdentity("examples/jointtrain", file, c.ForCN, c.Cased, map[string]string{
+			"q_len": strconv.Itoa(c.QMaxLen), "p_len": strconv.Itoa(c.PMaxLen), "shared": strconv.FormatBool(c.Shared)}); err != nil {
+			return "", err
+		}
+		res, err := rocketqa.TrainDual(ctx, c)
 		if err != nil {
 			return "", err
 		}
@@ -141,8 +149,13 @@ func run(o opts) error {
 	// segment types a cross-encoder without a pretrained start does not learn on this corpus; the official one
 	// starts from pretrained ERNIE)
 	ceInit := rocketqa.InitSpec{Init: filepath.Join(md0, encoder.QueryDir)}
-	ceRes, err := rocketqa.TrainCross(ctx, rocketqa.CrossConfig{InitSpec: ceInit, TrainFile: filepath.Join(o.data, "train", "cross.train.tsv"),
-		MaxSeqLen: o.celen, ForCN: true, MatchTypes: true, Train: topts("ce", o.ceEpochs, 32, o.ceLR, train.Linear, 0.1)})
+	cc := rocketqa.CrossConfig{InitSpec: ceInit, TrainFile: filepath.Join(o.data, "train", "cross.train.tsv"),
+		MaxSeqLen: o.celen, ForCN: true, MatchTypes: true, Train: topts("ce", o.ceEpochs, 32, o.ceLR, train.Linear, 0.1)}
+	if cc.Train.Identity, err = cc.RunIdentity("examples/jointtrain", cc.TrainFile, cc.ForCN, cc.Cased, map[string]string{
+		"max_len": strconv.Itoa(cc.MaxSeqLen), "match_types": strconv.FormatBool(cc.MatchTypes)}); err != nil {
+		return err
+	}
+	ceRes, err := rocketqa.TrainCross(ctx, cc)
 	if err != nil {
 		return err
 	}
