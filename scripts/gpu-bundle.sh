@@ -23,7 +23,7 @@ torch/internal/shim/build.sh "$tmp/linkonly"
 pkgs=(torch encoder train rocketqa)
 for p in "${pkgs[@]}"; do
   echo "== go test -c -tags shimlib ./$p"
-  CGO_LDFLAGS="-L$PWD/$tmp/linkonly" go test -c -tags shimlib -ldflags='-s -w' -o "$tmp/bin/$p.test" "./$p"
+  CGO_LDFLAGS="-L$(cd "$tmp/linkonly" && pwd)" go test -c -tags shimlib -ldflags='-s -w' -o "$tmp/bin/$p.test" "./$p"
   if go list -tags shimlib -test -deps "./$p" | grep -q '/retrieval$'; then
     echo "   $p.test links FAISS (retrieval/, static libfaiss.a): carrying its shared BLAS/LAPACK"
   fi
