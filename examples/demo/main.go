@@ -45,10 +45,7 @@ func main() {
 	seed := flag.Uint64("seed", 1, "training seed (initialisation, shuffling, dropout)")
 	ptDir := flag.String("pretrain-dir", "", "where the pre-trained encoder is cached (default OUT/ict or OUT/mlm); reused when it is there")
 	flag.Parse()
-	if flag.NArg() > 0 {
-		fmt.Fprintf(os.Stderr, "demo: unexpected argument %q: every setting is a flag (-h lists them)\n", flag.Arg(0))
-		os.Exit(2)
-	}
+	demo.RejectArgs("demo")
 	switch *objective {
 	case "ict", "mlm", "none":
 	default:

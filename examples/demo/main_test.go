@@ -2,37 +2,18 @@ package main
 
 import (
 	"os"
-	"os/exec"
 	"testing"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/rocketqa-go/rocketqa/examples/internal/maintest"
 )
 
-// TestMain runs main itself when ROCKETQA_DEMO_MAIN is set (the argument tests run the test binary as the command).
-func TestMain(m *testing.M) {
-	if os.Getenv("ROCKETQA_DEMO_MAIN") == "1" {
-		os.Args = append([]string{"demo"}, os.Args[1:]...)
-		main()
-		os.Exit(0)
-	}
-	os.Exit(m.Run())
-}
+func TestMain(m *testing.M) { maintest.Main(m, "demo", main) }
 
 // TestUnexpectedArgument: an argument that is not a flag is refused before anything runs (flag parsing stops at
 // it, so the flags after it were silently ignored: "-data d mlm -out o" trained into out/demo).
-func TestUnexpectedArgument(t *testing.T) {
-	out := t.TempDir()
-	cmd := exec.Command(os.Args[0], "-data", t.TempDir(), "mlm", "-out", out)
-	cmd.Dir = t.TempDir()
-	cmd.Env = append(os.Environ(), "ROCKETQA_DEMO_MAIN=1")
-	b, err := cmd.CombinedOutput()
-	var exit *exec.ExitError
-	require.ErrorAs(t, err, &exit, "%s", b)
-	require.Equal(t, 2, exit.ExitCode(), "%s", b)
-	require.Contains(t, string(b), `unexpected argument "mlm"`)
-	entries, _ := os.ReadDir(cmd.Dir)
-	require.Empty(t, entries, "nothing written in the current directory")
-}
+func TestUnexpectedArgument(t *testing.T) { maintest.UnexpectedArgument(t, "demo", "mlm") }
 
 // TestRerunOtherSettings: a rerun into the same -out with another -p-len or -init-std is refused naming the setting
 // (the trained model of the first run was reused and reported as the new one's); the same settings resume.

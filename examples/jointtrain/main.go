@@ -67,10 +67,7 @@ func main() {
 	flag.StringVar(&o.pretrain, "pretrain", "ict", "pre-training on the collection every model starts from: ict (Inverse Cloze Task) or none (random weights)")
 	flag.StringVar(&o.pretrainDir, "pretrain-dir", "", "where the pre-trained encoder is cached (default OUT/ict; out/demo/ict of scripts/demo.sh is the same model)")
 	flag.Parse()
-	if flag.NArg() > 0 {
-		fmt.Fprintf(os.Stderr, "jointtrain: unexpected argument %q: every setting is a flag (-h lists them)\n", flag.Arg(0))
-		os.Exit(2)
-	}
+	demo.RejectArgs("jointtrain")
 	if o.pretrain != "ict" && o.pretrain != "none" {
 		fmt.Fprintf(os.Stderr, "jointtrain: -pretrain %q: want ict or none\n", o.pretrain)
 		os.Exit(2)

@@ -61,10 +61,7 @@ func main() {
 	flag.Float64Var(&o.posThreshold, "pos-threshold", 0.9, "CE score a pseudo-positive must exceed (stage 1 data)")
 	flag.Float64Var(&o.negThreshold, "neg-threshold", 0.1, "CE score a pseudo-negative must be below (stage 1 data)")
 	flag.Parse()
-	if flag.NArg() > 0 {
-		fmt.Fprintf(os.Stderr, "pair: unexpected argument %q: every setting is a flag (-h lists them)\n", flag.Arg(0))
-		os.Exit(2)
-	}
+	demo.RejectArgs("pair")
 	if _, err := run(o); err != nil {
 		fmt.Fprintln(os.Stderr, "pair:", err)
 		os.Exit(1)

@@ -131,10 +131,7 @@ func main() {
 	initStd := flag.Float64("init-std", 0, "small preset: std of the encoder's random init (default: the preset's, 0.1; BERT's is 0.02); another value needs another -out (and -pretrain-dir)")
 	laterInit := flag.String("later-init", "", "what M_D(1) and M_D(2) start from: twin (the init of M_D(0), as the official scripts) or md0 (continue from M_D(0)); default: the preset's")
 	flag.Parse()
-	if flag.NArg() > 0 {
-		fmt.Fprintf(os.Stderr, "pipeline: unexpected argument %q: every setting is a flag (-h lists them)\n", flag.Arg(0))
-		os.Exit(2)
-	}
+	demo.RejectArgs("pipeline")
 	p, ok := presets[*name]
 	if !ok {
 		fmt.Fprintf(os.Stderr, "pipeline: unknown preset %q (small, dureader, marco)\n", *name)

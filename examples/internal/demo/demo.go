@@ -4,6 +4,7 @@ package demo
 
 import (
 	"bufio"
+	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -160,5 +161,14 @@ func PrintTable(w io.Writer, rows []Row) {
 	fmt.Fprintf(w, "%-*s %8s %8s %8s  %s\n", width, "model", "MRR@10", "R@1", "R@50", "")
 	for _, r := range rows {
 		fmt.Fprintf(w, "%-*s %8.2f %8.2f %8.2f  %s\n", width, r.Name, 100*r.M.MRR10, 100*r.M.Recall1, 100*r.M.Recall50, r.Note)
+	}
+}
+
+// RejectArgs ends an example main (name) with exit status 2 when its command line holds an argument that is not a
+// flag: flag parsing stops there, so the flags after it would be silently ignored.
+func RejectArgs(name string) {
+	if flag.NArg() > 0 {
+		fmt.Fprintf(os.Stderr, "%s: unexpected argument %q: every setting is a flag (-h lists them)\n", name, flag.Arg(0))
+		os.Exit(2)
 	}
 }
