@@ -22,11 +22,7 @@ import (
 // re-ranks by CE score in groups of whole queries and streams them in query order.
 func TestSearchChunksStreamTheSameRun(t *testing.T) {
 	ctx := context.Background()
-	emb := tinyEmbedder(t, 42)
-	coll := tinyCollection(t, 10)
-	work := t.TempDir()
-	shards, err := EncodeCollection(ctx, emb, coll, filepath.Join(work, "emb"), nil)
-	require.NoError(t, err)
+	emb, _, work, shards := tinyEncoded(t)
 	idx, err := BuildIndexes(ctx, shards, filepath.Join(work, "index"), IndexOptions{Single: true})
 	require.NoError(t, err)
 	require.Equal(t, []string{filepath.Join(work, "index", "all.index")}, idx)
@@ -195,11 +191,7 @@ func TestBuildIndexesMixedDims(t *testing.T) {
 // hits for a NaN query of a flat index).
 func TestSearchRefusesOtherDimensionAndNonFiniteQueries(t *testing.T) {
 	ctx := context.Background()
-	emb := tinyEmbedder(t, 42)
-	coll := tinyCollection(t, 10)
-	work := t.TempDir()
-	shards, err := EncodeCollection(ctx, emb, coll, filepath.Join(work, "emb"), nil)
-	require.NoError(t, err)
+	emb, _, work, shards := tinyEncoded(t)
 	idx, err := BuildIndexes(ctx, shards, filepath.Join(work, "index"), IndexOptions{Single: true})
 	require.NoError(t, err)
 	ix, err := retrieval.OpenShardedIndex(idx...)
@@ -256,13 +248,9 @@ func TestSearchEmptyIndex(t *testing.T) {
 // compared, so a rerun with --factory HNSW32 or --metric l2 kept the old Flat/IP index without a word.
 func TestBuildIndexesRerunOtherSettings(t *testing.T) {
 	ctx := context.Background()
-	emb := tinyEmbedder(t, 42)
-	coll := tinyCollection(t, 10)
-	work := t.TempDir()
-	shards, err := EncodeCollection(ctx, emb, coll, filepath.Join(work, "emb"), nil)
-	require.NoError(t, err)
+	_, _, work, shards := tinyEncoded(t)
 	out := filepath.Join(work, "index")
-	_, err = BuildIndexes(ctx, shards, out, IndexOptions{Single: true})
+	_, err := BuildIndexes(ctx, shards, out, IndexOptions{Single: true})
 	require.NoError(t, err)
 	kept := 0
 	_, err = BuildIndexes(ctx, shards, out, IndexOptions{Single: true, Factory: "Flat",
@@ -282,4 +270,14 @@ func TestBuildIndexesRerunOtherSettings(t *testing.T) {
 	require.NoError(t, err)
 	_, err = BuildIndexes(ctx, shards, out, IndexOptions{Single: true, Metric: retrieval.L2})
 	require.NoError(t, err, "kept after the rebuild")
+}
+
+// tinyEncoded encodes a tiny collection of 10 passages with a tiny embedder into a new work directory's emb/.
+func tinyEncoded(t *testing.T) (emb *encoder.Embedder, coll, work string, shards []string) {
+	emb = tinyEmbedder(t, 42)
+	coll = tinyCollection(t, 10)
+	work = t.TempDir()
+	shards, err := EncodeCollection(context.Background(), emb, coll, filepath.Join(work, "emb"), nil)
+	require.NoError(t, err)
+	return emb, coll, work, shards
 }
