@@ -77,6 +77,38 @@ func FileIdentity(path string) (string, error) {
 	return fmt.Sprintf("size %d sha256 %s", n, hex.EncodeToString(h.Sum(nil))), nil
 }
 
+// identityDiffs lists, in key order, the entries in which two run identities differ, as `key "a" A, "b" B` (A and
+// B name the two sides; a missing entry shows as (unset)).
+func identityDiffs(a, b map[string]string, aName, bName string) []string {
+	keys := map[string]bool{}
+	for k := range a {
+		keys[k] = true
+	}
+	for k := range b {
+		keys[k] = true
+	}
+	sorted := make([]string, 0, len(keys))
+	for k := range keys {
+		sorted = append(sorted, k)
+	}
+	sort.Strings(sorted)
+	show := func(v string, ok bool) string {
+		if !ok {
+			return "(unset)"
+		}
+		return strconv.Quote(v)
+	}
+	var diffs []string
+	for _, k := range sorted {
+		av, aok := a[k]
+		bv, bok := b[k]
+		if av != bv || aok != bok {
+			diffs = append(diffs, fmt.Sprintf("%s %s %s, %s %s", k, show(av, aok), aName, show(bv, bok), bName))
+		}
+	}
+	return diffs
+}
+
 // checkRun compares a checkpoint's state with this run and explains the first kind of difference.
 func checkRun(dir string, st *ckptState, rc runCtx) error {
 	what := "use the settings of that run, another output directory, or start over with NoResume (--no-resume; the earlier run is moved aside)"
@@ -94,33 +126,7 @@ func checkRun(dir string, st *ckptState, rc runCtx) error {
 		return fmt.Errorf("%s was made with another model configuration (%s): resume with the --config / --init of that run, or %s",
 			dir, diff, what)
 	}
-	var diffs []string
-	keys := map[string]bool{}
-	for k := range st.Run {
-		keys[k] = true
-	}
-	for k := range rc.id {
-		keys[k] = true
-	}
-	sorted := make([]string, 0, len(keys))
-	for k := range keys {
-		sorted = append(sorted, k)
-	}
-	sort.Strings(sorted)
-	show := func(v string, ok bool) string {
-		if !ok {
-			return "(unset)"
-		}
-		return strconv.Quote(v)
-	}
-	for _, k := range sorted {
-		a, aok := st.Run[k]
-		b, bok := rc.id[k]
-		if a != b || aok != bok {
-			diffs = append(diffs, fmt.Sprintf("%s %s there, %s here", k, show(a, aok), show(b, bok)))
-		}
-	}
-	if len(diffs) > 0 {
+	if diffs := identityDiffs(st.Run, rc.id, "there", "here"); len(diffs) > 0 {
 		return fmt.Errorf("%s belongs to another run (%s): %s", dir, strings.Join(diffs, "; "), what)
 	}
 	return nil

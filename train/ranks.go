@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"path/filepath"
-	"sort"
 	"strings"
 
 	"github.com/rocketqa-go/rocketqa/torch"
@@ -52,25 +51,7 @@ func sameRun(pg *torch.ProcessGroup, o Options, rc runCtx) error {
 		if ref.Out != got.Out {
 			diffs = append(diffs, fmt.Sprintf("output directory %q on rank 0, %q on rank %d", ref.Out, got.Out, r))
 		}
-		keys := map[string]bool{}
-		for k := range ref.ID {
-			keys[k] = true
-		}
-		for k := range got.ID {
-			keys[k] = true
-		}
-		sorted := make([]string, 0, len(keys))
-		for k := range keys {
-			sorted = append(sorted, k)
-		}
-		sort.Strings(sorted)
-		for _, k := range sorted {
-			a, aok := ref.ID[k]
-			v, vok := got.ID[k]
-			if a != v || aok != vok {
-				diffs = append(diffs, fmt.Sprintf("%s %q on rank 0, %q on rank %d", k, a, v, r))
-			}
-		}
+		diffs = append(diffs, identityDiffs(ref.ID, got.ID, "on rank 0", fmt.Sprintf("on rank %d", r))...)
 		if len(diffs) > 0 {
 			msgs = append(msgs, fmt.Sprintf("rank %d differs from rank 0 (%s)", r, strings.Join(diffs, "; ")))
 		}
