@@ -276,7 +276,8 @@ func Run(ctx context.Context, task Task, o Options) (*Result, error) {
 	for _, p := range task.Params() {
 		shapes = append(shapes, fmt.Sprintf("%s %v", p.Name, p.Tensor.Shape()))
 	}
-	if err := sameRun(o.PG, o, runCtx{id: runIdentity(o, n, total, world), params: shapes}); err != nil {
+	rc := runCtx{id: runIdentity(o, n, total, world), params: shapes}
+	if err := sameRun(o.PG, o, rc); err != nil {
 		return nil, err
 	}
 	// One run per output directory: rank 0 holds the lock until Run returns; every rank learns whether it got it.
@@ -333,7 +334,7 @@ func Run(ctx context.Context, task Task, o Options) (*Result, error) {
 		return nil, err
 	}
 	defer opt.Close()
-	rc := runCtx{id: runIdentity(o, n, total, world), params: shapes, dev: all[0].Device()}
+	rc.dev = all[0].Device()
 
 	torch.ManualSeed(o.Seed + uint64(rank))
 	res := &Result{Best: math.NaN()}
